@@ -1,5 +1,50 @@
-//! codex-litellm bridge: Responses API requests in, Chat Completions out, Responses SSE back.
-//! (Placeholder while the foundation lands; the translation core replaces it.)
+//! codex-litellm bridge: lets Codex drive any Chat Completions backend.
+//!
+//! The contract with Codex is the public wire format, not its Rust types: [`Bridge::respond`]
+//! takes the JSON body Codex would POST to `/v1/responses` and returns the Responses SSE
+//! stream `/v1/responses` would have sent. Codex's own SSE parser, retries and turn loop
+//! stay untouched.
+//!
+//! A pure core ([`translate_request`], [`ChunkAccumulator`], [`postprocess`], [`simulate`])
+//! sits inside a thin I/O shell ([`fetch`]) that reads the backend's whole answer, validates
+//! it and retries from scratch on faults before anything reaches Codex (buffered mode).
+
+pub mod answer;
+mod bridge;
+pub mod chat_sse;
+pub mod conformance;
+pub mod fault;
+pub mod fetch;
+mod live;
+pub mod options;
+pub mod postprocess;
+pub mod reasoning_carrier;
+pub mod report;
+pub mod request;
+pub mod simulate;
+pub mod tools;
+
+pub use answer::ChatAnswer;
+pub use answer::ChunkAccumulator;
+pub use answer::Usage;
+pub use bridge::Bridge;
+pub use bridge::BridgeReply;
+pub use bridge::BridgeRequest;
+pub use bridge::BridgeStreamError;
+pub use bridge::SseBody;
+pub use bridge::chat_completions_url;
+pub use bridge::is_secret_name;
+pub use bridge::redact_url;
+pub use fault::Fault;
+pub use options::BridgeMode;
+pub use options::BridgeOptions;
+pub use postprocess::postprocess;
+pub use report::AttemptReport;
+pub use report::ExchangeObserver;
+pub use report::ExchangeReport;
+pub use report::Outcome;
+pub use request::translate_request;
+pub use simulate::simulate;
 
 /// Name of the Chat Completions endpoint the bridge talks to, relative to a provider's base URL.
 pub const CHAT_COMPLETIONS_PATH: &str = "chat/completions";

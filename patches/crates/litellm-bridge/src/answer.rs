@@ -1,0 +1,506 @@
+//! A Chat Completions answer, assembled from streamed chunks or from one JSON body. Pure.
+
+use serde::Serialize;
+use serde_json::Value;
+
+/// Token counts in Responses terms.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Usage {
+    pub input_tokens: u64,
+    pub cached_input_tokens: u64,
+    pub output_tokens: u64,
+    pub reasoning_output_tokens: u64,
+    pub total_tokens: u64,
+}
+
+impl Usage {
+    pub fn from_chat(usage: &Value) -> Option<Self> {
+        let object = usage.as_object()?;
+        let number = |value: Option<&Value>| value.and_then(Value::as_u64);
+        let input = number(object.get("prompt_tokens")).or(number(object.get("input_tokens")))?;
+        let output = number(object.get("completion_tokens"))
+            .or(number(object.get("output_tokens")))
+            .unwrap_or(0);
+        let cached = number(usage.pointer("/prompt_tokens_details/cached_tokens"))
+            .or(number(object.get("prompt_cache_hit_tokens")))
+            .or(number(object.get("cache_read_input_tokens")))
+            .unwrap_or(0);
+        let reasoning = number(usage.pointer("/completion_tokens_details/reasoning_tokens"))
+            .or(number(object.get("reasoning_tokens")))
+            .unwrap_or(0);
+        let total = number(object.get("total_tokens")).unwrap_or(input + output);
+        Some(Self {
+            input_tokens: input,
+            cached_input_tokens: cached,
+            output_tokens: output,
+            reasoning_output_tokens: reasoning,
+            total_tokens: total,
+        })
+    }
+
+    /// Sums two answers' usage (auto-continue makes several requests for one answer).
+    pub fn plus(self, other: Self) -> Self {
+        Self {
+            input_tokens: self.input_tokens + other.input_tokens,
+            cached_input_tokens: self.cached_input_tokens + other.cached_input_tokens,
+            output_tokens: self.output_tokens + other.output_tokens,
+            reasoning_output_tokens: self.reasoning_output_tokens + other.reasoning_output_tokens,
+            total_tokens: self.total_tokens + other.total_tokens,
+        }
+    }
+}
+
+/// One tool call as the backend sent it, fragments joined.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct ToolCall {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub index: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    pub name: String,
+    pub arguments: String,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct ChatAnswer {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub model: Option<String>,
+    pub text: String,
+    pub reasoning: String,
+    /// Structured reasoning (OpenRouter/Anthropic `reasoning_details`), kept verbatim so it
+    /// can be sent back.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reasoning_details: Option<Value>,
+    pub tool_calls: Vec<ToolCall>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub finish_reason: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub usage: Option<Usage>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub refusal: Option<String>,
+}
+
+impl ChatAnswer {
+    /// The backend said how the answer ended (any non-empty finish_reason).
+    pub fn has_finish_reason(&self) -> bool {
+        self.finish_reason.as_deref().is_some_and(|r| !r.is_empty())
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.text.trim().is_empty()
+            && self.reasoning.trim().is_empty()
+            && self.tool_calls.is_empty()
+            && self.refusal.is_none()
+    }
+
+    /// Parses a non-streamed completion body (`choices[0].message`).
+    pub fn from_completion(body: &Value) -> Self {
+        let mut accumulator = ChunkAccumulator::default();
+        accumulator.absorb_metadata(body);
+        if let Some(choice) = first_choice(body) {
+            if let Some(message) = choice.get("message") {
+                accumulator.absorb_message_part(message);
+                if let Some(calls) = message.get("tool_calls").and_then(Value::as_array) {
+                    for (position, call) in calls.iter().enumerate() {
+                        let mut fragment = call.clone();
+                        if fragment.get("index").is_none() {
+                            fragment["index"] = Value::from(position as u64);
+                        }
+                        accumulator.absorb_tool_fragment(&fragment);
+                    }
+                }
+            }
+            accumulator.absorb_finish(choice);
+        }
+        accumulator.finish()
+    }
+}
+
+fn first_choice(value: &Value) -> Option<&Value> {
+    let choices = value.get("choices")?.as_array()?;
+    choices
+        .iter()
+        .find(|c| c.get("index").and_then(Value::as_u64).unwrap_or(0) == 0)
+}
+
+/// Folds streamed `chat.completion.chunk` objects into a [`ChatAnswer`].
+#[derive(Debug, Default)]
+pub struct ChunkAccumulator {
+    answer: ChatAnswer,
+    chunks: usize,
+}
+
+impl ChunkAccumulator {
+    pub fn chunks(&self) -> usize {
+        self.chunks
+    }
+
+    pub fn answer(&self) -> &ChatAnswer {
+        &self.answer
+    }
+
+    pub fn push_chunk(&mut self, chunk: &Value) {
+        self.chunks += 1;
+        self.absorb_metadata(chunk);
+        if let Some(choice) = first_choice(chunk) {
+            if let Some(delta) = choice.get("delta").or_else(|| choice.get("message")) {
+                self.absorb_message_part(delta);
+                if let Some(calls) = delta.get("tool_calls").and_then(Value::as_array) {
+                    for call in calls {
+                        self.absorb_tool_fragment(call);
+                    }
+                }
+            }
+            self.absorb_finish(choice);
+        }
+    }
+
+    fn absorb_metadata(&mut self, value: &Value) {
+        if self.answer.id.is_none()
+            && let Some(id) = value
+                .get("id")
+                .and_then(Value::as_str)
+                .filter(|s| !s.is_empty())
+        {
+            self.answer.id = Some(id.to_string());
+        }
+        if self.answer.model.is_none()
+            && let Some(model) = value
+                .get("model")
+                .and_then(Value::as_str)
+                .filter(|s| !s.is_empty())
+        {
+            self.answer.model = Some(model.to_string());
+        }
+        // Usage comes in a final chunk with `choices: []`, or on every chunk (cumulative):
+        // the last one wins.
+        if let Some(usage) = value.get("usage").and_then(Usage::from_chat) {
+            self.answer.usage = Some(usage);
+        }
+    }
+
+    fn absorb_message_part(&mut self, part: &Value) {
+        if let Some(text) = part.get("content").and_then(Value::as_str) {
+            self.answer.text.push_str(text);
+        }
+        // Some gateways send the same text as both `reasoning_content` and `reasoning`.
+        let reasoning = part
+            .get("reasoning_content")
+            .and_then(Value::as_str)
+            .filter(|s| !s.is_empty())
+            .or_else(|| part.get("reasoning").and_then(Value::as_str));
+        let mut got_reasoning_text = false;
+        if let Some(reasoning) = reasoning {
+            self.answer.reasoning.push_str(reasoning);
+            got_reasoning_text = !reasoning.is_empty();
+        }
+        if let Some(details) = part.get("reasoning_details").and_then(Value::as_array) {
+            for detail in details {
+                if !got_reasoning_text
+                    && let Some(text) = detail.get("text").and_then(Value::as_str)
+                {
+                    self.answer.reasoning.push_str(text);
+                }
+                match self
+                    .answer
+                    .reasoning_details
+                    .as_mut()
+                    .and_then(Value::as_array_mut)
+                {
+                    Some(all) => all.push(detail.clone()),
+                    None => {
+                        self.answer.reasoning_details = Some(Value::Array(vec![detail.clone()]))
+                    }
+                }
+            }
+        }
+        if let Some(refusal) = part
+            .get("refusal")
+            .and_then(Value::as_str)
+            .filter(|s| !s.is_empty())
+        {
+            self.answer
+                .refusal
+                .get_or_insert_with(String::new)
+                .push_str(refusal);
+        }
+    }
+
+    fn absorb_finish(&mut self, choice: &Value) {
+        if let Some(reason) = choice.get("finish_reason").and_then(Value::as_str)
+            && !reason.is_empty()
+        {
+            self.answer.finish_reason = Some(reason.to_string());
+        }
+    }
+
+    /// Joins one tool-call fragment: by `index`, else by `id`, else onto the last call.
+    pub fn absorb_tool_fragment(&mut self, fragment: &Value) {
+        let index = fragment.get("index").and_then(Value::as_u64);
+        let id = fragment
+            .get("id")
+            .and_then(Value::as_str)
+            .filter(|s| !s.is_empty())
+            .map(str::to_string);
+        let function = fragment.get("function");
+        let name = function
+            .and_then(|f| f.get("name"))
+            .and_then(Value::as_str)
+            .filter(|s| !s.is_empty())
+            .map(str::to_string);
+        let arguments = match function.and_then(|f| f.get("arguments")) {
+            Some(Value::String(text)) => text.clone(),
+            Some(Value::Null) | None => String::new(),
+            // Some servers send parsed arguments.
+            Some(other) => other.to_string(),
+        };
+        let calls = &mut self.answer.tool_calls;
+
+        let position = match (index, &id) {
+            (Some(index), _) => calls
+                .iter()
+                .rposition(|call| call.index == Some(index))
+                .filter(|&position| {
+                    // A different id at a used index is a second call (servers that reuse
+                    // index 0 for every call).
+                    match (&calls[position].id, &id) {
+                        (Some(existing), Some(new)) => existing == new,
+                        _ => true,
+                    }
+                }),
+            (None, Some(id)) => calls.iter().position(|call| call.id.as_ref() == Some(id)),
+            (None, None) => {
+                let last = calls.len().checked_sub(1);
+                last.filter(|&position| {
+                    let call = &calls[position];
+                    // A named fragment after a finished call starts a new call.
+                    !(name.is_some() && !call.name.is_empty() && is_complete_json(&call.arguments))
+                })
+            }
+        };
+        let call = match position {
+            Some(position) => &mut calls[position],
+            None => {
+                calls.push(ToolCall {
+                    index,
+                    ..ToolCall::default()
+                });
+                let last = calls.len() - 1;
+                &mut calls[last]
+            }
+        };
+        if call.id.is_none() {
+            call.id = id;
+        }
+        if let Some(name) = name {
+            if call.name.is_empty() {
+                call.name = name;
+            } else if call.name != name && !name.starts_with(&call.name) {
+                // A few servers repeat the full name on every fragment; others stream it in
+                // pieces.
+                call.name.push_str(&name);
+            } else if name.len() > call.name.len() {
+                call.name = name;
+            }
+        }
+        call.arguments.push_str(&arguments);
+    }
+
+    pub fn finish(self) -> ChatAnswer {
+        self.answer
+    }
+}
+
+pub fn is_complete_json(text: &str) -> bool {
+    !text.trim().is_empty() && serde_json::from_str::<Value>(text).is_ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use pretty_assertions::assert_eq;
+    use serde_json::json;
+
+    fn accumulate(fragments: &[Value]) -> Vec<ToolCall> {
+        let mut accumulator = ChunkAccumulator::default();
+        for fragment in fragments {
+            accumulator.push_chunk(
+                &json!({"choices": [{"index": 0, "delta": {"tool_calls": [fragment]}}]}),
+            );
+        }
+        accumulator.finish().tool_calls
+    }
+
+    fn call(index: Option<u64>, id: &str, name: &str, arguments: &str) -> ToolCall {
+        ToolCall {
+            index,
+            id: Some(id.to_string()),
+            name: name.to_string(),
+            arguments: arguments.to_string(),
+        }
+    }
+
+    /// Table of fragment sequences seen from real backends and the calls they must give.
+    #[test]
+    fn fragment_accumulation_table() {
+        let cases: Vec<(&str, Vec<Value>, Vec<ToolCall>)> = vec![
+            (
+                "openai style: first fragment carries id and name, later only arguments",
+                vec![
+                    json!({"index": 0, "id": "call_a", "type": "function", "function": {"name": "shell", "arguments": ""}}),
+                    json!({"index": 0, "function": {"arguments": "{\"cmd\":"}}),
+                    json!({"index": 0, "function": {"arguments": "\"ls\"}"}}),
+                ],
+                vec![call(Some(0), "call_a", "shell", "{\"cmd\":\"ls\"}")],
+            ),
+            (
+                "later fragments send name: \"\"",
+                vec![
+                    json!({"index": 0, "id": "call_a", "function": {"name": "shell", "arguments": "{"}}),
+                    json!({"index": 0, "id": "", "function": {"name": "", "arguments": "}"}}),
+                ],
+                vec![call(Some(0), "call_a", "shell", "{}")],
+            ),
+            (
+                "two calls interleaved by index",
+                vec![
+                    json!({"index": 0, "id": "a", "function": {"name": "f", "arguments": "{\"x\":"}}),
+                    json!({"index": 1, "id": "b", "function": {"name": "g", "arguments": "{\"y\":"}}),
+                    json!({"index": 0, "function": {"arguments": "1}"}}),
+                    json!({"index": 1, "function": {"arguments": "2}"}}),
+                ],
+                vec![
+                    call(Some(0), "a", "f", "{\"x\":1}"),
+                    call(Some(1), "b", "g", "{\"y\":2}"),
+                ],
+            ),
+            (
+                "no index, complete calls with ids (Gemini OpenAI-compat)",
+                vec![
+                    json!({"id": "a", "function": {"name": "f", "arguments": "{}"}}),
+                    json!({"id": "b", "function": {"name": "g", "arguments": "{\"k\":1}"}}),
+                ],
+                vec![
+                    ToolCall {
+                        index: None,
+                        ..call(None, "a", "f", "{}")
+                    },
+                    ToolCall {
+                        index: None,
+                        ..call(None, "b", "g", "{\"k\":1}")
+                    },
+                ],
+            ),
+            (
+                "no index and no id: fragments go to the last call; a named fragment after a complete call starts a new one",
+                vec![
+                    json!({"function": {"name": "f", "arguments": "{\"a\""}}),
+                    json!({"function": {"arguments": ":1}"}}),
+                    json!({"function": {"name": "g", "arguments": "{}"}}),
+                ],
+                vec![
+                    ToolCall {
+                        index: None,
+                        id: None,
+                        name: "f".into(),
+                        arguments: "{\"a\":1}".into(),
+                    },
+                    ToolCall {
+                        index: None,
+                        id: None,
+                        name: "g".into(),
+                        arguments: "{}".into(),
+                    },
+                ],
+            ),
+            (
+                "index 0 reused for a second call with a new id",
+                vec![
+                    json!({"index": 0, "id": "a", "function": {"name": "f", "arguments": "{}"}}),
+                    json!({"index": 0, "id": "b", "function": {"name": "g", "arguments": "{}"}}),
+                ],
+                vec![call(Some(0), "a", "f", "{}"), call(Some(0), "b", "g", "{}")],
+            ),
+            (
+                "arguments sent as an object",
+                vec![
+                    json!({"index": 0, "id": "a", "function": {"name": "f", "arguments": {"k": "v"}}}),
+                ],
+                vec![call(Some(0), "a", "f", "{\"k\":\"v\"}")],
+            ),
+            (
+                "full name repeated on every fragment",
+                vec![
+                    json!({"index": 0, "id": "a", "function": {"name": "shell", "arguments": "{"}}),
+                    json!({"index": 0, "function": {"name": "shell", "arguments": "}"}}),
+                ],
+                vec![call(Some(0), "a", "shell", "{}")],
+            ),
+        ];
+        for (description, fragments, expected) in cases {
+            assert_eq!(accumulate(&fragments), expected, "{description}");
+        }
+    }
+
+    /// Splitting the arguments of any call at any point must give the same call.
+    #[test]
+    fn any_split_of_arguments_accumulates_to_the_same_call() {
+        let arguments = r#"{"command":["bash","-lc","echo héllo > out.txt"],"workdir":"/tmp"}"#;
+        let chars: Vec<char> = arguments.chars().collect();
+        for split_a in 0..chars.len() {
+            for split_b in split_a..chars.len() {
+                let part = |from: usize, to: usize| chars[from..to].iter().collect::<String>();
+                let fragments = vec![
+                    json!({"index": 0, "id": "call_1", "function": {"name": "shell", "arguments": part(0, split_a)}}),
+                    json!({"index": 0, "function": {"arguments": part(split_a, split_b)}}),
+                    json!({"index": 0, "function": {"arguments": part(split_b, chars.len())}}),
+                ];
+                assert_eq!(
+                    accumulate(&fragments),
+                    vec![call(Some(0), "call_1", "shell", arguments)]
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn usage_final_chunk_and_reasoning_fields() {
+        let mut accumulator = ChunkAccumulator::default();
+        accumulator.push_chunk(&json!({"id": "chatcmpl-1", "model": "m", "choices": [{"index": 0, "delta": {"role": "assistant", "reasoning_content": "think", "reasoning": "think"}}]}));
+        accumulator.push_chunk(&json!({"choices": [{"index": 0, "delta": {"content": "hi"}, "finish_reason": "stop"}]}));
+        accumulator.push_chunk(&json!({"choices": [], "usage": {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15, "prompt_tokens_details": {"cached_tokens": 4}, "completion_tokens_details": {"reasoning_tokens": 3}}}));
+        let answer = accumulator.finish();
+        assert_eq!(answer.reasoning, "think");
+        assert_eq!(answer.text, "hi");
+        assert_eq!(answer.finish_reason.as_deref(), Some("stop"));
+        assert_eq!(
+            answer.usage,
+            Some(Usage {
+                input_tokens: 10,
+                cached_input_tokens: 4,
+                output_tokens: 5,
+                reasoning_output_tokens: 3,
+                total_tokens: 15
+            })
+        );
+    }
+
+    #[test]
+    fn completion_body_with_tool_calls_and_reasoning() {
+        let answer = ChatAnswer::from_completion(&json!({
+            "id": "chatcmpl-2",
+            "choices": [{"index": 0, "finish_reason": "tool_calls", "message": {
+                "role": "assistant", "content": null, "reasoning": "plan",
+                "tool_calls": [
+                    {"id": "a", "type": "function", "function": {"name": "f", "arguments": "{}"}},
+                    {"id": "b", "type": "function", "function": {"name": "g", "arguments": "{}"}}
+                ]}}],
+            "usage": {"prompt_tokens": 3, "completion_tokens": 2}
+        }));
+        assert_eq!(answer.reasoning, "plan");
+        assert_eq!(answer.tool_calls.len(), 2);
+        assert_eq!(answer.usage.map(|u| u.total_tokens), Some(5));
+    }
+}

@@ -1,0 +1,725 @@
+//! The bridge: a Responses request in, a Responses SSE stream (or an HTTP error) out.
+
+use crate::answer::ChatAnswer;
+use crate::answer::is_complete_json;
+use crate::fault::FailureSignal;
+use crate::fault::Fault;
+use crate::fetch::ChunkSink;
+use crate::fetch::Target;
+use crate::fetch::fetch_once;
+use crate::fetch::retry_delay;
+use crate::live::LiveSink;
+use crate::options::BridgeMode;
+use crate::options::BridgeOptions;
+use crate::postprocess::postprocess;
+use crate::report::ExchangeObserver;
+use crate::report::ExchangeReport;
+use crate::report::Outcome;
+use crate::request::ChatRequest;
+use crate::request::translate_request;
+use crate::simulate::ResponseIdentity;
+use crate::simulate::encode_sse;
+use crate::simulate::simulate;
+use crate::simulate::simulate_failure;
+use bytes::Bytes;
+use futures::StreamExt;
+use futures::stream::BoxStream;
+use http::HeaderMap;
+use http::HeaderValue;
+use http::header;
+use serde_json::Value;
+use serde_json::json;
+use std::sync::Arc;
+use std::time::Instant;
+use std::time::SystemTime;
+use std::time::UNIX_EPOCH;
+use tracing::debug;
+use tracing::warn;
+
+/// What Codex would have POSTed to `{base_url}/responses`.
+#[derive(Debug, Clone)]
+pub struct BridgeRequest {
+    pub url: String,
+    pub headers: HeaderMap,
+    pub body: Value,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct BridgeStreamError(pub String);
+
+pub type SseBody = BoxStream<'static, Result<Bytes, BridgeStreamError>>;
+
+pub enum BridgeReply {
+    /// A 200 `text/event-stream` answer in the Responses format.
+    Stream { headers: HeaderMap, body: SseBody },
+    /// An HTTP error for Codex's own handling (only 401, so its auth refresh runs).
+    HttpError {
+        status: u16,
+        headers: HeaderMap,
+        body: String,
+    },
+}
+
+impl std::fmt::Debug for BridgeReply {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            BridgeReply::Stream { .. } => f.write_str("BridgeReply::Stream"),
+            BridgeReply::HttpError { status, body, .. } => {
+                write!(f, "BridgeReply::HttpError({status}, {body})")
+            }
+        }
+    }
+}
+
+impl BridgeReply {
+    /// Collects the whole body (tests, and callers that want bytes).
+    pub async fn into_bytes(self) -> Result<Bytes, (u16, String)> {
+        match self {
+            BridgeReply::HttpError { status, body, .. } => Err((status, body)),
+            BridgeReply::Stream { mut body, .. } => {
+                let mut out = Vec::new();
+                while let Some(chunk) = body.next().await {
+                    match chunk {
+                        Ok(bytes) => out.extend_from_slice(&bytes),
+                        Err(err) => return Err((0, err.0)),
+                    }
+                }
+                Ok(Bytes::from(out))
+            }
+        }
+    }
+}
+
+/// One provider's bridge. Cheap to clone.
+#[derive(Clone)]
+pub struct Bridge {
+    client: reqwest::Client,
+    options: Arc<BridgeOptions>,
+    provider: String,
+    observer: Option<Arc<dyn ExchangeObserver>>,
+    capture_limit: usize,
+}
+
+impl Bridge {
+    pub fn new(
+        client: reqwest::Client,
+        options: BridgeOptions,
+        provider: impl Into<String>,
+    ) -> Self {
+        Self {
+            client,
+            options: Arc::new(options),
+            provider: provider.into(),
+            observer: None,
+            capture_limit: 0,
+        }
+    }
+
+    /// A client with the options' connect timeout, for callers that have none.
+    pub fn default_client(options: &BridgeOptions) -> reqwest::Client {
+        reqwest::Client::builder()
+            .connect_timeout(std::time::Duration::from_secs(options.connect_timeout_secs))
+            .build()
+            .unwrap_or_default()
+    }
+
+    pub fn with_observer(mut self, observer: Arc<dyn ExchangeObserver>) -> Self {
+        self.observer = Some(observer);
+        self
+    }
+
+    /// Keep up to `limit` raw upstream bytes per attempt in the report.
+    pub fn with_raw_capture(mut self, limit: usize) -> Self {
+        self.capture_limit = limit;
+        self
+    }
+
+    pub fn options(&self) -> &BridgeOptions {
+        &self.options
+    }
+
+    pub async fn respond(&self, request: BridgeRequest) -> BridgeReply {
+        let mut guard = ReportGuard::new(self.new_report(&request), self.observer.clone());
+        let started = Instant::now();
+        let identity_model = request
+            .body
+            .get("model")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string();
+        let chat = match translate_request(&request.body, &self.options) {
+            Ok(chat) => chat,
+            Err(err) => {
+                let fault = Fault::BadRequest {
+                    detail: err.to_string(),
+                };
+                let identity = ResponseIdentity::for_answer(
+                    &ChatAnswer::default(),
+                    &identity_model,
+                    now_secs(),
+                );
+                return self.fail(&mut guard, fault, identity, 0, started);
+            }
+        };
+        guard.report.request = chat.summary.clone();
+        guard.report.request_bytes = serde_json::to_vec(&chat.body)
+            .map(|b| b.len() as u64)
+            .unwrap_or(0);
+        guard.report.request_body = chat.body.clone();
+        guard.report.max_output_tokens = self.options.max_output_tokens;
+        let target = Target {
+            url: chat_completions_url(&request.url),
+            headers: forward_headers(&request.headers),
+        };
+        match self.options.mode {
+            BridgeMode::Buffered => self.respond_buffered(guard, chat, target, started).await,
+            BridgeMode::Passthrough => self.respond_live(guard, chat, target, started),
+        }
+    }
+
+    async fn respond_buffered(
+        &self,
+        mut guard: ReportGuard,
+        chat: ChatRequest,
+        target: Target,
+        started: Instant,
+    ) -> BridgeReply {
+        let fetched = self
+            .fetch_with_retries(&target, &chat.body, &mut guard.report, &mut ())
+            .await;
+        let mut answer = match fetched {
+            Ok(answer) => answer,
+            Err(fault) => {
+                let identity = ResponseIdentity::for_answer(
+                    &ChatAnswer::default(),
+                    &chat.summary.model,
+                    now_secs(),
+                );
+                let attempts = guard.report.attempts.len() as u32;
+                return self.fail(&mut guard, fault, identity, attempts, started);
+            }
+        };
+        let mut continuations = 0;
+        while answer.finish_reason.as_deref() == Some("length")
+            && continuations < self.options.auto_continue
+            && answer.tool_calls.is_empty()
+        {
+            let body = continuation_body(&chat.body, &answer);
+            match self
+                .fetch_with_retries(&target, &body, &mut guard.report, &mut ())
+                .await
+            {
+                Ok(next) => {
+                    continuations += 1;
+                    splice(&mut answer, next);
+                }
+                Err(fault) => {
+                    warn!(
+                        fault = fault.kind(),
+                        "continuation failed; handing over what was received"
+                    );
+                    break;
+                }
+            }
+        }
+        guard.report.continuations = continuations;
+        let recovered = postprocess(&mut answer, &chat.tool_map, &self.options);
+        let truncated = answer.finish_reason.as_deref() == Some("length");
+        if truncated {
+            mark_truncated(&mut answer, self.options.max_output_tokens);
+        }
+        let identity = ResponseIdentity::for_answer(&answer, &chat.summary.model, now_secs());
+        let events = simulate(&answer, &chat.tool_map, identity);
+        let report = &mut guard.report;
+        report.count_events(&events);
+        report.finish_reason = answer.finish_reason.clone();
+        report.usage = answer.usage;
+        report.recovered_tool_calls = recovered;
+        report.outcome = if truncated {
+            Outcome::Truncated
+        } else {
+            Outcome::Completed
+        };
+        report.total_ms = started.elapsed().as_millis() as u64;
+        guard.finish();
+        sse_reply(encode_sse(&events))
+    }
+
+    fn respond_live(
+        &self,
+        guard: ReportGuard,
+        chat: ChatRequest,
+        target: Target,
+        started: Instant,
+    ) -> BridgeReply {
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel::<Bytes>();
+        let bridge = self.clone();
+        tokio::spawn(async move {
+            let mut guard = guard;
+            let identity = ResponseIdentity {
+                response_id: format!(
+                    "resp_live_{:x}",
+                    started.elapsed().as_nanos() ^ u128::from(now_millis())
+                ),
+                model: chat.summary.model.clone(),
+                created_at: now_secs(),
+            };
+            let mut sink = LiveSink::new(identity, tx, chat.tool_map.clone());
+            let fetched = bridge
+                .fetch_with_retries(&target, &chat.body, &mut guard.report, &mut sink)
+                .await;
+            match fetched {
+                Ok(mut answer) => {
+                    // Text already reached Codex as it streamed; recovered calls are added
+                    // after it (the sink keeps the streamed text).
+                    let recovered =
+                        if bridge.options.tool_call_recovery && answer.tool_calls.is_empty() {
+                            crate::postprocess::recover_tool_calls(&mut answer, &chat.tool_map)
+                        } else {
+                            Vec::new()
+                        };
+                    answer
+                        .tool_calls
+                        .retain(|call| !call.name.trim().is_empty());
+                    let truncated = answer.finish_reason.as_deref() == Some("length");
+                    let events = sink.complete(
+                        &answer,
+                        truncated.then_some(bridge.options.max_output_tokens),
+                    );
+                    let report = &mut guard.report;
+                    report.count_events(&events);
+                    report.finish_reason = answer.finish_reason.clone();
+                    report.usage = answer.usage;
+                    report.recovered_tool_calls = recovered;
+                    report.outcome = if truncated {
+                        Outcome::Truncated
+                    } else {
+                        Outcome::Completed
+                    };
+                }
+                Err(fault) => {
+                    let attempts = guard.report.attempts.len() as u32;
+                    let (code, message) = bridge.failure_message(&fault, attempts);
+                    let events = sink.fail(code, &message);
+                    guard.report.count_events(&events);
+                    guard.report.outcome = Outcome::Failed {
+                        code: code.to_string(),
+                        message,
+                        fault,
+                    };
+                }
+            }
+            guard.report.total_ms = started.elapsed().as_millis() as u64;
+            guard.finish();
+        });
+        let body = futures::stream::unfold(rx, |mut rx| async move {
+            rx.recv().await.map(|bytes| (Ok(bytes), rx))
+        });
+        BridgeReply::Stream {
+            headers: sse_headers(),
+            body: Box::pin(body),
+        }
+    }
+
+    /// Attempts until one succeeds, a fault is not worth retrying, or tries run out. In
+    /// pass-through mode a fault after content reached Codex is not retried.
+    async fn fetch_with_retries(
+        &self,
+        target: &Target,
+        body: &Value,
+        report: &mut ExchangeReport,
+        sink: &mut dyn LiveAware,
+    ) -> Result<ChatAnswer, Fault> {
+        let max_attempts = self.options.max_attempts();
+        let mut attempt = 1;
+        loop {
+            let output = fetch_once(
+                &self.client,
+                target,
+                body,
+                &self.options,
+                self.capture_limit,
+                report.attempts.len() as u32 + 1,
+                sink.as_chunk_sink(),
+            )
+            .await;
+            let mut attempt_report = output.report;
+            match output.result {
+                Ok(answer) => {
+                    report.attempts.push(attempt_report);
+                    return Ok(answer);
+                }
+                Err(fault) => {
+                    let can_retry =
+                        fault.retryable() && attempt < max_attempts && !sink.content_sent();
+                    if !can_retry {
+                        report.attempts.push(attempt_report);
+                        return Err(fault);
+                    }
+                    let (delay, reason) = retry_delay(&fault, attempt + 1, &self.options);
+                    debug!(
+                        fault = fault.kind(),
+                        attempt,
+                        delay_ms = delay.as_millis() as u64,
+                        "retrying chat request"
+                    );
+                    attempt_report.retry_wait_ms = Some(delay.as_millis() as u64);
+                    attempt_report.retry_wait_reason = Some(reason);
+                    report.attempts.push(attempt_report);
+                    sink.reset();
+                    tokio::time::sleep(delay).await;
+                    attempt += 1;
+                }
+            }
+        }
+    }
+
+    fn failure_message(&self, fault: &Fault, attempts: u32) -> (&'static str, String) {
+        let code = match fault.failure_signal() {
+            FailureSignal::Failed { code } => code,
+            FailureSignal::Http { .. } => crate::simulate::codes::INVALID_PROMPT,
+        };
+        let tries = if attempts == 1 {
+            "1 attempt".to_string()
+        } else {
+            format!("{attempts} attempts")
+        };
+        let mut message = format!(
+            "codex-litellm ({}): {} [{tries}]",
+            self.provider,
+            fault.describe()
+        );
+        if code == crate::simulate::codes::RATE_LIMIT_EXCEEDED {
+            let wait = fault
+                .retry_after_ms()
+                .unwrap_or(self.options.retry_max_delay_ms)
+                .max(1000);
+            message.push_str(&format!(". Please try again in {}s.", wait.div_ceil(1000)));
+        }
+        if let Some(hint) = hint_for(fault) {
+            message.push_str(". ");
+            message.push_str(hint);
+        }
+        (code, message)
+    }
+
+    fn fail(
+        &self,
+        guard: &mut ReportGuard,
+        fault: Fault,
+        identity: ResponseIdentity,
+        attempts: u32,
+        started: Instant,
+    ) -> BridgeReply {
+        let (code, message) = self.failure_message(&fault, attempts.max(1));
+        let reply = match fault.failure_signal() {
+            FailureSignal::Http { status } => BridgeReply::HttpError {
+                status,
+                headers: HeaderMap::new(),
+                body: json!({"error": {"message": message, "type": "codex_litellm_backend_error"}})
+                    .to_string(),
+            },
+            FailureSignal::Failed { code } => {
+                let events = simulate_failure(identity, code, &message);
+                guard.report.count_events(&events);
+                sse_reply(encode_sse(&events))
+            }
+        };
+        guard.report.outcome = Outcome::Failed {
+            code: code.to_string(),
+            message,
+            fault,
+        };
+        guard.report.total_ms = started.elapsed().as_millis() as u64;
+        guard.finish();
+        reply
+    }
+
+    fn new_report(&self, request: &BridgeRequest) -> ExchangeReport {
+        ExchangeReport {
+            started_at_ms: now_millis(),
+            session_id: header_text(&request.headers, "session_id"),
+            turn_id: header_text(&request.headers, "x-codex-turn-metadata").and_then(|meta| {
+                serde_json::from_str::<Value>(&meta)
+                    .ok()?
+                    .get("turn_id")?
+                    .as_str()
+                    .map(str::to_string)
+            }),
+            provider: self.provider.clone(),
+            url: redact_url(&chat_completions_url(&request.url)),
+            mode: self.options.mode,
+            ..ExchangeReport::default()
+        }
+    }
+}
+
+/// Lets the retry loop ask a pass-through sink whether content already reached Codex.
+pub(crate) trait LiveAware: Send {
+    fn as_chunk_sink(&mut self) -> &mut dyn ChunkSink;
+    fn content_sent(&self) -> bool;
+    fn reset(&mut self);
+}
+
+impl LiveAware for () {
+    fn as_chunk_sink(&mut self) -> &mut dyn ChunkSink {
+        self
+    }
+    fn content_sent(&self) -> bool {
+        false
+    }
+    fn reset(&mut self) {}
+}
+
+fn hint_for(fault: &Fault) -> Option<&'static str> {
+    match fault {
+        Fault::Connect { .. } => Some(
+            "Is the gateway running? Check the provider's base_url (LITELLM_BASE_URL for the built-in litellm provider)",
+        ),
+        Fault::HttpStatus {
+            status: 401 | 403, ..
+        } => Some(
+            "Check the API key (LITELLM_API_KEY for the built-in litellm provider, or the provider's env_key)",
+        ),
+        Fault::HttpStatus { status: 404, .. } => Some(
+            "Check the model name and the provider's base_url (it should end in /v1 for most gateways)",
+        ),
+        Fault::IdleStall { .. } | Fault::Timeout { .. } => {
+            Some("Raise litellm_bridge.idle_timeout_secs if the model is just slow")
+        }
+        Fault::EmptyAnswer => {
+            Some("The model may not support tool calling or this prompt; try another model")
+        }
+        _ => None,
+    }
+}
+
+/// Appends a note the user (and the model, next turn) can act on, and drops tool calls
+/// whose arguments were cut in half: running them would act on garbage.
+fn mark_truncated(answer: &mut ChatAnswer, max_output_tokens: Option<u64>) {
+    let before = answer.tool_calls.len();
+    answer
+        .tool_calls
+        .retain(|call| is_complete_json(&call.arguments));
+    let dropped = before - answer.tool_calls.len();
+    let limit = max_output_tokens
+        .map(|n| format!(" ({n} tokens)"))
+        .unwrap_or_default();
+    let mut note = format!(
+        "[codex-litellm] The answer was cut off by the model's output token limit{limit} (finish_reason = \"length\")."
+    );
+    if dropped > 0 {
+        note.push_str(&format!(" {dropped} unfinished tool call(s) were not run."));
+    }
+    note.push_str(" Ask to continue, or raise max_output_tokens / enable auto_continue in the provider's litellm_bridge settings.");
+    if !answer.text.is_empty() {
+        answer.text.push_str("\n\n");
+    }
+    answer.text.push_str(&note);
+}
+
+/// The chat request that asks for the rest of a cut-off answer.
+fn continuation_body(original: &Value, answer: &ChatAnswer) -> Value {
+    let mut body = original.clone();
+    if let Some(messages) = body.get_mut("messages").and_then(Value::as_array_mut) {
+        messages.push(json!({"role": "assistant", "content": answer.text}));
+        messages.push(json!({
+            "role": "user",
+            "content": "Your previous answer was cut off by the output limit. Continue exactly where it stopped, without repeating anything."
+        }));
+    }
+    body
+}
+
+fn splice(answer: &mut ChatAnswer, next: ChatAnswer) {
+    answer.text.push_str(&next.text);
+    if !next.reasoning.is_empty() {
+        if !answer.reasoning.is_empty() {
+            answer.reasoning.push_str("\n\n");
+        }
+        answer.reasoning.push_str(&next.reasoning);
+    }
+    answer.tool_calls.extend(next.tool_calls);
+    answer.finish_reason = next.finish_reason;
+    answer.usage = match (answer.usage, next.usage) {
+        (Some(a), Some(b)) => Some(a.plus(b)),
+        (a, b) => a.or(b),
+    };
+}
+
+fn sse_headers() -> HeaderMap {
+    let mut headers = HeaderMap::new();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/event-stream"),
+    );
+    headers
+}
+
+fn sse_reply(bytes: Bytes) -> BridgeReply {
+    BridgeReply::Stream {
+        headers: sse_headers(),
+        body: Box::pin(futures::stream::once(async move { Ok(bytes) })),
+    }
+}
+
+/// `{base}/responses?q` -> `{base}/chat/completions?q`.
+pub fn chat_completions_url(responses_url: &str) -> String {
+    let (path, query) = match responses_url.split_once('?') {
+        Some((path, query)) => (path, Some(query)),
+        None => (responses_url, None),
+    };
+    let path = path.trim_end_matches('/');
+    let base = path.strip_suffix("/responses").unwrap_or(path);
+    match query {
+        Some(query) => format!("{base}/chat/completions?{query}"),
+        None => format!("{base}/chat/completions"),
+    }
+}
+
+/// Codex's headers minus the ones that describe its own body.
+fn forward_headers(headers: &HeaderMap) -> HeaderMap {
+    let mut out = headers.clone();
+    for name in [
+        header::CONTENT_LENGTH,
+        header::CONTENT_TYPE,
+        header::CONTENT_ENCODING,
+        header::ACCEPT,
+        header::HOST,
+        header::TRANSFER_ENCODING,
+        header::CONNECTION,
+    ] {
+        out.remove(name);
+    }
+    out.remove("openai-beta");
+    out
+}
+
+/// Removes credentials from a URL (user info, and values of key-like query parameters).
+pub fn redact_url(url: &str) -> String {
+    let (before_query, query) = match url.split_once('?') {
+        Some((a, b)) => (a.to_string(), Some(b)),
+        None => (url.to_string(), None),
+    };
+    let before_query = match before_query.split_once("://") {
+        Some((scheme, rest)) => {
+            let (authority, path) = match rest.find('/') {
+                Some(i) => (&rest[..i], &rest[i..]),
+                None => (rest, ""),
+            };
+            let host = authority
+                .rsplit_once('@')
+                .map(|(_, host)| host)
+                .unwrap_or(authority);
+            format!("{scheme}://{host}{path}")
+        }
+        None => before_query,
+    };
+    let Some(query) = query else {
+        return before_query;
+    };
+    let redacted: Vec<String> = query
+        .split('&')
+        .map(|pair| match pair.split_once('=') {
+            Some((key, _)) if is_secret_name(key) => format!("{key}=***"),
+            _ => pair.to_string(),
+        })
+        .collect();
+    format!("{before_query}?{}", redacted.join("&"))
+}
+
+pub fn is_secret_name(name: &str) -> bool {
+    let lower = name.to_ascii_lowercase();
+    [
+        "key",
+        "token",
+        "secret",
+        "password",
+        "auth",
+        "sig",
+        "credential",
+    ]
+    .iter()
+    .any(|needle| lower.contains(needle))
+}
+
+fn header_text(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string)
+}
+
+fn now_millis() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
+fn now_secs() -> i64 {
+    (now_millis() / 1000) as i64
+}
+
+/// Sends the report exactly once: when the bridge finishes, or, if Codex drops the request
+/// first (the user interrupted), as `cancelled`.
+struct ReportGuard {
+    report: ExchangeReport,
+    observer: Option<Arc<dyn ExchangeObserver>>,
+    sent: bool,
+    started: Instant,
+}
+
+impl ReportGuard {
+    fn new(report: ExchangeReport, observer: Option<Arc<dyn ExchangeObserver>>) -> Self {
+        Self {
+            report,
+            observer,
+            sent: false,
+            started: Instant::now(),
+        }
+    }
+
+    fn finish(&mut self) {
+        if self.sent {
+            return;
+        }
+        self.sent = true;
+        if let Some(observer) = &self.observer {
+            observer.on_exchange(&self.report);
+        }
+    }
+}
+
+impl Drop for ReportGuard {
+    fn drop(&mut self) {
+        if !self.sent {
+            self.report.outcome = Outcome::Cancelled;
+            self.report.total_ms = self.started.elapsed().as_millis() as u64;
+            self.finish();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use pretty_assertions::assert_eq;
+
+    #[test]
+    fn urls() {
+        assert_eq!(
+            chat_completions_url("http://h:4000/v1/responses"),
+            "http://h:4000/v1/chat/completions"
+        );
+        assert_eq!(
+            chat_completions_url("http://h/v1/responses?api-version=1"),
+            "http://h/v1/chat/completions?api-version=1"
+        );
+        assert_eq!(
+            redact_url("https://user:pw@h/v1/chat/completions?api_key=sk-123&api-version=2"),
+            "https://h/v1/chat/completions?api_key=***&api-version=2"
+        );
+    }
+}

@@ -1,0 +1,199 @@
+//! Incremental parser for a Chat Completions SSE body. Tolerates what real servers send:
+//! CRLF, comment keep-alives (`: PROCESSING`), `event:` lines, `data:` without a space,
+//! and `data:` lines with no blank line between them.
+
+use crate::fault::Fault;
+use serde_json::Value;
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum SseItem {
+    /// A parsed `data:` JSON payload.
+    Json(Value),
+    /// `data: [DONE]`.
+    Done,
+}
+
+#[derive(Debug, Default)]
+pub struct ChatSseParser {
+    line: Vec<u8>,
+    data: Vec<String>,
+    event_name: Option<String>,
+    /// Bytes consumed so far (for fault positions).
+    offset: u64,
+    /// Offset where the current event's data started.
+    data_start: u64,
+}
+
+impl ChatSseParser {
+    pub fn bytes_seen(&self) -> u64 {
+        self.offset
+    }
+
+    /// Feeds bytes; returns the complete items found in them.
+    pub fn feed(&mut self, bytes: &[u8]) -> Result<Vec<SseItem>, Fault> {
+        let mut items = Vec::new();
+        for &byte in bytes {
+            self.offset += 1;
+            if byte == b'\n' {
+                let mut line = std::mem::take(&mut self.line);
+                if line.last() == Some(&b'\r') {
+                    line.pop();
+                }
+                let line_start = self.offset - line.len() as u64 - 1;
+                let text = String::from_utf8(line).map_err(|err| Fault::InvalidUtf8 {
+                    at_byte: line_start + err.utf8_error().valid_up_to() as u64,
+                })?;
+                self.line_complete(&text, line_start, &mut items)?;
+            } else {
+                self.line.push(byte);
+            }
+        }
+        Ok(items)
+    }
+
+    /// End of body: dispatches a final event that had no trailing blank line.
+    pub fn finish(&mut self) -> Result<Vec<SseItem>, Fault> {
+        let mut items = Vec::new();
+        if !self.line.is_empty() {
+            let line = std::mem::take(&mut self.line);
+            let line_start = self.offset - line.len() as u64;
+            let text = String::from_utf8(line).map_err(|err| Fault::InvalidUtf8 {
+                at_byte: line_start + err.utf8_error().valid_up_to() as u64,
+            })?;
+            self.line_complete(&text, line_start, &mut items)?;
+        }
+        self.dispatch(&mut items)?;
+        Ok(items)
+    }
+
+    fn line_complete(
+        &mut self,
+        line: &str,
+        line_start: u64,
+        items: &mut Vec<SseItem>,
+    ) -> Result<(), Fault> {
+        if line.is_empty() {
+            return self.dispatch(items);
+        }
+        if line.starts_with(':') {
+            return Ok(());
+        }
+        let (field, value) = match line.split_once(':') {
+            Some((field, value)) => (field, value.strip_prefix(' ').unwrap_or(value)),
+            None => (line, ""),
+        };
+        match field {
+            "data" => {
+                // Servers that omit the blank line: a new data line after a complete JSON
+                // payload starts a new event.
+                if !self.data.is_empty() && self.pending_is_complete() {
+                    self.dispatch(items)?;
+                }
+                if self.data.is_empty() {
+                    self.data_start = line_start;
+                }
+                self.data.push(value.to_string());
+            }
+            "event" => self.event_name = Some(value.to_string()),
+            _ => {}
+        }
+        Ok(())
+    }
+
+    fn pending_is_complete(&self) -> bool {
+        let joined = self.data.join("\n");
+        let trimmed = joined.trim();
+        trimmed == "[DONE]" || serde_json::from_str::<Value>(trimmed).is_ok()
+    }
+
+    fn dispatch(&mut self, items: &mut Vec<SseItem>) -> Result<(), Fault> {
+        let event_name = self.event_name.take();
+        if self.data.is_empty() {
+            return Ok(());
+        }
+        let payload = std::mem::take(&mut self.data).join("\n");
+        let payload = payload.trim();
+        if payload.is_empty() {
+            return Ok(());
+        }
+        if payload == "[DONE]" {
+            items.push(SseItem::Done);
+            return Ok(());
+        }
+        match serde_json::from_str::<Value>(payload) {
+            Ok(mut value) => {
+                if event_name.as_deref() == Some("error") && value.get("error").is_none() {
+                    value = serde_json::json!({"error": value});
+                }
+                items.push(SseItem::Json(value));
+                Ok(())
+            }
+            Err(err) => Err(Fault::MalformedChunk {
+                at_byte: self.data_start,
+                detail: format!("{err}: {}", crate::fault::shorten(payload, 120)),
+            }),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use pretty_assertions::assert_eq;
+    use serde_json::json;
+
+    fn parse_all(input: &[u8], split: usize) -> Result<Vec<SseItem>, Fault> {
+        let mut parser = ChatSseParser::default();
+        let mut items = Vec::new();
+        for piece in input.chunks(split.max(1)) {
+            items.extend(parser.feed(piece)?);
+        }
+        items.extend(parser.finish()?);
+        Ok(items)
+    }
+
+    #[test]
+    fn tolerates_real_world_framing_at_any_split() {
+        let input = b": PROCESSING\r\n\r\ndata:{\"a\":1}\r\n\r\nevent: message\ndata: {\"b\":\ndata: 2}\n\ndata: {\"c\":3}\ndata: {\"d\":4}\ndata: [DONE]";
+        for split in 1..input.len() {
+            let items = parse_all(input, split);
+            assert_eq!(
+                items,
+                Ok(vec![
+                    SseItem::Json(json!({"a": 1})),
+                    SseItem::Json(json!({"b": 2})),
+                    SseItem::Json(json!({"c": 3})),
+                    SseItem::Json(json!({"d": 4})),
+                    SseItem::Done,
+                ]),
+                "split {split}"
+            );
+        }
+    }
+
+    #[test]
+    fn faults_carry_byte_positions() {
+        assert_eq!(
+            parse_all(b"data: {\"a\":1}\n\ndata: {nope}\n\n", 4),
+            Err(Fault::MalformedChunk {
+                at_byte: 15,
+                detail: "key must be a string at line 1 column 2: {nope}".into()
+            })
+        );
+        let mut bytes = b"data: {\"a\":\"".to_vec();
+        bytes.extend([0xff, 0xfe]);
+        bytes.extend(b"\"}\n\n");
+        assert_eq!(
+            parse_all(&bytes, 3),
+            Err(Fault::InvalidUtf8 { at_byte: 12 })
+        );
+    }
+
+    #[test]
+    fn error_event_is_wrapped_as_error_object() {
+        assert_eq!(
+            parse_all(b"event: error\ndata: {\"message\":\"boom\"}\n\n", 100),
+            Ok(vec![SseItem::Json(json!({"error": {"message": "boom"}}))])
+        );
+    }
+}

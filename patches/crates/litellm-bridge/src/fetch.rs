@@ -1,0 +1,487 @@
+//! The I/O shell: one HTTP attempt against the chat endpoint, read to the end and
+//! classified, plus the retry policy around attempts.
+
+use crate::answer::ChatAnswer;
+use crate::answer::ChunkAccumulator;
+use crate::chat_sse::ChatSseParser;
+use crate::chat_sse::SseItem;
+use crate::fault::Fault;
+use crate::fault::error_code_from_value;
+use crate::fault::error_text_from_body;
+use crate::fault::error_text_from_value;
+use crate::options::BridgeOptions;
+use crate::report::AttemptReport;
+use crate::report::interesting_headers;
+use bytes::Bytes;
+use futures::StreamExt;
+use http::HeaderMap;
+use http::HeaderValue;
+use http::header;
+use serde_json::Value;
+use std::time::Duration;
+use std::time::Instant;
+
+/// After `finish_reason`, wait this long for the usage chunk and `[DONE]`, then accept the
+/// answer anyway (some servers keep the socket open).
+const AFTER_FINISH_GRACE: Duration = Duration::from_secs(2);
+/// Largest error body read from a non-2xx answer.
+const MAX_ERROR_BODY: usize = 64 * 1024;
+
+/// Where and how to send the chat request.
+#[derive(Debug, Clone)]
+pub struct Target {
+    pub url: String,
+    pub headers: HeaderMap,
+}
+
+/// What the caller sees of each chunk as it arrives (pass-through mode streams it on).
+pub trait ChunkSink: Send {
+    fn on_chunk(&mut self, chunk: &Value);
+}
+
+impl ChunkSink for () {
+    fn on_chunk(&mut self, _chunk: &Value) {}
+}
+
+pub struct AttemptOutput {
+    pub result: Result<ChatAnswer, Fault>,
+    pub report: AttemptReport,
+}
+
+/// Sends one request and reads the answer to its end.
+pub async fn fetch_once(
+    client: &reqwest::Client,
+    target: &Target,
+    body: &Value,
+    options: &BridgeOptions,
+    capture_limit: usize,
+    attempt: u32,
+    sink: &mut dyn ChunkSink,
+) -> AttemptOutput {
+    let started = Instant::now();
+    let mut report = AttemptReport {
+        attempt,
+        ..AttemptReport::default()
+    };
+    let mut capture = Capture::new(capture_limit);
+    let result = fetch_inner(
+        client,
+        target,
+        body,
+        options,
+        started,
+        &mut report,
+        &mut capture,
+        sink,
+    )
+    .await;
+    report.total_ms = elapsed_ms(started);
+    if capture.limit > 0 {
+        report.raw_body = Some(String::from_utf8_lossy(&capture.bytes).into_owned());
+        report.raw_body_truncated = capture.truncated;
+    }
+    if let Err(fault) = &result {
+        report.fault = Some(fault.clone());
+    }
+    AttemptOutput { result, report }
+}
+
+struct Capture {
+    limit: usize,
+    bytes: Vec<u8>,
+    truncated: bool,
+}
+
+impl Capture {
+    fn new(limit: usize) -> Self {
+        Self {
+            limit,
+            bytes: Vec::new(),
+            truncated: false,
+        }
+    }
+
+    fn push(&mut self, bytes: &[u8]) {
+        let room = self.limit.saturating_sub(self.bytes.len());
+        if bytes.len() > room {
+            self.truncated = self.limit > 0;
+        }
+        self.bytes
+            .extend_from_slice(&bytes[..bytes.len().min(room)]);
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn fetch_inner(
+    client: &reqwest::Client,
+    target: &Target,
+    body: &Value,
+    options: &BridgeOptions,
+    started: Instant,
+    report: &mut AttemptReport,
+    capture: &mut Capture,
+    sink: &mut dyn ChunkSink,
+) -> Result<ChatAnswer, Fault> {
+    let idle = options.idle_timeout();
+    let total = Duration::from_secs(options.request_timeout_secs);
+    let body_bytes = serde_json::to_vec(body).map_err(|err| Fault::BadRequest {
+        detail: err.to_string(),
+    })?;
+    let mut headers = target.headers.clone();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    headers.insert(
+        header::ACCEPT,
+        HeaderValue::from_static(if options.stream {
+            "text/event-stream"
+        } else {
+            "application/json"
+        }),
+    );
+    let request = client.post(&target.url).headers(headers).body(body_bytes);
+
+    let response = match tokio::time::timeout(idle.min(total), request.send()).await {
+        Err(_) => {
+            return Err(Fault::Timeout {
+                after_ms: elapsed_ms(started),
+            });
+        }
+        Ok(Err(err)) => return Err(classify_send_error(err, started)),
+        Ok(Ok(response)) => response,
+    };
+    report.headers_ms = Some(elapsed_ms(started));
+    let status = response.status();
+    report.status = Some(status.as_u16());
+    report.headers = interesting_headers(response.headers());
+    let response_headers = response.headers().clone();
+    let mut stream = response.bytes_stream();
+
+    if !status.is_success() {
+        let mut body = Vec::new();
+        let deadline = started + total;
+        while body.len() < MAX_ERROR_BODY {
+            let wait = idle.min(deadline.saturating_duration_since(Instant::now()));
+            match tokio::time::timeout(wait, stream.next()).await {
+                Ok(Some(Ok(bytes))) => {
+                    capture.push(&bytes);
+                    report.bytes += bytes.len() as u64;
+                    body.extend_from_slice(&bytes);
+                }
+                _ => break,
+            }
+        }
+        return Err(Fault::HttpStatus {
+            status: status.as_u16(),
+            message: error_text_from_body(&String::from_utf8_lossy(&body)),
+            retry_after_ms: retry_after_ms(&response_headers),
+        });
+    }
+
+    let content_type = response_headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_ascii_lowercase();
+    let mut parser = ChatSseParser::default();
+    let mut accumulator = ChunkAccumulator::default();
+    let mut raw_json: Vec<u8> = Vec::new();
+    // Decided on the first bytes when the content type does not say.
+    let mut is_sse: Option<bool> = if content_type.contains("text/event-stream") {
+        Some(true)
+    } else if content_type.contains("json") {
+        Some(false)
+    } else {
+        None
+    };
+    let mut total_bytes: u64 = 0;
+    loop {
+        let finished = accumulator.answer().has_finish_reason();
+        let remaining = (started + total).saturating_duration_since(Instant::now());
+        if remaining.is_zero() {
+            if finished {
+                break;
+            }
+            return Err(Fault::TotalTimeout {
+                after_ms: elapsed_ms(started),
+            });
+        }
+        let wait = if finished { AFTER_FINISH_GRACE } else { idle }.min(remaining);
+        let next = tokio::time::timeout(wait, stream.next()).await;
+        let bytes: Bytes = match next {
+            Err(_) => {
+                if finished {
+                    break;
+                }
+                if remaining <= idle {
+                    return Err(Fault::TotalTimeout {
+                        after_ms: elapsed_ms(started),
+                    });
+                }
+                return Err(Fault::IdleStall {
+                    after_ms: wait.as_millis() as u64,
+                    at_byte: total_bytes,
+                });
+            }
+            Ok(None) => break,
+            Ok(Some(Err(err))) => {
+                if finished {
+                    break;
+                }
+                return Err(Fault::StreamCut {
+                    at_byte: total_bytes,
+                    detail: err.without_url().to_string(),
+                });
+            }
+            Ok(Some(Ok(bytes))) => bytes,
+        };
+        if report.first_byte_ms.is_none() {
+            report.first_byte_ms = Some(elapsed_ms(started));
+        }
+        total_bytes += bytes.len() as u64;
+        report.bytes = total_bytes;
+        capture.push(&bytes);
+        if total_bytes > options.max_response_bytes as u64 {
+            return Err(Fault::TooLarge {
+                limit: options.max_response_bytes as u64,
+            });
+        }
+        let sse = *is_sse.get_or_insert_with(|| {
+            let first = bytes.iter().find(|b| !b.is_ascii_whitespace());
+            !matches!(first, Some(b'{'))
+        });
+        if !sse {
+            raw_json.extend_from_slice(&bytes);
+            continue;
+        }
+        let items = parser.feed(&bytes)?;
+        if absorb_items(items, &mut accumulator, report, &parser, sink)? {
+            break;
+        }
+    }
+
+    if is_sse == Some(false) {
+        return parse_json_body(&raw_json);
+    }
+    if !report.done_marker {
+        let items = parser.finish()?;
+        absorb_items(items, &mut accumulator, report, &parser, sink)?;
+    }
+    report.chunks = accumulator.chunks() as u64;
+    let answer = accumulator.finish();
+    if !answer.has_finish_reason() && !report.done_marker {
+        return Err(Fault::StreamCut {
+            at_byte: total_bytes,
+            detail: if total_bytes == 0 {
+                "empty body".to_string()
+            } else {
+                "connection closed without finish_reason or [DONE]".to_string()
+            },
+        });
+    }
+    if answer.is_empty() && answer.finish_reason.as_deref() != Some("length") {
+        return Err(Fault::EmptyAnswer);
+    }
+    Ok(answer)
+}
+
+/// Returns true at `[DONE]`.
+fn absorb_items(
+    items: Vec<SseItem>,
+    accumulator: &mut ChunkAccumulator,
+    report: &mut AttemptReport,
+    parser: &ChatSseParser,
+    sink: &mut dyn ChunkSink,
+) -> Result<bool, Fault> {
+    for item in items {
+        match item {
+            SseItem::Done => {
+                report.done_marker = true;
+                return Ok(true);
+            }
+            SseItem::Json(chunk) => {
+                if chunk.get("error").is_some_and(|e| !e.is_null()) {
+                    return Err(Fault::ErrorInStream {
+                        message: error_text_from_value(&chunk).unwrap_or_else(|| chunk.to_string()),
+                        code: error_code_from_value(&chunk),
+                        at_byte: parser.bytes_seen(),
+                    });
+                }
+                accumulator.push_chunk(&chunk);
+                sink.on_chunk(&chunk);
+            }
+        }
+    }
+    Ok(false)
+}
+
+fn parse_json_body(raw: &[u8]) -> Result<ChatAnswer, Fault> {
+    let text = std::str::from_utf8(raw).map_err(|err| Fault::InvalidUtf8 {
+        at_byte: err.valid_up_to() as u64,
+    })?;
+    let value: Value = serde_json::from_str(text).map_err(|err| {
+        if err.is_eof() {
+            Fault::StreamCut {
+                at_byte: raw.len() as u64,
+                detail: "JSON body ended early".to_string(),
+            }
+        } else {
+            Fault::MalformedChunk {
+                at_byte: 0,
+                detail: err.to_string(),
+            }
+        }
+    })?;
+    if value.get("error").is_some_and(|e| !e.is_null()) {
+        return Err(Fault::ErrorInStream {
+            message: error_text_from_value(&value).unwrap_or_else(|| value.to_string()),
+            code: error_code_from_value(&value),
+            at_byte: 0,
+        });
+    }
+    let answer = ChatAnswer::from_completion(&value);
+    if answer.is_empty() && answer.finish_reason.as_deref() != Some("length") {
+        return Err(Fault::EmptyAnswer);
+    }
+    Ok(answer)
+}
+
+fn classify_send_error(err: reqwest::Error, started: Instant) -> Fault {
+    if err.is_timeout() {
+        return Fault::Timeout {
+            after_ms: elapsed_ms(started),
+        };
+    }
+    // The URL may carry credentials (query keys): never put it in messages.
+    let err = err.without_url();
+    let mut detail = err.to_string();
+    let mut source = std::error::Error::source(&err);
+    while let Some(cause) = source {
+        detail = format!("{detail}: {cause}");
+        source = cause.source();
+    }
+    let lower = detail.to_ascii_lowercase();
+    let detail = if lower.contains("connection refused") {
+        "connection refused".to_string()
+    } else if lower.contains("dns")
+        || lower.contains("failed to lookup")
+        || lower.contains("name or service not known")
+    {
+        format!("name lookup failed: {detail}")
+    } else {
+        detail
+    };
+    Fault::Connect { detail }
+}
+
+/// `retry-after-ms`, `retry-after` in seconds, or `retry-after` as an HTTP date.
+pub fn retry_after_ms(headers: &HeaderMap) -> Option<u64> {
+    if let Some(ms) = headers
+        .get("retry-after-ms")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<f64>().ok())
+        .filter(|v| v.is_finite() && *v >= 0.0)
+    {
+        return Some(ms as u64);
+    }
+    let value = headers.get(header::RETRY_AFTER)?.to_str().ok()?.trim();
+    if let Ok(seconds) = value.parse::<f64>() {
+        return (seconds.is_finite() && seconds >= 0.0).then_some((seconds * 1000.0) as u64);
+    }
+    let when = httpdate::parse_http_date(value).ok()?;
+    let wait = when
+        .duration_since(std::time::SystemTime::now())
+        .unwrap_or_default();
+    Some(wait.as_millis() as u64)
+}
+
+/// How long to wait before attempt `next_attempt` (2, 3, ...): the server's `Retry-After`
+/// (capped) when it gave one, else exponential backoff with +-25% jitter.
+pub fn retry_delay(
+    fault: &Fault,
+    next_attempt: u32,
+    options: &BridgeOptions,
+) -> (Duration, String) {
+    let cap = Duration::from_secs(options.max_retry_after_secs);
+    if let Some(ms) = fault.retry_after_ms() {
+        let asked = Duration::from_millis(ms);
+        if asked > cap {
+            return (
+                cap,
+                format!("retry-after {}s capped to {}s", ms / 1000, cap.as_secs()),
+            );
+        }
+        return (asked, format!("retry-after {ms}ms"));
+    }
+    let exponent = next_attempt.saturating_sub(2).min(16);
+    let base = options.retry_base_delay_ms.saturating_mul(1u64 << exponent);
+    let base = base.min(options.retry_max_delay_ms);
+    let jitter = 0.75 + rand::random::<f64>() * 0.5;
+    let delay = Duration::from_millis((base as f64 * jitter) as u64);
+    (delay, format!("backoff after {}", fault.kind()))
+}
+
+fn elapsed_ms(started: Instant) -> u64 {
+    started.elapsed().as_millis() as u64
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retry_after_forms() {
+        let mut headers = HeaderMap::new();
+        headers.insert("retry-after", HeaderValue::from_static("3"));
+        assert_eq!(retry_after_ms(&headers), Some(3000));
+        headers.insert("retry-after-ms", HeaderValue::from_static("250"));
+        assert_eq!(retry_after_ms(&headers), Some(250));
+        let mut dated = HeaderMap::new();
+        let later = httpdate::fmt_http_date(std::time::SystemTime::now() + Duration::from_secs(30));
+        dated.insert(
+            "retry-after",
+            HeaderValue::from_str(&later).unwrap_or(HeaderValue::from_static("0")),
+        );
+        let ms = retry_after_ms(&dated).unwrap_or(0);
+        assert!((28_000..=30_000).contains(&ms), "{ms}");
+        let mut junk = HeaderMap::new();
+        junk.insert("retry-after", HeaderValue::from_static("soon"));
+        assert_eq!(retry_after_ms(&junk), None);
+    }
+
+    #[test]
+    fn retry_delay_caps_retry_after_and_backs_off_exponentially() {
+        let options = BridgeOptions {
+            max_retry_after_secs: 5,
+            retry_base_delay_ms: 100,
+            retry_max_delay_ms: 1000,
+            ..BridgeOptions::default()
+        };
+        let limited = Fault::HttpStatus {
+            status: 429,
+            message: String::new(),
+            retry_after_ms: Some(60_000),
+        };
+        assert_eq!(retry_delay(&limited, 2, &options).0, Duration::from_secs(5));
+        let cut = Fault::StreamCut {
+            at_byte: 1,
+            detail: String::new(),
+        };
+        for (attempt, base) in [
+            (2u32, 100u64),
+            (3, 200),
+            (4, 400),
+            (5, 800),
+            (6, 1000),
+            (30, 1000),
+        ] {
+            let (delay, _) = retry_delay(&cut, attempt, &options);
+            let ms = delay.as_millis() as u64;
+            assert!(
+                ms >= base * 3 / 4 && ms <= base * 5 / 4,
+                "attempt {attempt}: {ms}ms vs base {base}"
+            );
+        }
+    }
+}

@@ -1,0 +1,197 @@
+//! Per-provider bridge options, read from `[model_providers.<id>.litellm_bridge]`.
+//!
+//! Stock Codex ignores unknown sub-tables of a provider, so these options can live in a
+//! `config.toml` shared with stock `codex`. Unknown keys are rejected here so a typo is a
+//! clear config error in codex-litellm instead of a silently ignored setting.
+
+use serde::Deserialize;
+use serde::Serialize;
+use serde_json::Map;
+use serde_json::Value;
+use std::time::Duration;
+
+/// How the bridge talks to the backend and hands the answer back to Codex.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BridgeMode {
+    /// Read the whole answer, validate it, retry from scratch on any fault, then replay it
+    /// to Codex as a clean Responses stream. Never hands Codex a half-broken stream.
+    #[default]
+    Buffered,
+    /// Stream text and reasoning deltas to Codex as they arrive (lower time to first token).
+    /// A fault after the first byte ends the turn with `response.failed`.
+    Passthrough,
+}
+
+/// Role used for Codex's `developer` messages (many backends reject `developer`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DeveloperRole {
+    #[default]
+    System,
+    Developer,
+    User,
+}
+
+/// Which assistant-message field carries reasoning back to the backend.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ReasoningReturn {
+    /// `reasoning_content` (DeepSeek, llama.cpp, LiteLLM).
+    #[default]
+    ReasoningContent,
+    /// `reasoning` (OpenRouter, vLLM, Ollama, gpt-oss).
+    Reasoning,
+    /// Both fields.
+    Both,
+    /// Do not send reasoning back.
+    None,
+}
+
+/// Name of the output-token cap in the chat request.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MaxTokensField {
+    #[default]
+    MaxTokens,
+    MaxCompletionTokens,
+}
+
+/// Everything that can be tuned per provider. Every field has a default that works against
+/// LiteLLM, vLLM, llama.cpp and Ollama.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct BridgeOptions {
+    /// Set to false to keep a provider on the Responses API even though this table exists.
+    pub enabled: bool,
+    pub mode: BridgeMode,
+    /// Ask the backend for a streamed answer (`stream: true`). Buffered mode reads it to the
+    /// end either way; some proxies only behave with one or the other.
+    pub stream: bool,
+    /// Send `stream_options.include_usage` so token counts arrive (needed for compaction).
+    pub include_usage: bool,
+    pub developer_role: DeveloperRole,
+    /// Merge the leading run of system messages into one (some chat templates reject more
+    /// than one system message).
+    pub merge_system_messages: bool,
+    pub reasoning_return: ReasoningReturn,
+    /// Send `reasoning.effort` as `reasoning_effort`.
+    pub send_reasoning_effort: bool,
+    /// Pass `parallel_tool_calls` through when tools are present.
+    pub send_parallel_tool_calls: bool,
+    /// Pass `strict` on function tools through (some backends reject the field).
+    pub send_strict: bool,
+    /// Translate `text.format` (json_schema) into `response_format`.
+    pub send_response_format: bool,
+    /// Turn tool calls that the model wrote as text into real calls (declared tools only).
+    pub tool_call_recovery: bool,
+    /// Move leading `<think>...</think>` blocks out of the answer into reasoning.
+    pub think_tags: bool,
+    /// Force every request to this model, whatever Codex asked for.
+    pub model: Option<String>,
+    /// Output token cap sent with every request.
+    pub max_output_tokens: Option<u64>,
+    pub max_tokens_field: MaxTokensField,
+    /// On `finish_reason = "length"`, ask for a continuation and splice it, at most this many
+    /// times. 0 reports the answer as cut off instead.
+    pub auto_continue: u32,
+    /// Extra top-level body parameters merged into every chat request (they win over ours).
+    pub extra_body: Map<String, Value>,
+    /// Total tries for one request (first try included) before giving up.
+    pub max_attempts: u32,
+    pub retry_base_delay_ms: u64,
+    pub retry_max_delay_ms: u64,
+    /// A server's `Retry-After` is honoured up to this many seconds.
+    pub max_retry_after_secs: u64,
+    pub connect_timeout_secs: u64,
+    /// Fail an attempt when no byte arrives for this long (before or during the body).
+    /// Defaults to the provider's `stream_idle_timeout_ms` when Codex supplies it.
+    pub idle_timeout_secs: Option<u64>,
+    /// Hard cap on one attempt, from sending the request to the last byte.
+    pub request_timeout_secs: u64,
+    /// Largest answer accepted, in bytes.
+    pub max_response_bytes: usize,
+}
+
+impl Default for BridgeOptions {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            mode: BridgeMode::Buffered,
+            stream: true,
+            include_usage: true,
+            developer_role: DeveloperRole::System,
+            merge_system_messages: true,
+            reasoning_return: ReasoningReturn::ReasoningContent,
+            send_reasoning_effort: true,
+            send_parallel_tool_calls: true,
+            send_strict: false,
+            send_response_format: true,
+            tool_call_recovery: true,
+            think_tags: true,
+            model: None,
+            max_output_tokens: None,
+            max_tokens_field: MaxTokensField::MaxTokens,
+            auto_continue: 0,
+            extra_body: Map::new(),
+            max_attempts: 4,
+            retry_base_delay_ms: 500,
+            retry_max_delay_ms: 8_000,
+            max_retry_after_secs: 60,
+            connect_timeout_secs: 15,
+            idle_timeout_secs: None,
+            request_timeout_secs: 1_800,
+            max_response_bytes: 64 * 1024 * 1024,
+        }
+    }
+}
+
+/// Used when neither the options nor the provider give an idle timeout.
+pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(300);
+
+impl BridgeOptions {
+    pub fn idle_timeout(&self) -> Duration {
+        self.idle_timeout_secs
+            .map(Duration::from_secs)
+            .unwrap_or(DEFAULT_IDLE_TIMEOUT)
+    }
+
+    pub fn max_attempts(&self) -> u32 {
+        self.max_attempts.max(1)
+    }
+
+    /// Checks values serde cannot: returns a message that says which key to fix.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.max_attempts == 0 {
+            return Err("litellm_bridge.max_attempts must be at least 1".to_string());
+        }
+        if self.max_response_bytes < 1024 {
+            return Err("litellm_bridge.max_response_bytes must be at least 1024".to_string());
+        }
+        if self.request_timeout_secs == 0 || self.connect_timeout_secs == 0 {
+            return Err(
+                "litellm_bridge.request_timeout_secs and connect_timeout_secs must be positive"
+                    .to_string(),
+            );
+        }
+        if self.idle_timeout_secs == Some(0) {
+            return Err("litellm_bridge.idle_timeout_secs must be positive".to_string());
+        }
+        if let Some(model) = &self.model
+            && model.trim().is_empty()
+        {
+            return Err(
+                "litellm_bridge.model must not be empty (remove it to keep Codex's model)"
+                    .to_string(),
+            );
+        }
+        for reserved in ["messages", "stream"] {
+            if self.extra_body.contains_key(reserved) {
+                return Err(format!(
+                    "litellm_bridge.extra_body must not set `{reserved}` (the bridge owns it)"
+                ));
+            }
+        }
+        Ok(())
+    }
+}

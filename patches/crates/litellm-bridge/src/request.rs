@@ -1,0 +1,643 @@
+//! Responses request body -> Chat Completions request body. Pure: no I/O.
+
+use crate::options::BridgeOptions;
+use crate::options::DeveloperRole;
+use crate::options::MaxTokensField;
+use crate::options::ReasoningReturn;
+use crate::reasoning_carrier;
+use crate::tools::ToolMap;
+use crate::tools::ToolTarget;
+use crate::tools::translate_tools;
+use serde::Serialize;
+use serde_json::Map;
+use serde_json::Value;
+use serde_json::json;
+use std::collections::BTreeSet;
+use tracing::debug;
+
+/// A translated request plus what the reverse direction needs.
+#[derive(Debug)]
+pub struct ChatRequest {
+    pub body: Value,
+    pub tool_map: ToolMap,
+    pub summary: RequestSummary,
+}
+
+/// Counts for telemetry and logs (no content).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct RequestSummary {
+    pub model: String,
+    /// The model Codex asked for, when a forced model replaced it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub requested_model: Option<String>,
+    pub input_items: usize,
+    pub messages: usize,
+    pub tools: usize,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub dropped_tools: Vec<String>,
+    /// Input item kinds the backend has no equivalent for (dropped).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub dropped_items: Vec<String>,
+    pub stream: bool,
+}
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum TranslateError {
+    #[error("the request body is not a JSON object")]
+    NotAnObject,
+    #[error("the request has no `model`; set a model in config or with --model")]
+    NoModel,
+    #[error("`input` must be an array of items or a string")]
+    BadInput,
+}
+
+pub fn translate_request(
+    body: &Value,
+    options: &BridgeOptions,
+) -> Result<ChatRequest, TranslateError> {
+    let request = body.as_object().ok_or(TranslateError::NotAnObject)?;
+    let requested_model = request
+        .get("model")
+        .and_then(Value::as_str)
+        .filter(|m| !m.trim().is_empty());
+    let model = match (&options.model, requested_model) {
+        (Some(forced), _) => forced.clone(),
+        (None, Some(model)) => model.to_string(),
+        (None, None) => return Err(TranslateError::NoModel),
+    };
+    let input_storage;
+    let input: &Vec<Value> = match request.get("input") {
+        None | Some(Value::Null) => {
+            input_storage = Vec::new();
+            &input_storage
+        }
+        Some(Value::Array(items)) => items,
+        // The Responses API also takes a bare string as one user message.
+        Some(Value::String(text)) => {
+            input_storage = vec![json!({"type": "message", "role": "user", "content": text})];
+            &input_storage
+        }
+        Some(_) => return Err(TranslateError::BadInput),
+    };
+    let tools = request
+        .get("tools")
+        .and_then(Value::as_array)
+        .map(Vec::as_slice)
+        .unwrap_or_default();
+    let translated_tools = translate_tools(tools, options.send_strict);
+
+    let mut builder = MessageBuilder::new(options, &translated_tools.map);
+    if let Some(instructions) = request.get("instructions").and_then(Value::as_str)
+        && !instructions.is_empty()
+    {
+        builder.push_system(instructions.to_string());
+    }
+    for item in input {
+        builder.push_item(item);
+    }
+    let (messages, dropped_items) = builder.finish();
+
+    let mut chat = Map::new();
+    chat.insert("model".into(), json!(model));
+    let message_count = messages.len();
+    chat.insert("messages".into(), Value::Array(messages));
+    chat.insert("stream".into(), json!(options.stream));
+    if options.stream && options.include_usage {
+        chat.insert("stream_options".into(), json!({"include_usage": true}));
+    }
+    let tool_count = translated_tools.functions.len();
+    if !translated_tools.functions.is_empty() {
+        chat.insert("tools".into(), Value::Array(translated_tools.functions));
+        if let Some(choice) = request
+            .get("tool_choice")
+            .and_then(|c| translate_tool_choice(c, &translated_tools.map))
+        {
+            chat.insert("tool_choice".into(), choice);
+        }
+        if options.send_parallel_tool_calls
+            && let Some(parallel) = request
+                .get("parallel_tool_calls")
+                .filter(|v| v.is_boolean())
+        {
+            chat.insert("parallel_tool_calls".into(), parallel.clone());
+        }
+    }
+    if options.send_reasoning_effort
+        && let Some(effort) = request
+            .get("reasoning")
+            .and_then(|r| r.get("effort"))
+            .and_then(Value::as_str)
+    {
+        chat.insert("reasoning_effort".into(), json!(effort));
+    }
+    if let Some(max) = options.max_output_tokens {
+        let field = match options.max_tokens_field {
+            MaxTokensField::MaxTokens => "max_tokens",
+            MaxTokensField::MaxCompletionTokens => "max_completion_tokens",
+        };
+        chat.insert(field.into(), json!(max));
+    }
+    if options.send_response_format
+        && let Some(format) = request.get("text").and_then(|t| t.get("format"))
+        && format.get("type").and_then(Value::as_str) == Some("json_schema")
+    {
+        let mut schema = Map::new();
+        schema.insert(
+            "name".into(),
+            format
+                .get("name")
+                .cloned()
+                .unwrap_or_else(|| json!("output")),
+        );
+        if let Some(s) = format.get("schema") {
+            schema.insert("schema".into(), s.clone());
+        }
+        if let Some(strict) = format.get("strict") {
+            schema.insert("strict".into(), strict.clone());
+        }
+        chat.insert(
+            "response_format".into(),
+            json!({"type": "json_schema", "json_schema": Value::Object(schema)}),
+        );
+    }
+    for (key, value) in &options.extra_body {
+        chat.insert(key.clone(), value.clone());
+    }
+
+    let summary = RequestSummary {
+        model: model.clone(),
+        requested_model: requested_model
+            .filter(|requested| *requested != model)
+            .map(str::to_string),
+        input_items: input.len(),
+        messages: message_count,
+        tools: tool_count,
+        dropped_tools: translated_tools.dropped,
+        dropped_items,
+        stream: options.stream,
+    };
+    Ok(ChatRequest {
+        body: Value::Object(chat),
+        tool_map: translated_tools.map,
+        summary,
+    })
+}
+
+fn translate_tool_choice(choice: &Value, map: &ToolMap) -> Option<Value> {
+    match choice {
+        Value::String(mode) => Some(json!(mode)),
+        Value::Object(object) => {
+            let name = object.get("name").and_then(Value::as_str)?;
+            let namespace = object.get("namespace").and_then(Value::as_str);
+            Some(
+                json!({"type": "function", "function": {"name": map.chat_name_for_function(name, namespace)}}),
+            )
+        }
+        _ => None,
+    }
+}
+
+/// The assistant message being assembled: reasoning, text and every tool call of one model
+/// turn go into ONE message, followed by all tool results (OpenAI-backed gateways answer
+/// 400 otherwise).
+#[derive(Default)]
+struct PendingAssistant {
+    reasoning: Vec<String>,
+    reasoning_details: Option<Value>,
+    text: Vec<String>,
+    tool_calls: Vec<Value>,
+}
+
+struct ToolResult {
+    call_id: String,
+    content: String,
+    images: Vec<Value>,
+}
+
+struct MessageBuilder<'a> {
+    options: &'a BridgeOptions,
+    tool_map: &'a ToolMap,
+    messages: Vec<Value>,
+    assistant: Option<PendingAssistant>,
+    results: Vec<ToolResult>,
+    dropped: BTreeSet<String>,
+    seen_non_system: bool,
+}
+
+impl<'a> MessageBuilder<'a> {
+    fn new(options: &'a BridgeOptions, tool_map: &'a ToolMap) -> Self {
+        Self {
+            options,
+            tool_map,
+            messages: Vec::new(),
+            assistant: None,
+            results: Vec::new(),
+            dropped: BTreeSet::new(),
+            seen_non_system: false,
+        }
+    }
+
+    fn push_system(&mut self, text: String) {
+        self.flush();
+        if self.options.merge_system_messages
+            && !self.seen_non_system
+            && let Some(last) = self.messages.last_mut()
+            && last.get("role").and_then(Value::as_str) == Some("system")
+            && let Some(existing) = last.get("content").and_then(Value::as_str)
+        {
+            let merged = format!("{existing}\n\n{text}");
+            last["content"] = json!(merged);
+            return;
+        }
+        self.messages
+            .push(json!({"role": "system", "content": text}));
+    }
+
+    fn push_message(&mut self, role: &str, content: Value) {
+        self.flush();
+        self.seen_non_system = true;
+        self.messages
+            .push(json!({"role": role, "content": content}));
+    }
+
+    fn push_item(&mut self, item: &Value) {
+        let kind = item.get("type").and_then(Value::as_str).unwrap_or_else(|| {
+            // Responses accepts `{role, content}` without a type for messages.
+            if item.get("role").is_some() {
+                "message"
+            } else {
+                ""
+            }
+        });
+        match kind {
+            "message" => self.push_message_item(item),
+            "reasoning" => self.push_reasoning(item),
+            "function_call" => {
+                let name = item.get("name").and_then(Value::as_str).unwrap_or_default();
+                let namespace = item.get("namespace").and_then(Value::as_str);
+                let chat_name = self.tool_map.chat_name_for_function(name, namespace);
+                let arguments = item
+                    .get("arguments")
+                    .and_then(Value::as_str)
+                    .unwrap_or("{}");
+                self.push_call(call_id_of(item), chat_name, arguments.to_string());
+            }
+            "custom_tool_call" => {
+                let name = item.get("name").and_then(Value::as_str).unwrap_or_default();
+                let chat_name = self
+                    .tool_map
+                    .chat_name_for(&ToolTarget::Custom {
+                        name: name.to_string(),
+                    })
+                    .unwrap_or_else(|| name.to_string());
+                let input = item
+                    .get("input")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default();
+                self.push_call(
+                    call_id_of(item),
+                    chat_name,
+                    json!({"input": input}).to_string(),
+                );
+            }
+            "local_shell_call" => {
+                let chat_name = self
+                    .tool_map
+                    .chat_name_for(&ToolTarget::LocalShell)
+                    .unwrap_or_else(|| "local_shell".to_string());
+                let action = item.get("action").cloned().unwrap_or_else(|| json!({}));
+                let mut arguments = Map::new();
+                for key in ["command", "timeout_ms", "env", "user"] {
+                    if let Some(value) = action.get(key).filter(|v| !v.is_null()) {
+                        arguments.insert(key.into(), value.clone());
+                    }
+                }
+                if let Some(dir) = action.get("working_directory").filter(|v| !v.is_null()) {
+                    arguments.insert("workdir".into(), dir.clone());
+                }
+                self.push_call(
+                    call_id_of(item),
+                    chat_name,
+                    Value::Object(arguments).to_string(),
+                );
+            }
+            "function_call_output" | "custom_tool_call_output" | "local_shell_call_output" => {
+                let (content, images) = output_to_text(item.get("output"));
+                self.results.push(ToolResult {
+                    call_id: call_id_of(item),
+                    content,
+                    images,
+                });
+            }
+            other => {
+                debug!(
+                    item_type = other,
+                    "dropping input item with no chat equivalent"
+                );
+                self.dropped.insert(if other.is_empty() {
+                    "unknown".into()
+                } else {
+                    other.into()
+                });
+            }
+        }
+    }
+
+    fn push_message_item(&mut self, item: &Value) {
+        let role = item.get("role").and_then(Value::as_str).unwrap_or("user");
+        let (text, images) = content_parts(item.get("content"));
+        match role {
+            "assistant" => {
+                self.flush_results_if_any();
+                let assistant = self.assistant.get_or_insert_with(PendingAssistant::default);
+                if !assistant.tool_calls.is_empty() {
+                    // Text after tool calls starts the next model turn.
+                    self.flush();
+                }
+                self.seen_non_system = true;
+                self.assistant
+                    .get_or_insert_with(PendingAssistant::default)
+                    .text
+                    .push(text);
+            }
+            "system" | "developer" => {
+                let role = if role == "developer" {
+                    match self.options.developer_role {
+                        DeveloperRole::System => "system",
+                        DeveloperRole::Developer => "developer",
+                        DeveloperRole::User => "user",
+                    }
+                } else {
+                    "system"
+                };
+                if role == "system" && images.is_empty() {
+                    self.push_system(text);
+                } else {
+                    let content = message_content(text, images);
+                    self.push_message(role, content);
+                }
+            }
+            _ => {
+                let content = message_content(text, images);
+                self.push_message("user", content);
+            }
+        }
+    }
+
+    fn push_reasoning(&mut self, item: &Value) {
+        self.flush_results_if_any();
+        if self
+            .assistant
+            .as_ref()
+            .is_some_and(|a| !a.tool_calls.is_empty() || !a.text.is_empty())
+        {
+            self.flush();
+        }
+        let text = reasoning_text(item);
+        let details = item
+            .get("encrypted_content")
+            .and_then(Value::as_str)
+            .and_then(reasoning_carrier::decode_details);
+        let assistant = self.assistant.get_or_insert_with(PendingAssistant::default);
+        if !text.is_empty() {
+            assistant.reasoning.push(text);
+        }
+        if details.is_some() {
+            assistant.reasoning_details = details;
+        }
+    }
+
+    fn push_call(&mut self, call_id: String, name: String, arguments: String) {
+        if !self.results.is_empty() {
+            let all_answered = self.assistant.as_ref().is_none_or(|assistant| {
+                assistant.tool_calls.iter().all(|call| {
+                    let id = call.get("id").and_then(Value::as_str).unwrap_or_default();
+                    self.results.iter().any(|r| r.call_id == id)
+                })
+            });
+            if all_answered {
+                // A new model turn after the previous turn's results.
+                self.flush();
+            }
+        }
+        self.seen_non_system = true;
+        self.assistant
+            .get_or_insert_with(PendingAssistant::default)
+            .tool_calls
+            .push(json!({
+                "id": call_id,
+                "type": "function",
+                "function": {"name": name, "arguments": arguments}
+            }));
+    }
+
+    fn flush_results_if_any(&mut self) {
+        if !self.results.is_empty() {
+            self.flush();
+        }
+    }
+
+    /// Emits the pending assistant message and then its tool results, in call order, with a
+    /// placeholder for any call that has no recorded result (backends reject unanswered calls).
+    fn flush(&mut self) {
+        let assistant = self.assistant.take();
+        let mut results = std::mem::take(&mut self.results);
+        let Some(assistant) = assistant else {
+            // Results without a call in this block (history was truncated): keep the text
+            // as a user message so nothing is lost and the conversation stays valid.
+            for result in results {
+                self.messages.push(json!({
+                    "role": "user",
+                    "content": format!("Output of tool call {}:\n{}", result.call_id, result.content)
+                }));
+                self.push_images(result.images);
+            }
+            return;
+        };
+        let mut message = Map::new();
+        message.insert("role".into(), json!("assistant"));
+        let text: String = assistant.text.join("\n\n");
+        message.insert(
+            "content".into(),
+            if text.is_empty() && !assistant.tool_calls.is_empty() {
+                Value::Null
+            } else {
+                json!(text)
+            },
+        );
+        let reasoning = assistant.reasoning.join("\n\n");
+        if !reasoning.is_empty() {
+            match self.options.reasoning_return {
+                ReasoningReturn::ReasoningContent => {
+                    message.insert("reasoning_content".into(), json!(reasoning));
+                }
+                ReasoningReturn::Reasoning => {
+                    message.insert("reasoning".into(), json!(reasoning));
+                }
+                ReasoningReturn::Both => {
+                    message.insert("reasoning_content".into(), json!(reasoning));
+                    message.insert("reasoning".into(), json!(reasoning));
+                }
+                ReasoningReturn::None => {}
+            }
+        }
+        if let Some(details) = assistant.reasoning_details
+            && self.options.reasoning_return != ReasoningReturn::None
+        {
+            message.insert("reasoning_details".into(), details);
+        }
+        let call_ids: Vec<String> = assistant
+            .tool_calls
+            .iter()
+            .filter_map(|call| call.get("id").and_then(Value::as_str).map(str::to_string))
+            .collect();
+        if !assistant.tool_calls.is_empty() {
+            message.insert("tool_calls".into(), Value::Array(assistant.tool_calls));
+        }
+        let only_reasoning = text.is_empty() && call_ids.is_empty();
+        if !only_reasoning {
+            self.messages.push(Value::Object(message));
+        }
+        let mut images = Vec::new();
+        for id in &call_ids {
+            let position = results.iter().position(|r| &r.call_id == id);
+            let (content, result_images) = match position {
+                Some(index) => {
+                    let result = results.remove(index);
+                    (result.content, result.images)
+                }
+                None => (
+                    "(no result was recorded for this call)".to_string(),
+                    Vec::new(),
+                ),
+            };
+            images.extend(result_images);
+            self.messages
+                .push(json!({"role": "tool", "tool_call_id": id, "content": content}));
+        }
+        // Results whose call is not in this block: keep them, as user text.
+        for result in results {
+            self.messages.push(json!({
+                "role": "user",
+                "content": format!("Output of tool call {}:\n{}", result.call_id, result.content)
+            }));
+            images.extend(result.images);
+        }
+        self.push_images(images);
+        if only_reasoning && !reasoning.is_empty() {
+            // Reasoning with nothing after it (e.g. an interrupted turn): it has no message
+            // to ride on, so it is dropped.
+            debug!("dropping reasoning that no assistant message follows");
+        }
+    }
+
+    /// Tool messages can only carry text on most backends; images a tool returned (e.g.
+    /// view_image) follow as one user message.
+    fn push_images(&mut self, images: Vec<Value>) {
+        if images.is_empty() {
+            return;
+        }
+        let mut parts =
+            vec![json!({"type": "text", "text": "Images returned by the tool calls above:"})];
+        parts.extend(images);
+        self.messages
+            .push(json!({"role": "user", "content": parts}));
+    }
+
+    fn finish(mut self) -> (Vec<Value>, Vec<String>) {
+        self.flush();
+        (self.messages, self.dropped.into_iter().collect())
+    }
+}
+
+fn call_id_of(item: &Value) -> String {
+    item.get("call_id")
+        .and_then(Value::as_str)
+        .or_else(|| item.get("id").and_then(Value::as_str))
+        .unwrap_or("call_unknown")
+        .to_string()
+}
+
+/// Text and image parts of a Responses `content` (string or array of parts).
+fn content_parts(content: Option<&Value>) -> (String, Vec<Value>) {
+    match content {
+        Some(Value::String(text)) => (text.clone(), Vec::new()),
+        Some(Value::Array(parts)) => {
+            let mut texts = Vec::new();
+            let mut images = Vec::new();
+            for part in parts {
+                match part.get("type").and_then(Value::as_str) {
+                    Some(
+                        "input_text" | "output_text" | "text" | "summary_text" | "reasoning_text",
+                    ) => {
+                        if let Some(text) = part.get("text").and_then(Value::as_str) {
+                            texts.push(text.to_string());
+                        }
+                    }
+                    Some("input_image") => {
+                        if let Some(url) = part.get("image_url").and_then(Value::as_str) {
+                            let mut image_url = json!({"url": url});
+                            if let Some(detail) = part.get("detail").and_then(Value::as_str) {
+                                image_url["detail"] = json!(detail);
+                            }
+                            images.push(json!({"type": "image_url", "image_url": image_url}));
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            (texts.join("\n"), images)
+        }
+        _ => (String::new(), Vec::new()),
+    }
+}
+
+fn message_content(text: String, images: Vec<Value>) -> Value {
+    if images.is_empty() {
+        return json!(text);
+    }
+    let mut parts = Vec::new();
+    if !text.is_empty() {
+        parts.push(json!({"type": "text", "text": text}));
+    }
+    parts.extend(images);
+    Value::Array(parts)
+}
+
+/// A tool output is a string or a list of content items.
+fn output_to_text(output: Option<&Value>) -> (String, Vec<Value>) {
+    match output {
+        Some(Value::String(text)) => (text.clone(), Vec::new()),
+        Some(Value::Array(_)) => content_parts(output),
+        Some(Value::Object(object)) => {
+            // Older payloads: {"content": "...", "success": bool}.
+            if let Some(content) = object.get("content") {
+                output_to_text(Some(content))
+            } else {
+                (Value::Object(object.clone()).to_string(), Vec::new())
+            }
+        }
+        Some(other) if !other.is_null() => (other.to_string(), Vec::new()),
+        _ => (String::new(), Vec::new()),
+    }
+}
+
+fn reasoning_text(item: &Value) -> String {
+    let from_content: Vec<String> = item
+        .get("content")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|part| part.get("text").and_then(Value::as_str).map(str::to_string))
+        .collect();
+    if !from_content.is_empty() {
+        return from_content.join("");
+    }
+    item.get("summary")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|part| part.get("text").and_then(Value::as_str).map(str::to_string))
+        .collect::<Vec<_>>()
+        .join("\n\n")
+}
