@@ -39,12 +39,18 @@ wgit merge-base --is-ancestor "$base" HEAD 2>/dev/null ||
 
 dirty=$(dirty_files)
 if [[ -n $dirty ]]; then
-  last=$(wgit log -1 --format='%h %s' HEAD)
+  mapfile -t commits < <(wgit log --format='%h %s' --grep='^Series-Fingerprint:' --invert-grep "$base..HEAD")
+  if ((${#commits[@]})); then
+    example=${commits[0]%% *}
+    die "$CL_WORK_DIR has uncommitted changes; export only takes committed work:" "$dirty" \
+      "Commit them into the patch they belong to; the patch commits are:" \
+      "${commits[@]/#/  }" \
+      "e.g.  git -C $CL_WORK_DIR commit -a --fixup=$example" \
+      "      GIT_SEQUENCE_EDITOR=: git -C $CL_WORK_DIR rebase -i --autosquash $tag" \
+      "or make them a new patch: git -C $CL_WORK_DIR commit -a -m 'Subject'; then export again (docs/PATCHES.md)."
+  fi
   die "$CL_WORK_DIR has uncommitted changes; export only takes committed work:" "$dirty" \
-    "Commit them into the patch they belong to, e.g. for the last one ($last):" \
-    "  git -C $CL_WORK_DIR commit -a --fixup=<sha of the patch's commit>" \
-    "  GIT_SEQUENCE_EDITOR=: git -C $CL_WORK_DIR rebase -i --autosquash $tag" \
-    "or as a new patch: git -C $CL_WORK_DIR commit -a -m 'Subject' (see docs/PATCHES.md), then export again."
+    "Commit them (git -C $CL_WORK_DIR commit -a -m 'Subject'), then export again (docs/PATCHES.md)."
 fi
 if [[ -n $(wgit rev-list --merges "$base..HEAD") ]]; then
   die "the history on top of $tag has merge commits; rebase it onto $tag into a linear series first"

@@ -47,8 +47,8 @@ commit_mismatch() {
   die "upstream tag $tag from $url resolves to $1," \
     "but $lock_name pins $commit." \
     "The tag was moved upstream, or CODEX_UPSTREAM_URL points at a different repository." \
-    "Point CODEX_UPSTREAM_URL at a copy of upstream whose $tag is $commit; or, if the new" \
-    "commit is intended, re-validate the series on it with:" \
+    "Point CODEX_UPSTREAM_URL at a copy of upstream whose $tag is $commit," \
+    "or, if the new commit is intended, re-validate the series on it with:" \
     "  scripts/refresh-series.sh --tag $tag --commit $1"
 }
 

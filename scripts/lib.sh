@@ -25,9 +25,11 @@ CL_GIT_ID=(-c user.name=codex-litellm -c user.email=codex-litellm@localhost -c c
 # objects the checkout happens to have (a shallow clone abbreviates shorter).
 CL_DIFF_ABBREV=9
 
+# die LINE...: prints "error: " + the first line, the others indented below it; exits 1.
 die() {
-  local line
-  for line in "$@"; do printf 'error: %s\n' "$line" >&2; done
+  printf 'error: %s\n' "$1" >&2
+  shift
+  (($# == 0)) || printf '%s\n' "$@" | sed 's/^/       /' >&2
   exit 1
 }
 warn() { printf 'warning: %s\n' "$*" >&2; }
