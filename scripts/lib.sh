@@ -75,7 +75,8 @@ lock_set() {
     !/^[[:space:]]*#/ && index($0, key "=") == 1 { print key "=" val; done = 1; next }
     { print }
     END { if (!done) print key "=" val }' "$CL_LOCK" >"$tmp"
-  mv "$tmp" "$CL_LOCK"
+  cat "$tmp" >"$CL_LOCK"
+  rm -f "$tmp"
 }
 
 upstream_url() { printf '%s\n' "${CODEX_UPSTREAM_URL:-$(lock_get UPSTREAM_URL)}"; }
@@ -297,7 +298,9 @@ cargo_setup() {
     fi
   fi
   export RUSTUP_TOOLCHAIN=$tc
-  export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$CL_ROOT/work/target}
+  # Absolute: cargo runs inside codex-rs/, build.sh reads the binary from here.
+  CARGO_TARGET_DIR=$(abspath "${CARGO_TARGET_DIR:-$CL_ROOT/work/target}")
+  export CARGO_TARGET_DIR
   if [[ -n ${CODEX_LITELLM_CARGO_CONFIG:-} ]]; then
     IFS=: read -r -a files <<<"$CODEX_LITELLM_CARGO_CONFIG"
   fi

@@ -8,7 +8,9 @@
 # compares the (name, version) set of that lock with upstream's pristine one
 # (git show <UPSTREAM_COMMIT>:codex-rs/Cargo.lock). The only packages allowed to
 # appear are our crates (names from patches/crates/*/Cargo.toml). A new package or a
-# changed version of a third-party crate fails, listing the offenders.
+# changed version of a third-party crate fails, listing the offenders. Upstream's own
+# path crates may change version, and a path package standing in for a third-party
+# one at the same version ([patch] in a --cargo-config file) is allowed and noted.
 #
 #   --work-dir DIR        the checkout (default: CODEX_LITELLM_WORK_DIR or work/codex)
 #   --cargo-config FILE   extra `cargo --config FILE` (repeatable; also read from
@@ -34,57 +36,88 @@ while (($#)); do
   esac
 done
 
-# "name version" lines of a Cargo.lock's [[package]] entries, sorted.
+# "name version kind" lines of a Cargo.lock's [[package]] entries, sorted; kind is
+# "src" for a package with a source (registry or git: third-party) and "local" for a
+# path package (upstream's own workspace crates, ours, or a local override).
 lock_packages() {
   awk '
-    /^\[\[package\]\]/ { if (name != "") print name, version; name = ""; version = ""; inpkg = 1; next }
-    /^\[/ { if (name != "") print name, version; name = ""; inpkg = 0; next }
+    function flush() { if (name != "") print name, version, (source ? "src" : "local"); name = "" }
+    /^\[\[package\]\]/ { flush(); inpkg = 1; source = 0; version = ""; next }
+    /^\[/ { flush(); inpkg = 0; next }
     inpkg && /^name = / { name = $3; gsub(/"/, "", name) }
     inpkg && /^version = / { version = $3; gsub(/"/, "", version) }
-    END { if (name != "") print name, version }' "$1" | LC_ALL=C sort -u
+    inpkg && /^source = / { source = 1 }
+    END { flush() }' "$1" | LC_ALL=C sort -u
 }
 
 # compare_locks OLD NEW ALLOWED...: prints the verdict; returns 1 on drift.
+# - our crates (ALLOWED) may appear;
+# - third-party packages must keep exactly upstream's (name, version) set;
+# - upstream's own path packages may change version (upstream's committed lock lists
+#   its workspace crates at 0.0.0 while their Cargo.toml says the release version);
+# - a path package standing in for a third-party one at the same version (a [patch]
+#   in a --cargo-config file) is allowed and noted.
 compare_locks() {
-  local old=$1 new=$2 a name version offenders=() ours=() removed=()
+  local old=$1 new=$2 a name version kind offenders=() ours=() overridden=() removed=()
   shift 2
-  declare -A allowed=() oldver=() newnames=()
+  declare -A allowed=() third=() thirdver=() local_names=() present=()
   for a in "$@"; do allowed[$a]=1; done
-  while read -r name version; do oldver[$name]+="${oldver[$name]:+, }$version"; done < <(lock_packages "$old")
-  while read -r name version; do newnames[$name]=1; done < <(lock_packages "$new")
-  while read -r name version; do
+  while read -r name version kind; do
+    if [[ $kind == src ]]; then
+      third["$name $version"]=1
+      thirdver[$name]+="${thirdver[$name]:+, }$version"
+    else
+      local_names[$name]=1
+    fi
+  done < <(lock_packages "$old")
+  while read -r name version kind; do
+    present["$name $version"]=1
     if [[ -n ${allowed[$name]:-} ]]; then
       ours+=("$name $version")
-    elif [[ -n ${oldver[$name]:-} ]]; then
-      offenders+=("changed: $name ${oldver[$name]} -> $version")
+    elif [[ -n ${third["$name $version"]:-} ]]; then
+      [[ $kind == src ]] || overridden+=("$name $version")
+    elif [[ $kind == local && -n ${local_names[$name]:-} ]]; then
+      :
+    elif [[ -n ${thirdver[$name]:-} ]]; then
+      offenders+=("changed: $name ${thirdver[$name]} -> $version")
     else
       offenders+=("added:   $name $version")
     fi
-  done < <(LC_ALL=C comm -13 <(lock_packages "$old") <(lock_packages "$new"))
-  while read -r name version; do
-    [[ -n ${newnames[$name]:-} ]] || removed+=("$name $version")
-  done < <(LC_ALL=C comm -23 <(lock_packages "$old") <(lock_packages "$new"))
+  done < <(lock_packages "$new")
+  for a in "${!third[@]}"; do
+    [[ -n ${present[$a]:-} ]] || removed+=("$a")
+  done
 
   if ((${#offenders[@]})); then
     {
       printf 'error: Cargo.lock drift: applying the series changed third-party dependencies:\n'
       printf '  %s\n' "${offenders[@]}"
       printf 'Only our own crates (%s) may be added to upstream'\''s Cargo.lock.\n' "${*:-none}"
-      printf 'Pin the dependency to the version upstream locks (see %s),\n' "$old"
+      printf 'Pin the dependency to the version upstream locks (in upstream'\''s codex-rs/Cargo.lock),\n'
       printf 'e.g. use the { workspace = true } entry or an exact "=x.y.z" requirement, so codex-litellm\n'
       printf 'builds with the same dependency tree as stock codex.\n'
     } >&2
     return 1
   fi
-  info "Cargo.lock drift check: ok (${#ours[@]} package(s) added, all ours: $(printf '%s; ' "${ours[@]}"))"
+  local list
+  list=$(printf '%s\n' "${ours[@]}" | grep . | paste -sd, - | sed 's/,/, /g' || true)
+  info "Cargo.lock drift check: ok (${#ours[@]} package(s) added, all ours${list:+: $list})"
+  if ((${#overridden[@]})); then
+    info "note: ${#overridden[@]} package(s) built from a local path instead of their source, same version (a [patch] in a --cargo-config file?): $(printf '%s\n' "${overridden[@]}" | paste -sd, - | sed 's/,/, /g')"
+  fi
   if ((${#removed[@]})); then
-    info "note: no longer in Cargo.lock: $(printf '%s; ' "${removed[@]}")"
+    info "note: no longer in Cargo.lock: $(printf '%s\n' "${removed[@]}" | LC_ALL=C sort | paste -sd, - | sed 's/,/, /g')"
   fi
   return 0
 }
 
 if [[ -n $compare ]]; then
-  compare_locks "$old" "$new" "${allow[@]}"
+  # Copies: the inputs may be pipes (<(...)), which can be read only once.
+  tmpd=$(mktemp -d "${TMPDIR:-/tmp}/codex-litellm-lock.XXXXXX")
+  trap 'rm -rf "$tmpd"' EXIT
+  cat "$old" >"$tmpd/old.lock"
+  cat "$new" >"$tmpd/new.lock"
+  compare_locks "$tmpd/old.lock" "$tmpd/new.lock" "${allow[@]}"
   exit
 fi
 

@@ -62,54 +62,62 @@ commit_in_work_dir() { tgit -C "$WD" commit -q -am "$1"; }
   [[ ! -e $CODEX_LITELLM_DIST_DIR/codex-litellm ]]
 }
 
-@test "lock-drift: a changed version of an upstream dependency is an offender" {
+@test "lock-drift: upstream's own path crates may change version (real upstream locks 0.0.0)" {
   fetch_and_apply
-  sed -i 's/^version = "0.1.0"/version = "0.1.1"/' "$WD/vendor/extra/Cargo.toml"
-  commit_in_work_dir "bump extra"
+  sed -i 's/^version = "0.1.0"/version = "0.125.0"/' "$WD/codex-rs/Cargo.toml" "$WD/vendor/extra/Cargo.toml"
+  commit_in_work_dir "release version"
   run "$SCRIPTS/lock-drift.sh"
-  assert_failure
-  assert_output_has "changed: extra 0.1.0 -> 0.1.1"
-  assert_output_lacks "added:   codex-demo-bridge"
+  assert_success
+  assert_output_has "Cargo.lock drift check: ok (1 package(s) added, all ours: codex-demo-bridge 0.125.0)"
+  grep -A1 'name = "demo-core"' "$WD/codex-rs/Cargo.lock" | grep -q '0.125.0'
 }
 
-@test "lock-drift --compare: only the allowed names may appear" {
-  cat >"$BATS_TEST_TMPDIR/old.lock" <<'EOF2'
-version = 4
-
-[[package]]
-name = "serde"
-version = "1.0.200"
-source = "registry+https://github.com/rust-lang/crates.io-index"
-
-[[package]]
-name = "gone"
-version = "0.1.0"
+@test "lock-drift --compare: third-party (name, version) set must not change" {
+  lock() {
+    printf 'version = 4\n'
+    local name version source
+    while read -r name version source; do
+      printf '\n[[package]]\nname = "%s"\nversion = "%s"\n' "$name" "$version"
+      [[ $source == - ]] || printf 'source = "%s"\n' "$source"
+    done
+  }
+  reg=registry+https://github.com/rust-lang/crates.io-index
+  lock >"$BATS_TEST_TMPDIR/old.lock" <<EOF2
+codex-core 0.0.0 -
+serde 1.0.200 $reg
+gone 0.1.0 $reg
+tungstenite 0.27.0 git+https://github.com/openai-oss-forks/tungstenite-rs?rev=9200079#9200079
 EOF2
-  cat >"$BATS_TEST_TMPDIR/new.lock" <<'EOF2'
-version = 4
-
-[[package]]
-name = "codex-litellm-bridge"
-version = "0.125.0"
-dependencies = [
- "serde",
-]
-
-[[package]]
-name = "serde"
-version = "1.0.200"
-source = "registry+https://github.com/rust-lang/crates.io-index"
+  # Ours added, a workspace crate re-versioned, a git dependency replaced by a local
+  # path at the same version, one package no longer used: all fine.
+  lock >"$BATS_TEST_TMPDIR/new.lock" <<EOF2
+codex-core 0.125.0 -
+codex-litellm-bridge 0.125.0 -
+serde 1.0.200 $reg
+tungstenite 0.27.0 -
 EOF2
   run "$SCRIPTS/lock-drift.sh" --compare "$BATS_TEST_TMPDIR/old.lock" "$BATS_TEST_TMPDIR/new.lock" --allow codex-litellm-bridge
   assert_success
-  assert_output_has "all ours: codex-litellm-bridge 0.125.0" "no longer in Cargo.lock: gone 0.1.0"
+  assert_output_has "all ours: codex-litellm-bridge 0.125.0" \
+    "1 package(s) built from a local path instead of their source, same version" "tungstenite 0.27.0" \
+    "no longer in Cargo.lock: gone 0.1.0"
+  # The same without the allowance: our crate is an offender.
   run "$SCRIPTS/lock-drift.sh" --compare "$BATS_TEST_TMPDIR/old.lock" "$BATS_TEST_TMPDIR/new.lock"
   assert_failure
   assert_output_has "added:   codex-litellm-bridge 0.125.0"
-  sed -i 's/1.0.200/1.0.228/' "$BATS_TEST_TMPDIR/new.lock"
-  run "$SCRIPTS/lock-drift.sh" --compare "$BATS_TEST_TMPDIR/old.lock" "$BATS_TEST_TMPDIR/new.lock" --allow codex-litellm-bridge
+  # A changed third-party version, a new registry crate, a stand-in at another version.
+  lock >"$BATS_TEST_TMPDIR/new.lock" <<EOF2
+codex-core 0.0.0 -
+serde 1.0.228 $reg
+gone 0.1.0 $reg
+itoa 1.0.0 $reg
+tungstenite 0.28.0 -
+EOF2
+  run "$SCRIPTS/lock-drift.sh" --compare "$BATS_TEST_TMPDIR/old.lock" "$BATS_TEST_TMPDIR/new.lock"
   assert_failure
-  assert_output_has "changed: serde 1.0.200 -> 1.0.228"
+  assert_output_has "changed: serde 1.0.200 -> 1.0.228" "added:   itoa 1.0.0" "changed: tungstenite 0.27.0 -> 0.28.0" \
+    "Pin the dependency to the version upstream locks"
+  assert_output_lacks "codex-core" "gone"
 }
 
 @test "build: --cargo-config files and CODEX_LITELLM_CARGO_CONFIG reach cargo" {
