@@ -50,6 +50,11 @@ abspath() {
   esac
 }
 
+# Overrides given as relative paths are taken relative to where the script was started.
+CL_LOCK=$(abspath "$CL_LOCK")
+CL_PATCHES=$(abspath "$CL_PATCHES")
+CL_WORK_DIR=$(abspath "$CL_WORK_DIR")
+
 # ---- upstream.lock --------------------------------------------------------------
 
 # lock_get KEY: the value of KEY=value in the lock (surrounding quotes stripped).
