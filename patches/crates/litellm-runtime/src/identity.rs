@@ -1,0 +1,120 @@
+//! Who this binary is: `codex-litellm` (the patched build under its own name) or `codex`.
+
+use std::ffi::OsStr;
+use std::path::Path;
+
+pub const BINARY_NAME: &str = "codex-litellm";
+/// Set to 1 to get codex-litellm behaviour whatever the binary is called (tests, wrappers).
+pub const IDENTITY_ENV: &str = "CODEX_LITELLM_IDENTITY";
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SeriesInfo {
+    pub upstream_tag: &'static str,
+    pub upstream_commit: &'static str,
+    pub series_version: &'static str,
+}
+
+pub fn series() -> SeriesInfo {
+    SeriesInfo {
+        upstream_tag: env!("CODEX_LITELLM_UPSTREAM_TAG"),
+        upstream_commit: env!("CODEX_LITELLM_UPSTREAM_COMMIT"),
+        series_version: env!("CODEX_LITELLM_SERIES_VERSION"),
+    }
+}
+
+impl SeriesInfo {
+    /// `rust-v0.125.0` -> `0.125.0`.
+    pub fn upstream_version(&self) -> &str {
+        self.upstream_tag
+            .strip_prefix("rust-v")
+            .unwrap_or(self.upstream_tag)
+    }
+
+    /// `0.125.0+litellm.1`
+    pub fn version(&self) -> String {
+        format!(
+            "{}+litellm.{}",
+            self.upstream_version(),
+            self.series_version
+        )
+    }
+
+    /// `codex-litellm 0.125.0+litellm.1 (upstream rust-v0.125.0 637f7dd6)`
+    pub fn version_line(&self) -> String {
+        let short_commit: String = self.upstream_commit.chars().take(8).collect();
+        format!(
+            "{BINARY_NAME} {} (upstream {} {short_commit})",
+            self.version(),
+            self.upstream_tag
+        )
+    }
+}
+
+/// True when the program was started as `codex-litellm` (any directory, `.exe` or not), or
+/// with `CODEX_LITELLM_IDENTITY=1`.
+pub fn invoked_as_codex_litellm(argv0: Option<&OsStr>, identity_env: Option<&str>) -> bool {
+    if identity_env.is_some_and(|v| v == "1" || v.eq_ignore_ascii_case("true")) {
+        return true;
+    }
+    argv0
+        .and_then(|arg| Path::new(arg).file_stem())
+        .and_then(OsStr::to_str)
+        .is_some_and(|stem| stem == BINARY_NAME)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use pretty_assertions::assert_eq;
+
+    #[test]
+    fn version_line_names_series_and_upstream() {
+        let info = SeriesInfo {
+            upstream_tag: "rust-v0.125.0",
+            upstream_commit: "637f7dd6d737f3961e6bf32fbb3861c4953269c5",
+            series_version: "3",
+        };
+        assert_eq!(
+            info.version_line(),
+            "codex-litellm 0.125.0+litellm.3 (upstream rust-v0.125.0 637f7dd6)"
+        );
+    }
+
+    #[test]
+    fn embedded_series_matches_the_repository() {
+        // Built standalone, build.rs reads upstream.lock and patches/VERSION.
+        let info = series();
+        assert!(info.upstream_tag.starts_with("rust-v"), "{info:?}");
+        assert_eq!(info.upstream_commit.len(), 40, "{info:?}");
+        assert!(info.series_version.parse::<u32>().is_ok(), "{info:?}");
+    }
+
+    #[test]
+    fn identity_from_argv0_or_env() {
+        let yes = [
+            "codex-litellm",
+            "/usr/local/bin/codex-litellm",
+            "./codex-litellm.exe",
+        ];
+        for argv0 in yes {
+            assert!(
+                invoked_as_codex_litellm(Some(OsStr::new(argv0)), None),
+                "{argv0}"
+            );
+        }
+        for argv0 in ["codex", "/usr/bin/codex", "codex-litellm-old", "litellm"] {
+            assert!(
+                !invoked_as_codex_litellm(Some(OsStr::new(argv0)), None),
+                "{argv0}"
+            );
+        }
+        assert!(invoked_as_codex_litellm(
+            Some(OsStr::new("codex")),
+            Some("1")
+        ));
+        assert!(!invoked_as_codex_litellm(
+            Some(OsStr::new("codex")),
+            Some("0")
+        ));
+    }
+}

@@ -1,0 +1,709 @@
+//! Every fault the bridge recognises, produced by a real HTTP server on loopback: the
+//! request is retried and completes, or fails with the code Codex understands and a message
+//! that says what happened, within bounded time, without panicking.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use codex_litellm_bridge::Bridge;
+use codex_litellm_bridge::BridgeMode;
+use codex_litellm_bridge::BridgeOptions;
+use codex_litellm_bridge::BridgeReply;
+use codex_litellm_bridge::BridgeRequest;
+use codex_litellm_bridge::ExchangeObserver;
+use codex_litellm_bridge::ExchangeReport;
+use codex_litellm_bridge::Outcome;
+use codex_litellm_bridge::conformance::check_sse;
+use codex_litellm_bridge::conformance::sse_payloads;
+use codex_litellm_mock_llm::Framing;
+use codex_litellm_mock_llm::MockLlm;
+use codex_litellm_mock_llm::Response;
+use codex_litellm_mock_llm::Scenario;
+use codex_litellm_mock_llm::ToolCall;
+use http::HeaderMap;
+use http::HeaderValue;
+use pretty_assertions::assert_eq;
+use serde_json::Value;
+use serde_json::json;
+use std::sync::Arc;
+use std::sync::Mutex;
+use std::time::Duration;
+use std::time::Instant;
+
+/// Fast settings so every fault resolves in well under a second per attempt.
+fn fast_options() -> BridgeOptions {
+    BridgeOptions {
+        max_attempts: 3,
+        retry_base_delay_ms: 10,
+        retry_max_delay_ms: 50,
+        max_retry_after_secs: 2,
+        idle_timeout_secs: Some(1),
+        request_timeout_secs: 10,
+        ..BridgeOptions::default()
+    }
+}
+
+#[derive(Default)]
+struct Reports(Mutex<Vec<ExchangeReport>>);
+
+impl ExchangeObserver for Reports {
+    fn on_exchange(&self, report: &ExchangeReport) {
+        self.0.lock().unwrap().push(report.clone());
+    }
+}
+
+struct Harness {
+    mock: MockLlm,
+    bridge: Bridge,
+    reports: Arc<Reports>,
+}
+
+async fn harness(responses: Vec<Response>, options: BridgeOptions) -> Harness {
+    let mock = MockLlm::start(Scenario::new(responses)).await.unwrap();
+    let reports = Arc::new(Reports::default());
+    let client = reqwest::Client::builder().no_proxy().build().unwrap();
+    let bridge = Bridge::new(client, options, "mock").with_observer(reports.clone());
+    Harness {
+        mock,
+        bridge,
+        reports,
+    }
+}
+
+fn codex_body() -> Value {
+    json!({
+        "model": "mock-model",
+        "instructions": "You are Codex.",
+        "input": [{"type": "message", "role": "user", "content": [{"type": "input_text", "text": "hi"}]}],
+        "tools": [{"type": "function", "name": "shell", "parameters": {"type": "object", "properties": {"command": {"type": "array"}}}}],
+        "tool_choice": "auto",
+        "parallel_tool_calls": true,
+        "stream": true
+    })
+}
+
+impl Harness {
+    fn request(&self) -> BridgeRequest {
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            "authorization",
+            HeaderValue::from_static("Bearer sk-test-secret"),
+        );
+        headers.insert("session_id", HeaderValue::from_static("sess-1"));
+        BridgeRequest {
+            url: format!("{}/responses", self.mock.base_url()),
+            headers,
+            body: codex_body(),
+        }
+    }
+
+    /// Runs one request; returns the Responses events (checked against Codex's rules) and
+    /// the single report.
+    async fn run(&self) -> (Result<Vec<Value>, (u16, String)>, ExchangeReport, Duration) {
+        let started = Instant::now();
+        let reply =
+            tokio::time::timeout(Duration::from_secs(30), self.bridge.respond(self.request()))
+                .await
+                .expect("the bridge must answer within bounded time");
+        let events = match reply.into_bytes().await {
+            Ok(bytes) => {
+                check_sse(&bytes).unwrap_or_else(|violation| panic!("invalid stream: {violation}"));
+                Ok(sse_payloads(&bytes).unwrap())
+            }
+            Err(error) => Err(error),
+        };
+        let elapsed = started.elapsed();
+        let reports = self.reports.0.lock().unwrap().clone();
+        assert_eq!(reports.len(), 1, "exactly one report per request");
+        (events, reports[0].clone(), elapsed)
+    }
+}
+
+fn terminal(events: &[Value]) -> &Value {
+    events.last().unwrap()
+}
+
+fn completed_text(events: &[Value]) -> String {
+    events
+        .iter()
+        .filter(|e| e["type"] == "response.output_item.done" && e["item"]["type"] == "message")
+        .map(|e| {
+            e["item"]["content"][0]["text"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string()
+        })
+        .collect()
+}
+
+fn failure(events: &[Value]) -> (String, String) {
+    let last = terminal(events);
+    assert_eq!(last["type"], "response.failed", "{last}");
+    (
+        last["response"]["error"]["code"]
+            .as_str()
+            .unwrap()
+            .to_string(),
+        last["response"]["error"]["message"]
+            .as_str()
+            .unwrap()
+            .to_string(),
+    )
+}
+
+fn fault_kinds(report: &ExchangeReport) -> Vec<String> {
+    report
+        .attempts
+        .iter()
+        .map(|a| {
+            a.fault
+                .as_ref()
+                .map(|f| f.kind().to_string())
+                .unwrap_or_else(|| "ok".into())
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn translated_request_reaches_the_backend_and_the_answer_completes() {
+    let h = harness(
+        vec![
+            Response::text("Hello there")
+                .with_usage(json!({"prompt_tokens": 12, "completion_tokens": 3})),
+        ],
+        fast_options(),
+    )
+    .await;
+    let (events, report, _) = h.run().await;
+    let events = events.unwrap();
+    assert_eq!(completed_text(&events), "Hello there");
+    assert_eq!(terminal(&events)["response"]["usage"]["input_tokens"], 12);
+    let received = h.mock.chat_requests();
+    assert_eq!(received.len(), 1);
+    assert_eq!(received[0].path, "/v1/chat/completions");
+    assert_eq!(
+        received[0].header("authorization"),
+        Some("Bearer ***"),
+        "the key is forwarded"
+    );
+    assert_eq!(
+        received[0].body["messages"][0],
+        json!({"role": "system", "content": "You are Codex."})
+    );
+    assert_eq!(
+        received[0].body["stream_options"],
+        json!({"include_usage": true})
+    );
+    assert_eq!(report.outcome, Outcome::Completed);
+    assert_eq!(report.session_id.as_deref(), Some("sess-1"));
+    assert_eq!(fault_kinds(&report), ["ok"]);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn rate_limit_with_retry_after_is_waited_out_then_succeeds() {
+    let h = harness(
+        vec![
+            Response::error(429, "Too many requests").with_header("retry-after", "1"),
+            Response::text("after the wait"),
+        ],
+        fast_options(),
+    )
+    .await;
+    let (events, report, elapsed) = h.run().await;
+    assert_eq!(completed_text(&events.unwrap()), "after the wait");
+    assert!(
+        elapsed >= Duration::from_millis(950),
+        "Retry-After 1s was honoured ({elapsed:?})"
+    );
+    assert_eq!(fault_kinds(&report), ["http_status", "ok"]);
+    assert_eq!(report.attempts[0].retry_wait_ms, Some(1000));
+    assert_eq!(
+        report.attempts[0]
+            .headers
+            .get("retry-after")
+            .map(String::as_str),
+        Some("1")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn server_errors_are_retried_with_backoff() {
+    let h = harness(
+        vec![
+            Response::error(500, "boom"),
+            Response::error(503, "overloaded"),
+            Response::text("third time lucky"),
+        ],
+        fast_options(),
+    )
+    .await;
+    let (events, report, _) = h.run().await;
+    assert_eq!(completed_text(&events.unwrap()), "third time lucky");
+    assert_eq!(fault_kinds(&report), ["http_status", "http_status", "ok"]);
+    assert_eq!(h.mock.chat_requests().len(), 3);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn retries_run_out_into_a_clean_failure() {
+    let h = harness(vec![Response::error(502, "bad gateway"); 3], fast_options()).await;
+    let (events, report, _) = h.run().await;
+    let (code, message) = failure(&events.unwrap());
+    assert_eq!(code, "backend_error");
+    assert!(
+        message.contains("HTTP 502")
+            && message.contains("bad gateway")
+            && message.contains("3 attempts"),
+        "{message}"
+    );
+    assert!(matches!(report.outcome, Outcome::Failed { .. }));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn rate_limit_exhausted_tells_codex_when_to_try_again() {
+    let h = harness(
+        vec![Response::error(429, "slow down").with_header("retry-after", "1"); 3],
+        fast_options(),
+    )
+    .await;
+    let (events, _, _) = h.run().await;
+    let (code, message) = failure(&events.unwrap());
+    assert_eq!(code, "rate_limit_exceeded");
+    assert!(message.contains("Please try again in 1s"), "{message}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn client_errors_are_not_retried_and_keep_the_backend_text() {
+    for (status, text, expected_code) in [
+        (400, "Invalid tool schema for 'shell'", "invalid_prompt"),
+        (403, "key not allowed to access model", "invalid_prompt"),
+        (404, "model mock-model not found", "invalid_prompt"),
+        (
+            400,
+            "This model's maximum context length is 8192 tokens",
+            "context_length_exceeded",
+        ),
+    ] {
+        let h = harness(
+            vec![Response::error(status, text), Response::text("never")],
+            fast_options(),
+        )
+        .await;
+        let (events, report, _) = h.run().await;
+        let (code, message) = failure(&events.unwrap());
+        assert_eq!(code, expected_code, "{status} {text}");
+        assert!(
+            message.contains(text) && message.contains(&format!("HTTP {status}")),
+            "{message}"
+        );
+        assert_eq!(
+            h.mock.chat_requests().len(),
+            1,
+            "{status} must not be retried"
+        );
+        assert_eq!(fault_kinds(&report), ["http_status"]);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn unauthorized_is_an_http_error_so_codex_auth_handling_runs() {
+    let h = harness(
+        vec![Response::error(401, "Invalid API key")],
+        fast_options(),
+    )
+    .await;
+    let (result, _, _) = h.run().await;
+    let (status, body) = result.unwrap_err();
+    assert_eq!(status, 401);
+    assert!(
+        body.contains("Invalid API key") && body.contains("LITELLM_API_KEY"),
+        "{body}"
+    );
+    assert!(!body.contains("sk-test-secret"));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn error_object_inside_a_200_stream() {
+    let transient = Response::sse(vec![
+        json!({"choices": [{"index": 0, "delta": {"content": "par"}}]}),
+        json!({"error": {"message": "litellm.ServiceUnavailableError: upstream overloaded", "code": "503"}}),
+    ]);
+    let h = harness(vec![transient, Response::text("recovered")], fast_options()).await;
+    let (events, report, _) = h.run().await;
+    assert_eq!(
+        completed_text(&events.unwrap()),
+        "recovered",
+        "partial text before the error is discarded"
+    );
+    assert_eq!(fault_kinds(&report), ["error_in_stream", "ok"]);
+
+    let permanent = Response::sse(vec![
+        json!({"error": {"message": "litellm.BadRequestError: tools not supported", "code": "400"}}),
+    ]);
+    let h = harness(vec![permanent, Response::text("never")], fast_options()).await;
+    let (events, _, _) = h.run().await;
+    let (code, message) = failure(&events.unwrap());
+    assert_eq!(code, "invalid_prompt");
+    assert!(message.contains("tools not supported"), "{message}");
+    assert_eq!(h.mock.chat_requests().len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn stream_cut_before_finish_reason_is_retried_from_scratch() {
+    let cut = Response::text("This answer will be cut off in the middle")
+        .with_delta_chars(5)
+        .with_cut_after_bytes(300);
+    let h = harness(vec![cut, Response::text("whole answer")], fast_options()).await;
+    let (events, report, _) = h.run().await;
+    assert_eq!(completed_text(&events.unwrap()), "whole answer");
+    assert_eq!(fault_kinds(&report), ["stream_cut", "ok"]);
+
+    // A close-delimited body that simply ends early looks like a clean end: still a cut.
+    let clean_cut = Response::text("cut")
+        .with_framing(Framing::Close)
+        .without_finish_reason()
+        .without_done();
+    let h = harness(vec![clean_cut, Response::text("ok")], fast_options()).await;
+    let (_, report, _) = h.run().await;
+    assert_eq!(fault_kinds(&report), ["stream_cut", "ok"]);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn missing_done_or_a_socket_kept_open_is_accepted_after_finish_reason() {
+    let h = harness(
+        vec![Response::text("no done marker").without_done()],
+        fast_options(),
+    )
+    .await;
+    let (events, report, _) = h.run().await;
+    assert_eq!(completed_text(&events.unwrap()), "no done marker");
+    assert!(!report.attempts[0].done_marker);
+
+    let open = Response::text("kept open")
+        .without_done()
+        .with_keep_open_after_done()
+        .with_hold_open_max_ms(20_000);
+    let h = harness(
+        vec![open],
+        BridgeOptions {
+            idle_timeout_secs: Some(10),
+            ..fast_options()
+        },
+    )
+    .await;
+    let (events, _, elapsed) = h.run().await;
+    assert_eq!(completed_text(&events.unwrap()), "kept open");
+    assert!(
+        elapsed < Duration::from_secs(5),
+        "accepted after the short grace, not the idle timeout ({elapsed:?})"
+    );
+
+    let after_done = Response::text("done then open")
+        .with_keep_open_after_done()
+        .with_hold_open_max_ms(20_000);
+    let h = harness(
+        vec![after_done],
+        BridgeOptions {
+            idle_timeout_secs: Some(10),
+            ..fast_options()
+        },
+    )
+    .await;
+    let (_, _, elapsed) = h.run().await;
+    assert!(
+        elapsed < Duration::from_secs(2),
+        "[DONE] ends the read at once ({elapsed:?})"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn idle_stall_and_slow_headers_time_out_and_retry() {
+    let stall = Response::text("stalls")
+        .with_delta_chars(2)
+        .with_stall_after_events(2)
+        .with_hold_open_max_ms(10_000);
+    let h = harness(vec![stall, Response::text("fresh")], fast_options()).await;
+    let (events, report, _) = h.run().await;
+    assert_eq!(completed_text(&events.unwrap()), "fresh");
+    assert_eq!(fault_kinds(&report), ["idle_stall", "ok"]);
+
+    let slow = Response::text("too slow").with_delay_ms(3_000);
+    let h = harness(vec![slow, Response::text("fast")], fast_options()).await;
+    let (events, report, _) = h.run().await;
+    assert_eq!(completed_text(&events.unwrap()), "fast");
+    assert_eq!(fault_kinds(&report), ["timeout", "ok"]);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn malformed_json_and_invalid_utf8_are_retried() {
+    let malformed = Response::sse(vec![
+        json!({"choices": [{"index": 0, "delta": {"content": "a"}}]}),
+        json!("{not json"),
+    ]);
+    let h = harness(vec![malformed, Response::text("clean")], fast_options()).await;
+    let (events, report, _) = h.run().await;
+    assert_eq!(completed_text(&events.unwrap()), "clean");
+    assert_eq!(fault_kinds(&report), ["malformed_chunk", "ok"]);
+
+    let mut bytes = b"data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"".to_vec();
+    bytes.extend([0xc3, 0x28]);
+    bytes.extend(b"\"}}]}\n\n");
+    let invalid = Response::raw_bytes(&bytes).with_header("content-type", "text/event-stream");
+    let h = harness(vec![invalid, Response::text("valid")], fast_options()).await;
+    let (events, report, _) = h.run().await;
+    assert_eq!(completed_text(&events.unwrap()), "valid");
+    assert_eq!(fault_kinds(&report), ["invalid_utf8", "ok"]);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn oversized_answers_are_refused_without_retry() {
+    let big = Response::text("x".repeat(4000));
+    let h = harness(
+        vec![big, Response::text("never")],
+        BridgeOptions {
+            max_response_bytes: 2048,
+            ..fast_options()
+        },
+    )
+    .await;
+    let (events, report, _) = h.run().await;
+    let (code, message) = failure(&events.unwrap());
+    assert_eq!(code, "invalid_prompt");
+    assert!(message.contains("2048-byte limit"), "{message}");
+    assert_eq!(fault_kinds(&report), ["too_large"]);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn connection_refused_fails_with_a_hint() {
+    // Bind then drop a listener: nothing listens on that port any more.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let reports = Arc::new(Reports::default());
+    let bridge = Bridge::new(
+        reqwest::Client::builder().no_proxy().build().unwrap(),
+        fast_options(),
+        "mock",
+    )
+    .with_observer(reports.clone());
+    let request = BridgeRequest {
+        url: format!("http://127.0.0.1:{port}/v1/responses"),
+        headers: HeaderMap::new(),
+        body: codex_body(),
+    };
+    let bytes = bridge.respond(request).await.into_bytes().await.unwrap();
+    let events = sse_payloads(&bytes).unwrap();
+    let (code, message) = failure(&events);
+    assert_eq!(code, "backend_error");
+    assert!(
+        message.contains("connection refused") && message.contains("Is the gateway running"),
+        "{message}"
+    );
+    let report = reports.0.lock().unwrap()[0].clone();
+    assert_eq!(fault_kinds(&report), ["connect", "connect", "connect"]);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn empty_answers_are_retried() {
+    let h = harness(
+        vec![Response::text(""), Response::text("something")],
+        fast_options(),
+    )
+    .await;
+    let (events, report, _) = h.run().await;
+    assert_eq!(completed_text(&events.unwrap()), "something");
+    assert_eq!(fault_kinds(&report), ["empty_answer", "ok"]);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn finish_reason_length_reported_as_cut_off_or_continued() {
+    let cut = || Response::text("The first half").with_finish_reason("length");
+    let h = harness(
+        vec![cut()],
+        BridgeOptions {
+            max_output_tokens: Some(64),
+            ..fast_options()
+        },
+    )
+    .await;
+    let (events, report, _) = h.run().await;
+    let events = events.unwrap();
+    let text = completed_text(&events);
+    assert!(
+        text.starts_with("The first half") && text.contains("output token limit (64 tokens)"),
+        "{text}"
+    );
+    assert_eq!(
+        terminal(&events)["type"],
+        "response.completed",
+        "not a context-window error"
+    );
+    assert_eq!(report.outcome, Outcome::Truncated);
+    assert_eq!(h.mock.chat_requests()[0].body["max_tokens"], 64);
+
+    let h = harness(
+        vec![cut(), Response::text(" and the second half.")],
+        BridgeOptions {
+            auto_continue: 2,
+            ..fast_options()
+        },
+    )
+    .await;
+    let (events, report, _) = h.run().await;
+    assert_eq!(
+        completed_text(&events.unwrap()),
+        "The first half and the second half."
+    );
+    assert_eq!(
+        (report.continuations, report.outcome),
+        (1, Outcome::Completed)
+    );
+    let continuation = &h.mock.chat_requests()[1].body["messages"];
+    let messages = continuation.as_array().unwrap();
+    assert_eq!(
+        messages[messages.len() - 2],
+        json!({"role": "assistant", "content": "The first half"})
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn tool_calls_with_lying_finish_reason_and_fragmented_arguments() {
+    let call = Response::tool_calls(vec![
+        ToolCall::new("call_1", "shell", json!({"command": ["ls", "-la"]})),
+        ToolCall::new("call_2", "shell", json!({"command": ["pwd"]})),
+    ])
+    .with_finish_reason("stop")
+    .with_delta_chars(3);
+    let h = harness(vec![call], fast_options()).await;
+    let (events, _, _) = h.run().await;
+    let calls: Vec<(String, String)> = events
+        .unwrap()
+        .iter()
+        .filter(|e| {
+            e["type"] == "response.output_item.done" && e["item"]["type"] == "function_call"
+        })
+        .map(|e| {
+            (
+                e["item"]["call_id"].as_str().unwrap().to_string(),
+                e["item"]["arguments"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        calls,
+        [
+            (
+                "call_1".to_string(),
+                r#"{"command":["ls","-la"]}"#.to_string()
+            ),
+            ("call_2".to_string(), r#"{"command":["pwd"]}"#.to_string())
+        ]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn non_streamed_mode_reads_one_json_body() {
+    let h = harness(
+        vec![Response::text("from json")],
+        BridgeOptions {
+            stream: false,
+            ..fast_options()
+        },
+    )
+    .await;
+    let (events, _, _) = h.run().await;
+    assert_eq!(completed_text(&events.unwrap()), "from json");
+    assert_eq!(h.mock.chat_requests()[0].body["stream"], false);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn passthrough_streams_live_and_fails_cleanly_mid_stream() {
+    let options = BridgeOptions {
+        mode: BridgeMode::Passthrough,
+        ..fast_options()
+    };
+    let slow = Response::text("streamed live")
+        .with_reasoning("thinking")
+        .with_delta_chars(4)
+        .with_chunk_delay_ms(150);
+    let h = harness(vec![slow], options.clone()).await;
+    let started = Instant::now();
+    let BridgeReply::Stream { mut body, .. } = h.bridge.respond(h.request()).await else {
+        panic!("expected a stream")
+    };
+    use futures::StreamExt;
+    let mut first_delta_at = None;
+    let mut all = Vec::new();
+    while let Some(chunk) = body.next().await {
+        let chunk = chunk.unwrap();
+        if first_delta_at.is_none() && String::from_utf8_lossy(&chunk).contains(".delta") {
+            first_delta_at = Some(started.elapsed());
+        }
+        all.extend_from_slice(&chunk);
+    }
+    let total = started.elapsed();
+    check_sse(&all).unwrap();
+    assert!(
+        first_delta_at.unwrap() < total / 2,
+        "deltas arrive before the answer ends ({first_delta_at:?} of {total:?})"
+    );
+    assert_eq!(
+        completed_text(&sse_payloads(&all).unwrap()),
+        "streamed live"
+    );
+
+    let cut = Response::text("this stream breaks after some text")
+        .with_delta_chars(4)
+        .with_cut_after_bytes(400);
+    let h = harness(vec![cut, Response::text("never used")], options).await;
+    let (events, report, _) = h.run().await;
+    let (code, message) = failure(&events.unwrap());
+    assert_eq!(code, "backend_error");
+    assert!(message.contains("cut off"), "{message}");
+    assert_eq!(
+        h.mock.chat_requests().len(),
+        1,
+        "no retry once text reached Codex"
+    );
+    assert_eq!(fault_kinds(&report), ["stream_cut"]);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_abandoned_request_is_reported_as_cancelled() {
+    let slow = Response::text("slow").with_delay_ms(5_000);
+    let h = harness(
+        vec![slow],
+        BridgeOptions {
+            idle_timeout_secs: Some(30),
+            ..fast_options()
+        },
+    )
+    .await;
+    let outcome =
+        tokio::time::timeout(Duration::from_millis(200), h.bridge.respond(h.request())).await;
+    assert!(outcome.is_err(), "still waiting when Codex gives up");
+    let reports = h.reports.0.lock().unwrap().clone();
+    assert_eq!(reports.len(), 1);
+    assert_eq!(reports[0].outcome, Outcome::Cancelled);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn no_secret_reaches_messages_or_reports() {
+    let h = harness(
+        vec![Response::error(400, "bad"), Response::text("never")],
+        fast_options(),
+    )
+    .await;
+    let mut request = h.request();
+    request.url = format!("{}/responses?api_key=sk-query-secret", h.mock.base_url());
+    let bytes = h.bridge.respond(request).await.into_bytes().await.unwrap();
+    let text = String::from_utf8_lossy(&bytes);
+    let report = serde_json::to_string(&h.reports.0.lock().unwrap()[0]).unwrap();
+    for haystack in [text.as_ref(), report.as_str()] {
+        assert!(
+            !haystack.contains("sk-query-secret") && !haystack.contains("sk-test-secret"),
+            "{haystack}"
+        );
+    }
+    assert!(report.contains("api_key=***"));
+}
