@@ -1,0 +1,118 @@
+//! Small text helpers shared by the diagnosis and the reader.
+
+/// A measured duration: one decimal below a minute (`2.1s`, `41.3s`), then `2m 05s`,
+/// `1h 05m`.
+pub(crate) fn measured(ms: u64) -> String {
+    if ms >= 60_000 {
+        let secs = ms / 1000;
+        if secs >= 3600 {
+            return format!("{}h {:02}m", secs / 3600, (secs % 3600) / 60);
+        }
+        return format!("{}m {:02}s", secs / 60, secs % 60);
+    }
+    format!("{:.1}s", ms as f64 / 1000.0)
+}
+
+/// A configured limit: whole seconds when exact (`300s`), else one decimal.
+pub(crate) fn limit(ms: u64) -> String {
+    if ms.is_multiple_of(1000) {
+        format!("{}s", ms / 1000)
+    } else {
+        format!("{:.1}s", ms as f64 / 1000.0)
+    }
+}
+
+/// Token counts: `812`, `48.2K`, `1.3M`.
+pub(crate) fn tokens(n: u64) -> String {
+    if n < 1000 {
+        n.to_string()
+    } else if n < 999_950 {
+        format!("{:.1}K", n as f64 / 1000.0)
+    } else {
+        format!("{:.1}M", n as f64 / 1_000_000.0)
+    }
+}
+
+/// First `max_chars` characters of `text` on one line, with `…` when cut.
+pub(crate) fn one_line(text: &str, max_chars: usize) -> String {
+    let flat: String = text
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+        .chars()
+        .collect();
+    if flat.chars().count() <= max_chars {
+        return flat;
+    }
+    let head: String = flat.chars().take(max_chars).collect();
+    format!("{head}…")
+}
+
+pub(crate) fn plural(n: u64, one: &str, many: &str) -> String {
+    if n == 1 {
+        format!("1 {one}")
+    } else {
+        format!("{n} {many}")
+    }
+}
+
+/// Renders rows as left-aligned columns separated by two spaces; the last column is not
+/// padded (it holds free text).
+pub(crate) fn table(rows: &[Vec<String>]) -> Vec<String> {
+    let columns = rows.iter().map(Vec::len).max().unwrap_or(0);
+    let mut widths = vec![0usize; columns];
+    for row in rows {
+        for (i, cell) in row.iter().enumerate() {
+            widths[i] = widths[i].max(cell.chars().count());
+        }
+    }
+    rows.iter()
+        .map(|row| {
+            let mut line = String::new();
+            for (i, cell) in row.iter().enumerate() {
+                if i > 0 {
+                    line.push_str("  ");
+                }
+                line.push_str(cell);
+                if i + 1 < row.len() {
+                    let pad = widths[i].saturating_sub(cell.chars().count());
+                    line.push_str(&" ".repeat(pad));
+                }
+            }
+            line.trim_end().to_string()
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use pretty_assertions::assert_eq;
+
+    #[test]
+    fn numbers() {
+        assert_eq!(measured(2_100), "2.1s");
+        assert_eq!(measured(41_300), "41.3s");
+        assert_eq!(measured(723_000), "12m 03s");
+        assert_eq!(measured(61_000), "1m 01s");
+        assert_eq!(measured(3_900_000), "1h 05m");
+        assert_eq!(limit(300_000), "300s");
+        assert_eq!(limit(1_500), "1.5s");
+        assert_eq!(tokens(812), "812");
+        assert_eq!(tokens(48_200), "48.2K");
+        assert_eq!(tokens(999_960), "1.0M");
+        assert_eq!(one_line("a\n  b\tc", 10), "a b c");
+        assert_eq!(one_line("abcdef", 3), "abc…");
+        assert_eq!(plural(1, "retry", "retries"), "1 retry");
+        assert_eq!(plural(2, "retry", "retries"), "2 retries");
+    }
+
+    #[test]
+    fn table_layout() {
+        let rows = vec![
+            vec!["A".to_string(), "BB".to_string(), "free".to_string()],
+            vec!["ccc".to_string(), "d".to_string(), "x".to_string()],
+        ];
+        assert_eq!(table(&rows), vec!["A    BB  free", "ccc  d   x"]);
+    }
+}
