@@ -2,6 +2,15 @@
 //! own settings (`[litellm]` in config.toml), what it does with its command line, and the
 //! telemetry every bridged request reports to.
 
+mod global;
 pub mod identity;
 pub mod settings;
 pub mod startup;
+
+pub use global::LitellmProvider;
+pub use global::exchange_observer;
+pub use global::litellm_provider;
+pub use global::print_exec_summary;
+pub use global::raw_capture_limit;
+pub use global::startup_args;
+pub use global::status_lines;

@@ -8,12 +8,14 @@ use serde::Deserialize;
 use std::path::Path;
 use std::path::PathBuf;
 
+pub use codex_litellm_debug_telemetry::ENV_TELEMETRY;
+pub use codex_litellm_debug_telemetry::codex_home;
+
 pub const DEFAULT_LITELLM_BASE_URL: &str = "http://localhost:4000/v1";
 pub const LITELLM_PROVIDER_ID: &str = "litellm";
 pub const ENV_BASE_URL: &str = "LITELLM_BASE_URL";
 pub const ENV_API_KEY: &str = "LITELLM_API_KEY";
 pub const ENV_MODEL: &str = "LITELLM_MODEL";
-pub const ENV_TELEMETRY: &str = "CODEX_LITELLM_TELEMETRY";
 
 /// `[litellm]` in config.toml.
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
@@ -130,16 +132,6 @@ impl LitellmSettings {
             .or_else(|| self.base_url.clone())
             .unwrap_or_else(|| DEFAULT_LITELLM_BASE_URL.to_string())
     }
-}
-
-/// `$CODEX_HOME`, or `~/.codex`.
-pub fn codex_home() -> PathBuf {
-    if let Some(home) = std::env::var_os("CODEX_HOME").filter(|v| !v.is_empty()) {
-        return PathBuf::from(home);
-    }
-    dirs::home_dir()
-        .unwrap_or_else(|| PathBuf::from("."))
-        .join(".codex")
 }
 
 #[cfg(test)]
