@@ -51,7 +51,9 @@ impl ChatSseParser {
         Ok(items)
     }
 
-    /// End of body: dispatches a final event that had no trailing blank line.
+    /// End of body: dispatches a final event that had no trailing blank line. A final
+    /// event whose JSON stops short (the connection closed in the middle of it) is a
+    /// stream cut, not malformed data.
     pub fn finish(&mut self) -> Result<Vec<SseItem>, Fault> {
         let mut items = Vec::new();
         if !self.line.is_empty() {
@@ -61,6 +63,13 @@ impl ChatSseParser {
                 at_byte: line_start + err.utf8_error().valid_up_to() as u64,
             })?;
             self.line_complete(&text, line_start, &mut items)?;
+        }
+        if !self.data.is_empty() && self.pending_is_cut_short() {
+            self.data.clear();
+            return Err(Fault::StreamCut {
+                at_byte: self.offset,
+                detail: "connection closed in the middle of an event".to_string(),
+            });
         }
         self.dispatch(&mut items)?;
         Ok(items)
@@ -98,6 +107,14 @@ impl ChatSseParser {
             _ => {}
         }
         Ok(())
+    }
+
+    /// The pending data is the start of a JSON document that never ended.
+    fn pending_is_cut_short(&self) -> bool {
+        let joined = self.data.join("\n");
+        let trimmed = joined.trim();
+        trimmed.starts_with(['{', '['])
+            && serde_json::from_str::<Value>(trimmed).is_err_and(|err| err.is_eof())
     }
 
     fn pending_is_complete(&self) -> bool {
@@ -186,6 +203,37 @@ mod tests {
         assert_eq!(
             parse_all(&bytes, 3),
             Err(Fault::InvalidUtf8 { at_byte: 12 })
+        );
+    }
+
+    #[test]
+    fn an_event_cut_short_at_the_end_of_the_body_is_a_stream_cut() {
+        let body = b"data: {\"a\":1}\n\ndata: {\"choices\":[{\"delta\":{\"content\":\"hel";
+        for split in 1..body.len() {
+            assert_eq!(
+                parse_all(body, split),
+                Err(Fault::StreamCut {
+                    at_byte: body.len() as u64,
+                    detail: "connection closed in the middle of an event".into()
+                }),
+                "split {split}"
+            );
+        }
+        // Cut right after the complete JSON but before the blank line: nothing is lost.
+        assert_eq!(
+            parse_all(b"data: {\"a\":1}\n\ndata: {\"b\":2}", 3),
+            Ok(vec![
+                SseItem::Json(json!({"a": 1})),
+                SseItem::Json(json!({"b": 2}))
+            ])
+        );
+        // Data that is not cut JSON but plain junk stays malformed.
+        assert_eq!(
+            parse_all(b"data: {\"a\":1}\n\ndata: nope", 3),
+            Err(Fault::MalformedChunk {
+                at_byte: 15,
+                detail: "expected ident at line 1 column 2: nope".into()
+            })
         );
     }
 
