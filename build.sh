@@ -72,13 +72,20 @@ bin=$out_dir/$profile/codex
 
 step "[6/6] package into $dist"
 mkdir -p "$dist"
-cp -f "$bin" "$dist/codex-litellm.tmp"
-mv -f "$dist/codex-litellm.tmp" "$dist/codex-litellm"
 tarball=codex-litellm-$triple.tar.gz
-epoch=$(git -C "$CL_WORK_DIR" log -1 --format=%ct "$(lock_get UPSTREAM_COMMIT)")
-tar -C "$dist" --sort=name --owner=0 --group=0 --numeric-owner --mtime="@$epoch" -cf - codex-litellm |
-  gzip -n >"$dist/$tarball"
-(cd "$dist" && sha256sum "$tarball" >"$tarball.sha256")
+if cmp -s "$bin" "$dist/codex-litellm" && [[ -f $dist/$tarball && -f $dist/$tarball.sha256 ]] &&
+  (cd "$dist" && sha256sum --status -c "$tarball.sha256"); then
+  info "  binary unchanged: $dist is up to date"
+else
+  cp -f "$bin" "$dist/codex-litellm.tmp"
+  mv -f "$dist/codex-litellm.tmp" "$dist/codex-litellm"
+  # Reproducible: fixed owner, order and mtime (the upstream commit's time), gzip -n.
+  epoch=$(git -C "$CL_WORK_DIR" log -1 --format=%ct "$(lock_get UPSTREAM_COMMIT)")
+  tar -C "$dist" --sort=name --owner=0 --group=0 --numeric-owner --mtime="@$epoch" -cf - codex-litellm |
+    gzip -n >"$dist/$tarball.tmp"
+  mv -f "$dist/$tarball.tmp" "$dist/$tarball"
+  (cd "$dist" && sha256sum "$tarball" >"$tarball.sha256")
+fi
 info "  $dist/codex-litellm"
 info "  $dist/$tarball"
 info "  $dist/$tarball.sha256: $(cut -c1-16 "$dist/$tarball.sha256")..."

@@ -3,8 +3,10 @@
 #
 # Applies the patch series to the upstream checkout (run scripts/fetch-upstream.sh
 # first), as commits on the branch `codex-litellm` on top of the pinned commit:
-#   1. "codex-litellm: add crates": patches/crates/* copied into codex-rs/, with a
-#      Series-Fingerprint trailer (hash of VERSION, series, patches and crates);
+#   1. "codex-litellm: add crates": patches/crates/* copied into codex-rs/, each with
+#      a generated series.env (UPSTREAM_TAG, UPSTREAM_COMMIT, SERIES_VERSION) for build
+#      scripts, and a Series-Fingerprint trailer (hash of VERSION, series, patches and
+#      crates);
 #   2. one commit per patch in patches/series order, the patch header as message
 #      plus a trailer `Patch-Name: <file>`.
 # The commits are built in a private index; the work tree only moves once every
@@ -142,7 +144,7 @@ tmp=$(mktemp -d "${TMPDIR:-/tmp}/codex-litellm-apply.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
 
 step "applying ${#patches[@]} patch(es) + $(crate_dirs | wc -l) crate(s) onto $tag ($short)"
-commit=$(make_crates_commit "$base" "$fingerprint")
+commit=$(make_crates_commit "$base" "$tag" "$fingerprint")
 info "  crates: $(crate_dirs | tr '\n' ' ')"
 export GIT_INDEX_FILE=$tmp/index
 wgit read-tree "$commit"

@@ -52,7 +52,10 @@ owning_package() {
 }
 
 declare -A pkgs=()
-while IFS= read -r p; do [[ -n $p ]] && pkgs[$p]=1; done < <(crate_packages)
+# Our crates that are workspace members (lock-drift.sh notes the others).
+while IFS= read -r p; do
+  [[ -n $p ]] && grep -qx "name = \"$p\"" "$CL_WORK_DIR/codex-rs/Cargo.lock" && pkgs[$p]=1
+done < <(crate_packages)
 while IFS= read -r patch; do
   while IFS= read -r f; do
     p=$(owning_package "$f")

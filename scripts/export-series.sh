@@ -11,7 +11,7 @@
 #     it no longer matches the files the diff touches;
 #   - the diff leaves out codex-rs/Cargo.lock and the crate directories;
 #   - codex-rs/<dir> of every crate is copied back to patches/crates/<dir> (files
-#     removed there are removed here; target/ is left alone).
+#     removed there are removed here; target/ and the generated series.env are left out).
 # Identical input gives byte-identical output: apply then export with no edits
 # changes nothing. Refuses to run with uncommitted changes in the work tree.
 #
@@ -204,10 +204,12 @@ if [[ "${names[*]}" != "${old_names[*]}" ]]; then
 fi
 
 # Crates: copy codex-rs/<dir> (as committed at HEAD) back to patches/crates/<dir>.
-# sync_dir SRC DST: make DST's files equal SRC's, leaving DST/target alone.
+# sync_dir SRC DST: make DST's files equal SRC's, leaving DST/target alone. The
+# generated series.env is not copied back.
 sync_dir() {
   local src=$1 dst=$2 f changed=0
   mkdir -p "$dst"
+  rm -f "$src/series.env"
   while IFS= read -r f; do
     if ! cmp -s "$src/$f" "$dst/$f" || [[ -x $src/$f && ! -x $dst/$f ]] || [[ ! -x $src/$f && -x $dst/$f ]]; then
       mkdir -p "$(dirname "$dst/$f")"
@@ -217,7 +219,7 @@ sync_dir() {
   done < <(cd "$src" && find . -type f | sed 's|^\./||' | LC_ALL=C sort)
   while IFS= read -r f; do
     if [[ ! -f $src/$f ]]; then rm -f "$dst/$f"; changed=1; fi
-  done < <(cd "$dst" && find . -type f ! -path './target/*' | sed 's|^\./||' | LC_ALL=C sort)
+  done < <(cd "$dst" && find . -type f ! -path './target/*' ! -path './series.env' | sed 's|^\./||' | LC_ALL=C sort)
   find "$dst" -mindepth 1 -type d -empty ! -path "$dst/target*" -delete
   return $((1 - changed))
 }

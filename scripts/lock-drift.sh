@@ -136,3 +136,11 @@ trap 'rm -f "$tmp"' EXIT
 wgit show "$base:codex-rs/Cargo.lock" >"$tmp" || die "upstream $base has no codex-rs/Cargo.lock"
 mapfile -t ours < <(crate_packages)
 compare_locks "$tmp" "$lockfile" "${ours[@]}" || die "see above ($lockfile vs upstream ${base:0:8})"
+# A crate that is copied in but not registered as a workspace member is never built.
+while IFS= read -r d; do
+  p=$(package_name "$CL_PATCHES/crates/$d/Cargo.toml")
+  if ! grep -qx "name = \"$p\"" "$lockfile"; then
+    info "note: patches/crates/$d ($p) is copied into codex-rs/ but is not a workspace member" \
+      "(register it in codex-rs/Cargo.toml, patch 0001): nothing builds it"
+  fi
+done < <(crate_dirs)

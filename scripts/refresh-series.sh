@@ -147,7 +147,7 @@ case $mode in
     printf '%s\n' "$newcommit" >"$state/commit"
     printf '%s\n' "$(wgit rev-parse HEAD)" >"$state/orig-head"
     step "refreshing ${#patches[@]} patch(es) from $(lock_get UPSTREAM_TAG) onto $tag (${newcommit:0:8})"
-    crates=$(make_crates_commit "$newcommit" "$(series_fingerprint)")
+    crates=$(make_crates_commit "$newcommit" "$tag" "$(series_fingerprint)")
     if [[ -n $force ]]; then wgit reset -q --hard; wgit clean -q -fd; else reset_cargo_lock; fi
     wgit checkout -q -B "$CL_BRANCH" "$crates"
     info "  crates: $(crate_dirs | tr '\n' ' ')"

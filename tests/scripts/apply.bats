@@ -29,8 +29,12 @@ break_patch_0002() {
   [[ $(git -C "$WD" log -1 --format=%s "$first") == "codex-litellm: add crates" ]]
   [[ -n $(git -C "$WD" log -1 --format='%(trailers:key=Series-Fingerprint,valueonly)' "$first") ]]
   diff <(git -C "$WD" ls-tree -r --name-only "$first" codex-rs/demo-bridge) \
-    <(printf '%s\n' codex-rs/demo-bridge/Cargo.toml codex-rs/demo-bridge/src/lib.rs codex-rs/demo-bridge/src/wire.rs)
+    <(printf '%s\n' codex-rs/demo-bridge/Cargo.toml codex-rs/demo-bridge/series.env codex-rs/demo-bridge/src/lib.rs codex-rs/demo-bridge/src/wire.rs)
   cmp "$WD/codex-rs/demo-bridge/src/lib.rs" "$P/crates/demo-bridge/src/lib.rs"
+  # series.env: the series identity, for build scripts.
+  grep -qx "UPSTREAM_TAG=rust-v0.1.0" "$WD/codex-rs/demo-bridge/series.env"
+  grep -qx "UPSTREAM_COMMIT=$V1" "$WD/codex-rs/demo-bridge/series.env"
+  grep -qx "SERIES_VERSION=3" "$WD/codex-rs/demo-bridge/series.env"
   # The patches, in order, each with its header as message and the trailer.
   diff <(git -C "$WD" log --reverse --format='%(trailers:key=Patch-Name,valueonly,separator=)' "$first..HEAD") \
     <(grep -v '^#' "$P/series")

@@ -34,7 +34,7 @@ commit_in_work_dir() { tgit -C "$WD" commit -q -am "$1"; }
 
   run "$REPO_ROOT/build.sh" --debug --no-smoke
   assert_success
-  assert_output_has "reusing $WD" "already applied" "Finished"
+  assert_output_has "reusing $WD" "already applied" "Finished" "binary unchanged: $CODEX_LITELLM_DIST_DIR is up to date"
   assert_output_lacks "Compiling" "cloning"
   # Same binary, same (reproducible) tarball.
   [[ $(cat "$CODEX_LITELLM_DIST_DIR/codex-litellm-$TRIPLE.tar.gz.sha256") == "$sum" ]]
@@ -164,4 +164,16 @@ EOF2
   assert_success
   assert_output_has "cargo check --locked -p codex-demo-bridge -p demo-cli -p demo-core" \
     "check: ok (3 package(s): codex-demo-bridge demo-cli demo-core)"
+  [[ $(grep -c '^toolchain: ' <<<"$output") == 1 ]]
+}
+
+@test "check: a crate no patch registers in the workspace is noted, not checked" {
+  mkdir -p "$P/crates/demo-extra/src"
+  printf '[package]\nname = "codex-demo-extra"\nversion = "0.1.0"\nedition = "2021"\n' >"$P/crates/demo-extra/Cargo.toml"
+  : >"$P/crates/demo-extra/src/lib.rs"
+  run "$SCRIPTS/check.sh"
+  assert_success
+  assert_output_has "note: patches/crates/demo-extra (codex-demo-extra) is copied into codex-rs/ but is not a workspace member" \
+    "check: ok (3 package(s): codex-demo-bridge demo-cli demo-core)"
+  [[ -f $WD/codex-rs/demo-extra/Cargo.toml ]]
 }

@@ -29,6 +29,8 @@ row() { grep -E "^$1 +" <<<"$output" | tail -n 1 | sed -E "s/^$1 +//"; }
   grep -qx "UPSTREAM_URL=$UPSTREAM.git" "$CODEX_LITELLM_LOCK"
   # The series was exported against the new tag and applies there.
   git -C "$WD" merge-base --is-ancestor "$v2" HEAD
+  grep -qx "UPSTREAM_COMMIT=$v2" "$WD/codex-rs/demo-bridge/series.env"
+  [[ ! -e $P/crates/demo-bridge/series.env ]]
   tree=$(git -C "$WD" rev-parse 'HEAD^{tree}')
   grep -q "600" "$WD/codex-rs/core/src/lib.rs"
   run "$SCRIPTS/apply-series.sh"
