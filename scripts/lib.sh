@@ -24,6 +24,10 @@ CL_GIT_ID=(-c user.name=codex-litellm -c user.email=codex-litellm@localhost -c c
 # Abbreviation used in exported diffs; fixed so the output does not depend on how many
 # objects the checkout happens to have (a shallow clone abbreviates shorter).
 CL_DIFF_ABBREV=9
+# Version of what apply-series.sh produces from the same inputs; part of the series
+# fingerprint, so a checkout made by an older apply step is re-applied. Bump it when
+# the crates commit or the patch commits change shape (2: series.env in each crate).
+CL_APPLY_FORMAT=2
 
 # die LINE...: prints "error: " + the first line, the others indented below it; exits 1.
 die() {
@@ -135,11 +139,12 @@ series_env() {
   printf 'UPSTREAM_TAG=%s\nUPSTREAM_COMMIT=%s\nSERIES_VERSION=%s\n' "$1" "$2" "$(series_version)"
 }
 
-# Fingerprint of everything that determines the patched tree: VERSION, the series
-# file, each listed patch and every crate file (with its executable bit).
+# Fingerprint of everything that determines the patched tree: the apply format, VERSION,
+# the series file, each listed patch and every crate file (with its executable bit).
 series_fingerprint() {
   local p d f
   {
+    printf 'apply-format %s\n' "$CL_APPLY_FORMAT"
     for f in VERSION series; do
       [[ -f $CL_PATCHES/$f ]] && printf '%s %s\n' "$f" "$(sha256sum <"$CL_PATCHES/$f" | cut -c1-64)"
     done
