@@ -65,6 +65,14 @@ smoke_usage_error() {
   exit 2
 }
 
+# setup_error LINE...: like die (lib.sh), with exit status 2.
+setup_error() {
+  printf 'error: %s\n' "$1" >&2
+  shift
+  (($# == 0)) || printf '       %s\n' "$@" >&2
+  exit 2
+}
+
 # ---- arguments --------------------------------------------------------------------
 
 only=() keep='' list='' timeout_secs=120 codex=''
@@ -134,7 +142,7 @@ fi
 codex=$(abspath "$codex")
 [[ -x $codex && ! -d $codex ]] || smoke_usage_error "not an executable file: $codex"
 for tool in python3 timeout mkfifo; do
-  command -v "$tool" >/dev/null || die "$tool is needed and was not found on PATH"
+  command -v "$tool" >/dev/null || setup_error "$tool is needed and was not found on PATH"
 done
 case ${SMOKE_SANDBOX:-workspace-write} in
   workspace-write) WRITE_ARGS=(--sandbox workspace-write) ;;
@@ -143,7 +151,7 @@ case ${SMOKE_SANDBOX:-workspace-write} in
 esac
 
 if ! version=$("$codex" --version 2>&1); then
-  die "$codex --version failed:" "$version"
+  setup_error "$codex --version failed:" "$version"
 fi
 
 mock=${MOCK_LLM:-}
@@ -151,14 +159,14 @@ if [[ -z $mock ]]; then
   mock=${CARGO_TARGET_DIR:-$CL_ROOT/target}/debug/mock-llm
   mock=$(abspath "$mock")
   if [[ ! -x $mock ]]; then
-    command -v cargo >/dev/null || die "mock-llm not found at $mock and cargo is not on PATH" \
+    command -v cargo >/dev/null || setup_error "mock-llm not found at $mock and cargo is not on PATH" \
       "build it with: cargo build -p codex-litellm-mock-llm (or set MOCK_LLM)"
     printf 'smoke: building mock-llm (cargo build -p codex-litellm-mock-llm)\n' >&2
     (cd "$CL_ROOT" && cargo build -q -p codex-litellm-mock-llm) >&2 ||
-      die "cargo build -p codex-litellm-mock-llm failed"
+      setup_error "cargo build -p codex-litellm-mock-llm failed"
   fi
 fi
-[[ -x $mock ]] || die "mock-llm is not an executable file: $mock"
+[[ -x $mock ]] || setup_error "mock-llm is not an executable file: $mock"
 
 # ---- processes and clean-up -------------------------------------------------------
 
@@ -785,7 +793,7 @@ PY
 # ---- main -------------------------------------------------------------------------
 
 for name in "${selected[@]}"; do
-  declare -F "scenario_${name//-/_}" >/dev/null || die "scenario $name has no function scenario_${name//-/_}"
+  declare -F "scenario_${name//-/_}" >/dev/null || setup_error "scenario $name has no function scenario_${name//-/_}"
 done
 check_prelude >"$ROOT/prelude.py"
 printf 'smoke: %s · %d scenario(s) · mock %s\n' "$version" "${#selected[@]}" "$mock"

@@ -135,6 +135,11 @@ scenario_files() {
   assert_output_has "unknown option: --frobnicate"
   run env SMOKE_SANDBOX=none "$SMOKE" "$FAKE"
   [[ $status -eq 2 ]]
+  printf '#!/bin/sh\necho "no such option" >&2\nexit 1\n' >"$BATS_TEST_TMPDIR/broken"
+  chmod +x "$BATS_TEST_TMPDIR/broken"
+  run "$SMOKE" "$BATS_TEST_TMPDIR/broken"
+  [[ $status -eq 2 ]]
+  assert_output_has "--version failed:" "no such option"
 }
 
 @test "smoke: a failing scenario gives one FAIL line with the reason, exit 1, nothing left behind" {
