@@ -684,7 +684,7 @@ check(rc != 0 or "ERROR" in err, f"exit status {rc} and no error line: an error 
 check(secs < 30, f"took {secs:.0f}s: a 401 must end the run quickly")
 check("Invalid proxy server token passed" in err and "401" in err, f"stderr lacks the backend's message: {short(err[-400:])}")
 check("LITELLM_API_KEY" in err, "the error does not say which key to check")
-check(1 <= len(bodies) <= 2, f"the mock received {len(bodies)} requests; a 401 is not worth more than Codex's one reconnect")
+check(len(bodies) == 1, f"the mock received {len(bodies)} requests; a 401 from a static key must not be retried")
 check(tele and all(t.get("diagnosis_kind") == "auth" for t in tele), f"diagnoses: {[t.get('diagnosis') for t in tele]}")
 check(all(len(t.get("attempts", [])) == 1 for t in tele), "the bridge retried a 401")
 PY

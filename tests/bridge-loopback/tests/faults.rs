@@ -304,20 +304,34 @@ async fn client_errors_are_not_retried_and_keep_the_backend_text() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn unauthorized_is_an_http_error_so_codex_auth_handling_runs() {
+async fn unauthorized_ends_the_turn_without_retry_for_a_static_key() {
     let h = harness(
-        vec![Response::error(401, "Invalid API key")],
+        vec![
+            Response::error(401, "Invalid API key"),
+            Response::text("never"),
+        ],
         fast_options(),
     )
     .await;
+    let (events, _, _) = h.run().await;
+    let (code, message) = failure(&events.unwrap());
+    assert_eq!(code, "invalid_prompt", "Codex does not retry it");
+    assert!(
+        message.contains("Invalid API key") && message.contains("LITELLM_API_KEY"),
+        "{message}"
+    );
+    assert!(!message.contains("sk-test-secret"));
+    assert_eq!(h.mock.chat_requests().len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn unauthorized_is_an_http_error_when_codex_can_refresh_the_token() {
+    let mut h = harness(vec![Response::error(401, "token expired")], fast_options()).await;
+    h.bridge = h.bridge.clone().with_refreshable_auth(true);
     let (result, _, _) = h.run().await;
     let (status, body) = result.unwrap_err();
     assert_eq!(status, 401);
-    assert!(
-        body.contains("Invalid API key") && body.contains("LITELLM_API_KEY"),
-        "{body}"
-    );
-    assert!(!body.contains("sk-test-secret"));
+    assert!(body.contains("token expired"), "{body}");
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -99,6 +99,7 @@ pub struct Bridge {
     provider: String,
     observer: Option<Arc<dyn ExchangeObserver>>,
     capture_limit: usize,
+    refreshable_auth: bool,
 }
 
 impl Bridge {
@@ -113,6 +114,7 @@ impl Bridge {
             provider: provider.into(),
             observer: None,
             capture_limit: 0,
+            refreshable_auth: false,
         }
     }
 
@@ -133,6 +135,24 @@ impl Bridge {
     pub fn with_raw_capture(mut self, limit: usize) -> Self {
         self.capture_limit = limit;
         self
+    }
+
+    /// The provider gets its token from a command that Codex re-runs on HTTP 401: hand a
+    /// 401 to Codex as such. Otherwise a 401 ends the turn with a clear, non-retried error
+    /// (Codex would retry an HTTP 401 from a static key for nothing).
+    pub fn with_refreshable_auth(mut self, refreshable: bool) -> Self {
+        self.refreshable_auth = refreshable;
+        self
+    }
+
+    /// How the turn ends when the bridge gives up on `fault`.
+    fn failure_signal(&self, fault: &Fault) -> FailureSignal {
+        match fault.failure_signal() {
+            FailureSignal::Http { .. } if !self.refreshable_auth => FailureSignal::Failed {
+                code: crate::simulate::codes::INVALID_PROMPT,
+            },
+            signal => signal,
+        }
     }
 
     pub fn options(&self) -> &BridgeOptions {
@@ -376,7 +396,7 @@ impl Bridge {
     }
 
     fn failure_message(&self, fault: &Fault, attempts: u32) -> (&'static str, String) {
-        let code = match fault.failure_signal() {
+        let code = match self.failure_signal(fault) {
             FailureSignal::Failed { code } => code,
             FailureSignal::Http { .. } => crate::simulate::codes::INVALID_PROMPT,
         };
@@ -413,7 +433,7 @@ impl Bridge {
         started: Instant,
     ) -> BridgeReply {
         let (code, message) = self.failure_message(&fault, attempts.max(1));
-        let reply = match fault.failure_signal() {
+        let reply = match self.failure_signal(&fault) {
             FailureSignal::Http { status } => BridgeReply::HttpError {
                 status,
                 headers: HeaderMap::new(),
@@ -495,6 +515,10 @@ fn hint_for(fault: &Fault) -> Option<&'static str> {
     }
 }
 
+/// What to do about an answer cut off by the output limit; both config places are named
+/// because the built-in provider and user-defined providers keep their options apart.
+pub(crate) const TRUNCATION_ADVICE: &str = " Ask to continue, or raise max_output_tokens or set auto_continue in the bridge options ([litellm.bridge] for the built-in litellm provider, [model_providers.<id>.litellm_bridge] for others).";
+
 /// Appends a note the user (and the model, next turn) can act on, and drops tool calls
 /// whose arguments were cut in half: running them would act on garbage.
 fn mark_truncated(answer: &mut ChatAnswer, max_output_tokens: Option<u64>) {
@@ -512,7 +536,7 @@ fn mark_truncated(answer: &mut ChatAnswer, max_output_tokens: Option<u64>) {
     if dropped > 0 {
         note.push_str(&format!(" {dropped} unfinished tool call(s) were not run."));
     }
-    note.push_str(" Ask to continue, or raise max_output_tokens / enable auto_continue in the provider's litellm_bridge settings.");
+    note.push_str(TRUNCATION_ADVICE);
     if !answer.text.is_empty() {
         answer.text.push_str("\n\n");
     }

@@ -97,7 +97,8 @@ impl LiveSink {
         if let Some(limit) = truncated_limit {
             let limit = limit.map(|n| format!(" ({n} tokens)")).unwrap_or_default();
             self.text_delta(&format!(
-                "\n\n[codex-litellm] The answer was cut off by the model's output token limit{limit} (finish_reason = \"length\")."
+                "\n\n[codex-litellm] The answer was cut off by the model's output token limit{limit} (finish_reason = \"length\").{}",
+                crate::bridge::TRUNCATION_ADVICE
             ));
         }
         self.close_open();

@@ -45,6 +45,7 @@ impl ProviderTransport {
             None => ProviderTransport::Responses(direct),
             Some(options) => {
                 let bridge = Bridge::new(client, options, provider.name.clone())
+                    .with_refreshable_auth(provider.has_command_auth())
                     .with_observer(codex_litellm_runtime::exchange_observer())
                     .with_raw_capture(codex_litellm_runtime::raw_capture_limit());
                 ProviderTransport::Chat { bridge, direct }
