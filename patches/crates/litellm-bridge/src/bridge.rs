@@ -251,17 +251,8 @@ impl Bridge {
         }
         let identity = ResponseIdentity::for_answer(&answer, &chat.summary.model, now_secs());
         let events = simulate(&answer, &chat.tool_map, identity);
-        let report = &mut guard.report;
-        report.count_events(&events);
-        report.finish_reason = answer.finish_reason.clone();
-        report.usage = answer.usage;
-        report.recovered_tool_calls = recovered;
-        report.outcome = if truncated {
-            Outcome::Truncated
-        } else {
-            Outcome::Completed
-        };
-        report.total_ms = started.elapsed().as_millis() as u64;
+        guard.report.record_answer(&answer, &events, recovered);
+        guard.report.total_ms = started.elapsed().as_millis() as u64;
         guard.finish();
         sse_reply(encode_sse(&events))
     }
@@ -307,16 +298,7 @@ impl Bridge {
                         &answer,
                         truncated.then_some(bridge.options.max_output_tokens),
                     );
-                    let report = &mut guard.report;
-                    report.count_events(&events);
-                    report.finish_reason = answer.finish_reason.clone();
-                    report.usage = answer.usage;
-                    report.recovered_tool_calls = recovered;
-                    report.outcome = if truncated {
-                        Outcome::Truncated
-                    } else {
-                        Outcome::Completed
-                    };
+                    guard.report.record_answer(&answer, &events, recovered);
                 }
                 Err(fault) => {
                     let attempts = guard.report.attempts.len() as u32;

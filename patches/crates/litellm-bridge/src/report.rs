@@ -1,6 +1,7 @@
 //! What happened during one bridged request, for telemetry. The bridge fills it in; the
 //! telemetry crates redact, store and aggregate it.
 
+use crate::answer::ChatAnswer;
 use crate::answer::Usage;
 use crate::fault::Fault;
 use crate::options::BridgeMode;
@@ -103,6 +104,24 @@ pub enum Outcome {
 }
 
 impl ExchangeReport {
+    /// Fills in how a successful exchange ended.
+    pub fn record_answer(
+        &mut self,
+        answer: &ChatAnswer,
+        events: &[Value],
+        recovered: Vec<RecoveredCall>,
+    ) {
+        self.count_events(events);
+        self.finish_reason = answer.finish_reason.clone();
+        self.usage = answer.usage;
+        self.recovered_tool_calls = recovered;
+        self.outcome = if answer.finish_reason.as_deref() == Some("length") {
+            Outcome::Truncated
+        } else {
+            Outcome::Completed
+        };
+    }
+
     pub fn count_events(&mut self, events: &[Value]) {
         for event in events {
             let kind = event
