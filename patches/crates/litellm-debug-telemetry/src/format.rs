@@ -1,17 +1,10 @@
-//! Small text helpers shared by the diagnosis and the reader.
+//! Small text helpers shared by the diagnosis and the reader. Token counts, measured
+//! durations and plurals are the session telemetry's, so both crates print numbers alike.
 
-/// A measured duration: one decimal below a minute (`2.1s`, `41.3s`), then `2m 05s`,
-/// `1h 05m`.
-pub(crate) fn measured(ms: u64) -> String {
-    if ms >= 60_000 {
-        let secs = ms / 1000;
-        if secs >= 3600 {
-            return format!("{}h {:02}m", secs / 3600, (secs % 3600) / 60);
-        }
-        return format!("{}m {:02}s", secs / 60, secs % 60);
-    }
-    format!("{:.1}s", ms as f64 / 1000.0)
-}
+/// A measured duration (`41.3s`, `2m 05s`), as opposed to a configured [`limit`].
+pub(crate) use codex_litellm_model_session_telemetry::duration as measured;
+pub(crate) use codex_litellm_model_session_telemetry::plural;
+pub(crate) use codex_litellm_model_session_telemetry::tokens;
 
 /// A configured limit: whole seconds when exact (`300s`), else one decimal.
 pub(crate) fn limit(ms: u64) -> String {
@@ -19,17 +12,6 @@ pub(crate) fn limit(ms: u64) -> String {
         format!("{}s", ms / 1000)
     } else {
         format!("{:.1}s", ms as f64 / 1000.0)
-    }
-}
-
-/// Token counts: `812`, `48.2K`, `1.3M`.
-pub(crate) fn tokens(n: u64) -> String {
-    if n < 1000 {
-        n.to_string()
-    } else if n < 999_950 {
-        format!("{:.1}K", n as f64 / 1000.0)
-    } else {
-        format!("{:.1}M", n as f64 / 1_000_000.0)
     }
 }
 
@@ -46,14 +28,6 @@ pub(crate) fn one_line(text: &str, max_chars: usize) -> String {
     }
     let head: String = flat.chars().take(max_chars).collect();
     format!("{head}…")
-}
-
-pub(crate) fn plural(n: u64, one: &str, many: &str) -> String {
-    if n == 1 {
-        format!("1 {one}")
-    } else {
-        format!("{n} {many}")
-    }
 }
 
 /// Renders rows as left-aligned columns separated by two spaces; the last column is not

@@ -12,6 +12,8 @@ use clap::CommandFactory;
 use clap::FromArgMatches;
 use clap::Parser;
 use clap::Subcommand;
+use codex_litellm_model_session_telemetry::ModelStats;
+use codex_litellm_model_session_telemetry::Tally;
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::collections::BTreeSet;
@@ -435,74 +437,21 @@ fn exchange(
     Ok(())
 }
 
-#[derive(Default)]
-struct ModelTotals {
-    requests: u64,
-    turns: BTreeSet<String>,
-    input: u64,
-    cached: u64,
-    output: u64,
-    reasoning: u64,
-    retries: u64,
-    truncated: u64,
-    failed: u64,
-    cancelled: u64,
-    wait_ms: u64,
-}
-
-impl ModelTotals {
-    fn add(&mut self, session: &str, index: usize, r: &ExchangeRecord) {
-        self.requests += 1;
-        match &r.turn_id {
-            Some(turn) => self.turns.insert(format!("{session}/{turn}")),
-            None => self.turns.insert(format!("{session}/#{index}")),
-        };
-        if let Some(u) = r.usage {
-            self.input += u.input_tokens;
-            self.cached += u.cached_input_tokens;
-            self.output += u.output_tokens;
-            self.reasoning += u.reasoning_output_tokens;
-        }
-        self.retries += u64::from(r.retries);
-        match r.outcome.status.as_str() {
-            "truncated" => self.truncated += 1,
-            "failed" => self.failed += 1,
-            "cancelled" => self.cancelled += 1,
-            _ => {}
-        }
-        self.wait_ms += r.total_ms;
-    }
-
-    fn merge(&mut self, other: &ModelTotals) {
-        self.requests += other.requests;
-        self.turns.extend(other.turns.iter().cloned());
-        self.input += other.input;
-        self.cached += other.cached;
-        self.output += other.output;
-        self.reasoning += other.reasoning;
-        self.retries += other.retries;
-        self.truncated += other.truncated;
-        self.failed += other.failed;
-        self.cancelled += other.cancelled;
-        self.wait_ms += other.wait_ms;
-    }
-
-    fn row(&self, name: &str) -> Vec<String> {
-        vec![
-            name.to_string(),
-            self.requests.to_string(),
-            self.turns.len().to_string(),
-            tokens(self.input),
-            tokens(self.cached),
-            tokens(self.output),
-            tokens(self.reasoning),
-            self.retries.to_string(),
-            self.truncated.to_string(),
-            self.failed.to_string(),
-            self.cancelled.to_string(),
-            measured(self.wait_ms),
-        ]
-    }
+fn summary_row(name: &str, stats: &ModelStats) -> Vec<String> {
+    vec![
+        name.to_string(),
+        stats.requests.to_string(),
+        stats.turns.to_string(),
+        tokens(stats.input_tokens),
+        tokens(stats.cached_input_tokens),
+        tokens(stats.output_tokens),
+        tokens(stats.reasoning_output_tokens),
+        stats.retries.to_string(),
+        stats.truncations.to_string(),
+        stats.errors.to_string(),
+        stats.cancelled.to_string(),
+        measured(stats.wait_ms),
+    ]
 }
 
 fn summary(
@@ -541,16 +490,18 @@ fn summary(
             if exchanges == 1 { "" } else { "s" }
         ),
     }];
-    let mut models: BTreeMap<String, ModelTotals> = BTreeMap::new();
+    let mut tally = Tally::new();
     // diagnosis kind -> (count, models, latest diagnosis)
     let mut failures: BTreeMap<String, (u64, BTreeSet<String>, String)> = BTreeMap::new();
     for session in &sessions {
-        for (i, (_, r)) in session.records.iter().enumerate() {
+        for (_, r) in &session.records {
             let model = model_name(r).to_string();
-            models
-                .entry(model.clone())
-                .or_default()
-                .add(&session.file.file_name, i, r);
+            // Turn ids are per session; an exchange without one is a turn of its own.
+            let turn = r
+                .turn_id
+                .as_ref()
+                .map(|turn| format!("{}/{turn}", session.file.file_name));
+            tally.add(&model, &r.provider, turn.as_deref(), &r.facts());
             if r.outcome.is_failed() {
                 let kind = if r.diagnosis_kind.is_empty() {
                     "unknown".to_string()
@@ -583,13 +534,13 @@ fn summary(
         .map(ToString::to_string)
         .collect::<Vec<_>>(),
     ];
-    let mut total = ModelTotals::default();
-    for (name, totals) in &models {
-        rows.push(totals.row(name));
-        total.merge(totals);
+    let mut snapshot = tally.snapshot();
+    snapshot.models.sort_by(|a, b| a.model.cmp(&b.model));
+    for m in &snapshot.models {
+        rows.push(summary_row(&m.model, &m.stats));
     }
-    if models.len() > 1 {
-        rows.push(total.row("total"));
+    if snapshot.models.len() > 1 {
+        rows.push(summary_row("total", &snapshot.totals));
     }
     lines.extend(table(&rows));
     lines.push(String::new());

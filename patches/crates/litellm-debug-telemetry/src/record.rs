@@ -8,6 +8,9 @@ use crate::redact::redact_raw;
 use codex_litellm_bridge::ExchangeReport;
 use codex_litellm_bridge::Fault;
 use codex_litellm_bridge::Outcome;
+use codex_litellm_bridge::Usage;
+use codex_litellm_model_session_telemetry::Ending;
+use codex_litellm_model_session_telemetry::ExchangeFacts;
 use serde::Deserialize;
 use serde::Serialize;
 use serde_json::Map;
@@ -129,6 +132,15 @@ impl FaultRecord {
             kind: fault.kind().to_string(),
             description: fault.describe(),
             detail,
+        }
+    }
+
+    /// The counter key the session telemetry gives the fault (`http_<status>` for HTTP
+    /// errors, else the kind).
+    pub fn key(&self) -> String {
+        match self.detail.get("status").and_then(Value::as_u64) {
+            Some(status) if self.kind == "http_status" => format!("http_{status}"),
+            _ => self.kind.clone(),
         }
     }
 }
@@ -298,6 +310,34 @@ impl ExchangeRecord {
             total_ms: report.total_ms,
             diagnosis: diagnose(report),
             diagnosis_kind: diagnosis_kind(report).to_string(),
+        }
+    }
+
+    /// What the per-model counters take from this exchange.
+    pub fn facts(&self) -> ExchangeFacts {
+        let ending = match self.outcome.status.as_str() {
+            "truncated" => Ending::Truncated,
+            "cancelled" => Ending::Cancelled,
+            "failed" => Ending::Failed(
+                self.outcome
+                    .fault
+                    .as_ref()
+                    .map_or_else(|| "unknown".to_string(), FaultRecord::key),
+            ),
+            _ => Ending::Completed,
+        };
+        ExchangeFacts {
+            usage: self.usage.map(|u| Usage {
+                input_tokens: u.input_tokens,
+                cached_input_tokens: u.cached_input_tokens,
+                output_tokens: u.output_tokens,
+                reasoning_output_tokens: u.reasoning_output_tokens,
+                total_tokens: u.total_tokens,
+            }),
+            retries: u64::from(self.retries),
+            ending,
+            recovered_tool_calls: self.recovered_tool_calls.len() as u64,
+            total_ms: self.total_ms,
         }
     }
 

@@ -135,7 +135,8 @@ fn kind_label(kind: &str) -> String {
     }
 }
 
-fn plural(n: u64, one: &str, many: &str) -> String {
+/// `1 retry`, `2 retries`.
+pub fn plural(n: u64, one: &str, many: &str) -> String {
     if n == 1 {
         format!("1 {one}")
     } else {
@@ -143,8 +144,8 @@ fn plural(n: u64, one: &str, many: &str) -> String {
     }
 }
 
-/// `812`, `48.2K`, `1.3M`.
-fn tokens(n: u64) -> String {
+/// Token counts: `812`, `48.2K`, `1.3M`.
+pub fn tokens(n: u64) -> String {
     if n < 1000 {
         n.to_string()
     } else if n < 999_950 {
@@ -154,8 +155,9 @@ fn tokens(n: u64) -> String {
     }
 }
 
-/// `41.3s`, `12m 03s`, `1h 05m`.
-fn duration(ms: u64) -> String {
+/// A measured duration: one decimal below a minute (`2.1s`, `41.3s`), then `12m 03s`,
+/// `1h 05m`.
+pub fn duration(ms: u64) -> String {
     if ms < 60_000 {
         return format!("{:.1}s", ms as f64 / 1000.0);
     }

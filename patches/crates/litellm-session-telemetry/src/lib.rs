@@ -6,18 +6,26 @@
 //! instance. [`SessionTelemetry::snapshot`] copies the counters out; [`status_lines`] and
 //! [`exec_summary`] turn a snapshot into text (pure, snapshot-tested) for the TUI's
 //! `/status` card and the end of `codex-litellm exec`.
+//!
+//! [`Tally`] and [`ExchangeFacts`] do the counting; the debug-telemetry reader feeds them
+//! recorded exchanges for its per-model summary, and uses [`tokens`], [`duration`] and
+//! [`plural`] for its numbers.
 
 mod format;
 
 pub use format::STATUS_LABEL;
+pub use format::duration;
 pub use format::exec_summary;
+pub use format::plural;
 pub use format::status_entries;
 pub use format::status_lines;
+pub use format::tokens;
 
 use codex_litellm_bridge::ExchangeObserver;
 use codex_litellm_bridge::ExchangeReport;
 use codex_litellm_bridge::Fault;
 use codex_litellm_bridge::Outcome;
+use codex_litellm_bridge::Usage;
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::collections::BTreeSet;
@@ -86,15 +94,17 @@ struct ModelState {
     providers: BTreeSet<String>,
 }
 
+/// Per-model counters and the turns they came in: what [`SessionTelemetry`] keeps, and what
+/// a reader of recorded exchanges can fill the same way.
 #[derive(Debug, Default)]
-struct State {
+pub struct Tally {
     models: BTreeMap<String, ModelState>,
 }
 
 /// Per-model counters for this process.
 #[derive(Debug, Default)]
 pub struct SessionTelemetry {
-    state: Mutex<State>,
+    state: Mutex<Tally>,
 }
 
 static GLOBAL: SessionTelemetry = SessionTelemetry::new();
@@ -115,69 +125,164 @@ pub fn fault_key(fault: &Fault) -> String {
 impl SessionTelemetry {
     pub const fn new() -> Self {
         Self {
-            state: Mutex::new(State {
-                models: BTreeMap::new(),
-            }),
+            state: Mutex::new(Tally::new()),
         }
     }
 
-    fn state(&self) -> std::sync::MutexGuard<'_, State> {
+    fn state(&self) -> std::sync::MutexGuard<'_, Tally> {
         // A panic elsewhere while holding the lock leaves counters that are still usable.
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// Counts one exchange.
     pub fn record(&self, report: &ExchangeReport) {
-        let model = if report.request.model.is_empty() {
-            "(unknown)".to_string()
-        } else {
-            report.request.model.clone()
-        };
-        let mut state = self.state();
-        let entry = state.models.entry(model).or_default();
-        if !report.provider.is_empty() {
-            entry.providers.insert(report.provider.clone());
-        }
-        match &report.turn_id {
-            Some(turn) => {
-                entry.turn_ids.insert(turn.clone());
-            }
-            None => entry.turns_without_id += 1,
-        }
-        let stats = &mut entry.stats;
-        stats.requests += 1;
-        stats.turns = entry.turn_ids.len() as u64 + entry.turns_without_id;
-        match report.usage {
-            Some(usage) => {
-                stats.input_tokens += usage.input_tokens;
-                stats.cached_input_tokens += usage.cached_input_tokens;
-                stats.output_tokens += usage.output_tokens;
-                stats.reasoning_output_tokens += usage.reasoning_output_tokens;
-                stats.total_tokens += usage.total_tokens;
-            }
-            None => stats.requests_without_usage += 1,
-        }
-        stats.retries += report
-            .attempts
-            .iter()
-            .filter(|a| a.retry_wait_ms.is_some())
-            .count() as u64;
-        match &report.outcome {
-            Outcome::Failed { fault, .. } => {
-                stats.errors += 1;
-                *stats.errors_by_kind.entry(fault_key(fault)).or_default() += 1;
-            }
-            Outcome::Truncated => stats.truncations += 1,
-            Outcome::Cancelled => stats.cancelled += 1,
-            Outcome::Completed | Outcome::Pending => {}
-        }
-        stats.recovered_tool_calls += report.recovered_tool_calls.len() as u64;
-        stats.wait_ms += report.total_ms;
+        self.state().add(
+            &report.request.model,
+            &report.provider,
+            report.turn_id.as_deref(),
+            &ExchangeFacts::from_report(report),
+        );
     }
 
     pub fn snapshot(&self) -> SessionSnapshot {
-        let state = self.state();
-        let mut models: Vec<ModelSnapshot> = state
+        self.state().snapshot()
+    }
+
+    /// Forgets everything counted so far.
+    pub fn reset(&self) {
+        self.state().models.clear();
+    }
+}
+
+/// What the counters take from one exchange: built from a live [`ExchangeReport`]
+/// ([`ExchangeFacts::from_report`]) or from an exchange recorded on disk.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ExchangeFacts {
+    /// `None` when the answer carried no token counts.
+    pub usage: Option<Usage>,
+    /// Attempts that failed and were tried again.
+    pub retries: u64,
+    pub ending: Ending,
+    pub recovered_tool_calls: u64,
+    /// The request's total time.
+    pub total_ms: u64,
+}
+
+/// How an exchange ended, as far as the counters go.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum Ending {
+    /// Completed (or still pending): counted as a request only.
+    #[default]
+    Completed,
+    Truncated,
+    Cancelled,
+    /// Failed, with the fault's counter key (see [`fault_key`]).
+    Failed(String),
+}
+
+impl ExchangeFacts {
+    pub fn from_report(report: &ExchangeReport) -> Self {
+        Self {
+            usage: report.usage,
+            retries: report
+                .attempts
+                .iter()
+                .filter(|a| a.retry_wait_ms.is_some())
+                .count() as u64,
+            ending: match &report.outcome {
+                Outcome::Failed { fault, .. } => Ending::Failed(fault_key(fault)),
+                Outcome::Truncated => Ending::Truncated,
+                Outcome::Cancelled => Ending::Cancelled,
+                Outcome::Completed | Outcome::Pending => Ending::Completed,
+            },
+            recovered_tool_calls: report.recovered_tool_calls.len() as u64,
+            total_ms: report.total_ms,
+        }
+    }
+}
+
+impl ModelStats {
+    /// Counts one exchange (all but [`ModelStats::turns`], which needs the turn ids).
+    pub fn add(&mut self, facts: &ExchangeFacts) {
+        self.requests += 1;
+        match facts.usage {
+            Some(usage) => {
+                self.input_tokens += usage.input_tokens;
+                self.cached_input_tokens += usage.cached_input_tokens;
+                self.output_tokens += usage.output_tokens;
+                self.reasoning_output_tokens += usage.reasoning_output_tokens;
+                self.total_tokens += usage.total_tokens;
+            }
+            None => self.requests_without_usage += 1,
+        }
+        self.retries += facts.retries;
+        match &facts.ending {
+            Ending::Failed(kind) => {
+                self.errors += 1;
+                *self.errors_by_kind.entry(kind.clone()).or_default() += 1;
+            }
+            Ending::Truncated => self.truncations += 1,
+            Ending::Cancelled => self.cancelled += 1,
+            Ending::Completed => {}
+        }
+        self.recovered_tool_calls += facts.recovered_tool_calls;
+        self.wait_ms += facts.total_ms;
+    }
+
+    /// Adds another set of counters (all but [`ModelStats::turns`]).
+    fn merge(&mut self, other: &ModelStats) {
+        self.requests += other.requests;
+        self.input_tokens += other.input_tokens;
+        self.cached_input_tokens += other.cached_input_tokens;
+        self.output_tokens += other.output_tokens;
+        self.reasoning_output_tokens += other.reasoning_output_tokens;
+        self.total_tokens += other.total_tokens;
+        self.requests_without_usage += other.requests_without_usage;
+        self.retries += other.retries;
+        self.errors += other.errors;
+        for (kind, count) in &other.errors_by_kind {
+            *self.errors_by_kind.entry(kind.clone()).or_default() += count;
+        }
+        self.truncations += other.truncations;
+        self.cancelled += other.cancelled;
+        self.recovered_tool_calls += other.recovered_tool_calls;
+        self.wait_ms += other.wait_ms;
+    }
+}
+
+impl Tally {
+    pub const fn new() -> Self {
+        Self {
+            models: BTreeMap::new(),
+        }
+    }
+
+    /// Counts one exchange of `model` (`(unknown)` when empty), served by `provider` (none
+    /// when empty), in the turn `turn_id` (`None`: a turn of its own).
+    pub fn add(
+        &mut self,
+        model: &str,
+        provider: &str,
+        turn_id: Option<&str>,
+        facts: &ExchangeFacts,
+    ) {
+        let model = if model.is_empty() { "(unknown)" } else { model };
+        let entry = self.models.entry(model.to_string()).or_default();
+        if !provider.is_empty() {
+            entry.providers.insert(provider.to_string());
+        }
+        match turn_id {
+            Some(turn) => {
+                entry.turn_ids.insert(turn.to_string());
+            }
+            None => entry.turns_without_id += 1,
+        }
+        entry.stats.add(facts);
+        entry.stats.turns = entry.turn_ids.len() as u64 + entry.turns_without_id;
+    }
+
+    pub fn snapshot(&self) -> SessionSnapshot {
+        let mut models: Vec<ModelSnapshot> = self
             .models
             .iter()
             .map(|(model, entry)| ModelSnapshot {
@@ -195,38 +300,14 @@ impl SessionTelemetry {
         let mut totals = ModelStats::default();
         let mut turn_ids: BTreeSet<&String> = BTreeSet::new();
         let mut turns_without_id = 0;
-        for entry in state.models.values() {
-            add(&mut totals, &entry.stats);
+        for entry in self.models.values() {
+            totals.merge(&entry.stats);
             turn_ids.extend(entry.turn_ids.iter());
             turns_without_id += entry.turns_without_id;
         }
         totals.turns = turn_ids.len() as u64 + turns_without_id;
         SessionSnapshot { models, totals }
     }
-
-    /// Forgets everything counted so far.
-    pub fn reset(&self) {
-        self.state().models.clear();
-    }
-}
-
-fn add(total: &mut ModelStats, stats: &ModelStats) {
-    total.requests += stats.requests;
-    total.input_tokens += stats.input_tokens;
-    total.cached_input_tokens += stats.cached_input_tokens;
-    total.output_tokens += stats.output_tokens;
-    total.reasoning_output_tokens += stats.reasoning_output_tokens;
-    total.total_tokens += stats.total_tokens;
-    total.requests_without_usage += stats.requests_without_usage;
-    total.retries += stats.retries;
-    total.errors += stats.errors;
-    for (kind, count) in &stats.errors_by_kind {
-        *total.errors_by_kind.entry(kind.clone()).or_default() += count;
-    }
-    total.truncations += stats.truncations;
-    total.cancelled += stats.cancelled;
-    total.recovered_tool_calls += stats.recovered_tool_calls;
-    total.wait_ms += stats.wait_ms;
 }
 
 impl ExchangeObserver for SessionTelemetry {
