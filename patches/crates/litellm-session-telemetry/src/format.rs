@@ -314,6 +314,12 @@ mod tests {
         assert_eq!(duration(41_300), "41.3s");
         assert_eq!(duration(125_000), "2m 05s");
         assert_eq!(duration(3_900_000), "1h 05m");
+        assert_eq!(duration(2_100), "2.1s");
+        assert_eq!(duration(723_000), "12m 03s");
+        assert_eq!(duration(61_000), "1m 01s");
+        assert_eq!(tokens(999_960), "1.0M");
+        assert_eq!(plural(1, "retry", "retries"), "1 retry");
+        assert_eq!(plural(2, "retry", "retries"), "2 retries");
         assert_eq!(kind_label("http_429"), "HTTP 429");
         assert_eq!(kind_label("idle_stall"), "stalled");
         assert_eq!(kind_label("stream_cut"), "stream cut");
