@@ -635,19 +635,30 @@ pub fn redact_url(url: &str) -> String {
     format!("{before_query}?{}", redacted.join("&"))
 }
 
+/// Whether a header name, JSON key or query parameter names a credential: anything
+/// containing `key`, `secret`, `auth`, `cookie`, `password`, `credential`, `signature` or
+/// `token` (but not `tokens`, which counts tokens: `max_tokens`, `x-ratelimit-remaining-tokens`),
+/// and `sig` (signed-URL signatures). The one rule for the bridge and for telemetry.
 pub fn is_secret_name(name: &str) -> bool {
     let lower = name.to_ascii_lowercase();
-    [
+    let named = [
         "key",
-        "token",
         "secret",
-        "password",
         "auth",
-        "sig",
+        "cookie",
+        "password",
+        "passwd",
         "credential",
+        "signature",
     ]
     .iter()
-    .any(|needle| lower.contains(needle))
+    .any(|needle| lower.contains(needle));
+    named
+        || lower == "sig"
+        || lower
+            .replace("tokens", "")
+            .replace("tokenizer", "")
+            .contains("token")
 }
 
 fn header_text(headers: &HeaderMap, name: &str) -> Option<String> {
@@ -726,6 +737,10 @@ mod tests {
         assert_eq!(
             redact_url("https://user:pw@h/v1/chat/completions?api_key=sk-123&api-version=2"),
             "https://h/v1/chat/completions?api_key=***&api-version=2"
+        );
+        assert_eq!(
+            redact_url("https://h/v1/chat/completions?sig=abc&max_tokens=5&access_token=t"),
+            "https://h/v1/chat/completions?sig=***&max_tokens=5&access_token=***"
         );
     }
 }

@@ -15,31 +15,7 @@ use std::sync::LazyLock;
 /// What a removed value is replaced with.
 pub const REDACTED: &str = "[REDACTED]";
 
-/// Whether a header name or JSON key names a credential: anything containing `key`,
-/// `secret`, `auth`, `cookie`, `password`, `credential`, `signature`, or `token` — but not
-/// `tokens`, which counts tokens (`max_tokens`, `input_tokens`, `x-ratelimit-remaining-tokens`).
-pub fn is_secret_name(name: &str) -> bool {
-    let lower = name.to_ascii_lowercase();
-    let named = [
-        "key",
-        "secret",
-        "auth",
-        "cookie",
-        "password",
-        "passwd",
-        "credential",
-        "signature",
-    ]
-    .iter()
-    .any(|needle| lower.contains(needle));
-    if named {
-        return true;
-    }
-    lower
-        .replace("tokens", "")
-        .replace("tokenizer", "")
-        .contains("token")
-}
+pub use codex_litellm_bridge::is_secret_name;
 
 /// Names of settings and headers that hold credentials, as written in text
 /// (`x-api-key`, `OPENAI_API_KEY`, `proxy-authorization`, `client_secret`, `set-cookie`).
