@@ -284,8 +284,13 @@ async fn handle_connection(mut stream: TcpStream, shared: Arc<Shared>) {
         }
     };
 
-    let is_chat = request.method.eq_ignore_ascii_case("POST")
-        && (request.path == "/v1/chat/completions" || request.path == "/chat/completions");
+    let is_post = request.method.eq_ignore_ascii_case("POST");
+    let is_responses = is_post
+        && shared.scenario.responses_api
+        && (request.path == "/v1/responses" || request.path == "/responses");
+    let is_chat = is_responses
+        || is_post
+            && (request.path == "/v1/chat/completions" || request.path == "/chat/completions");
     let models_path = request
         .path
         .strip_prefix("/v1/models")
@@ -297,6 +302,7 @@ async fn handle_connection(mut stream: TcpStream, shared: Arc<Shared>) {
         let (record, seq) = shared.record(&request, served_by, received, received_unix_ms);
         let info = RequestInfo {
             seq,
+            responses_api: is_responses,
             body_json: record.json(),
             body_len: request.body.len(),
         };
@@ -317,7 +323,7 @@ async fn handle_connection(mut stream: TcpStream, shared: Arc<Shared>) {
         error_plan(
             404,
             &format!(
-                "mock-llm serves POST /v1/chat/completions and GET /v1/models, not {} {}",
+                "mock-llm serves POST /v1/chat/completions and GET /v1/models (and POST /v1/responses with \"responses_api\": true), not {} {}",
                 request.method, request.path
             ),
             seq,
