@@ -507,3 +507,37 @@ async fn error_object_in_a_200_stream() {
     );
     assert!(x.elapsed < Duration::from_secs(30));
 }
+
+/// A tool call cut in a close-delimited stream: LiteLLM closes it with `finish_reason:
+/// "stop"` and the arguments as far as they came (`{"co`). The call must not reach Codex
+/// with half its arguments: the bridge retries and hands over the whole call.
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "needs a LiteLLM proxy: run through scripts/litellm-proxy.sh (see the file's doc)"]
+async fn cut_tool_call_never_reaches_codex_with_half_its_arguments() {
+    let call = || {
+        Response::tool_call(
+            "call_cut",
+            "shell",
+            json!({"command": ["echo", "hello world and more"]}),
+        )
+        .with_delta_chars(4)
+    };
+    let h = harness(vec![
+        call()
+            .with_cut_after_bytes(700)
+            .with_framing(Framing::Close),
+        call(),
+    ])
+    .await;
+    let x = h.run(vec![user("run it")]).await;
+    assert_eq!(
+        x.calls(),
+        [(
+            "call_cut".to_string(),
+            "shell".to_string(),
+            json!({"command": ["echo", "hello world and more"]})
+        )],
+        "{:?}",
+        x.fault_kinds()
+    );
+}

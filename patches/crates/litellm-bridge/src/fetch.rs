@@ -280,10 +280,36 @@ async fn fetch_inner(
             },
         });
     }
+    if let Some(detail) = cut_tool_call(&answer) {
+        return Err(Fault::StreamCut {
+            at_byte: total_bytes,
+            detail,
+        });
+    }
     if answer.is_empty() && answer.finish_reason.as_deref() != Some("length") {
         return Err(Fault::EmptyAnswer);
     }
     Ok(answer)
+}
+
+/// A gateway that loses its backend mid-answer may close the stream itself with
+/// `finish_reason: "stop"` (LiteLLM does): a tool call whose arguments stop mid-JSON under
+/// any finish_reason but `tool_calls` or `length` was cut, and must not run half-formed.
+fn cut_tool_call(answer: &ChatAnswer) -> Option<String> {
+    if matches!(
+        answer.finish_reason.as_deref(),
+        Some("tool_calls" | "length")
+    ) {
+        return None;
+    }
+    let call = answer.tool_calls.iter().find(|call| {
+        !call.arguments.trim().is_empty() && serde_json::from_str::<Value>(&call.arguments).is_err()
+    })?;
+    Some(format!(
+        "the arguments of tool call `{}` end mid-JSON under finish_reason {:?}",
+        call.name,
+        answer.finish_reason.as_deref().unwrap_or("(none)")
+    ))
 }
 
 /// Returns true at `[DONE]`.
