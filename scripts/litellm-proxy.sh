@@ -39,7 +39,8 @@
 #   -h, --help           this text
 #
 # Environment: LITELLM_VENV (default work/litellm/venv), LITELLM_START_TIMEOUT (seconds to
-# wait for the health route, default 120).
+# wait for the health route, default 120), LITELLM_PROXY_MASTER_KEY (use this master key
+# instead of a generated one; it must start with sk-).
 set -euo pipefail
 # shellcheck source=scripts/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -132,7 +133,8 @@ cmd_start() {
   fi
   cmd_install >&2
   [[ -n $port ]] || port=$(free_port)
-  key=sk-test-$(python3 -c 'import secrets; print(secrets.token_hex(16))')
+  key=${LITELLM_PROXY_MASTER_KEY:-sk-test-$(python3 -c 'import secrets; print(secrets.token_hex(16))')}
+  [[ $key == sk-* ]] || die "LITELLM_PROXY_MASTER_KEY must start with sk- (LiteLLM refuses other master keys)"
   write_config "$dir" "$backend_port"
   url=http://127.0.0.1:$port
   # setsid: the proxy and whatever it spawns form one process group that stop can end.
