@@ -425,6 +425,12 @@ async fn rate_limit_is_retried_then_completes() {
     assert_eq!(x.text(), "after the wait");
     assert_eq!(x.fault_kinds(), ["http_status", "ok"]);
     assert_eq!(x.report.attempts[0].status, Some(429));
+    assert!(
+        x.elapsed >= Duration::from_millis(950),
+        "the backend's Retry-After (passed on as llm_provider-retry-after) was honoured: {:?}",
+        x.elapsed
+    );
+    assert_eq!(x.report.attempts[0].retry_wait_ms, Some(1000));
     assert_eq!(h.backend_bodies().len(), 2, "LiteLLM itself did not retry");
     h.finish().await;
 
