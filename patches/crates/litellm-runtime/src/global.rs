@@ -4,7 +4,6 @@
 use crate::identity::IDENTITY_ENV;
 use crate::identity::invoked_as_codex_litellm;
 use crate::identity::series;
-use crate::settings::ENV_API_KEY;
 use crate::settings::ENV_BASE_URL;
 use crate::settings::ENV_MODEL;
 use crate::settings::ENV_TELEMETRY;
@@ -14,7 +13,6 @@ use crate::chat_providers::ENV_OSS_BASE_URL;
 use crate::chat_providers::builtin_provider_args;
 use crate::startup::StartupAction;
 use crate::startup::plan;
-use clap::FromArgMatches;
 use codex_litellm_bridge::BridgeOptions;
 use codex_litellm_bridge::ExchangeObserver;
 use codex_litellm_bridge::ExchangeReport;

@@ -66,10 +66,12 @@ pub fn invoked_as_codex_litellm(argv0: Option<&OsStr>, identity_env: Option<&str
 /// `--version`.
 pub fn codex_litellm_command(command: clap::Command) -> clap::Command {
     let series = series();
+    // clap keeps versions as `&'static str`; this runs once per process.
+    let version: &'static str = Box::leak(series.version().into_boxed_str());
     command
         .name(BINARY_NAME)
         .bin_name(BINARY_NAME)
-        .version(series.version())
+        .version(version)
         .about(format!(
             "codex-litellm: the Codex CLI (upstream {}) for Chat Completions backends \
 (LiteLLM, vLLM, llama.cpp, Ollama, ...)",
@@ -161,6 +163,8 @@ mod tests {
         assert!(help.contains(series().upstream_tag), "{help}");
         let version = command.render_version();
         assert!(version.contains("+litellm."), "{version}");
+        // As when parsing: building names the subcommands after the renamed binary.
+        command.build();
         let mut exec = command
             .find_subcommand_mut("exec")
             .cloned()
