@@ -85,8 +85,9 @@ if [[ -n $cargo ]]; then
 
   if [[ -n $litellm ]]; then
     step "bridge loopback tests through LiteLLM (scripts/litellm-proxy.sh run)"
+    # --workspace: the same feature set as stage 3, so its build is reused as it is.
     start=$SECONDS
-    if "$CL_SCRIPTS/litellm-proxy.sh" run -- cargo test --locked -p codex-litellm-bridge-loopback-tests \
+    if "$CL_SCRIPTS/litellm-proxy.sh" run -- cargo test --locked --workspace \
       --test via_litellm -- --ignored --test-threads=1 2>&1 | tee "$log/litellm"; then rc=0; else rc=1; fi
     read -r ok bad < <(awk '/^test result: / { p += $4; f += $6 } END { print p + 0, f + 0 }' "$log/litellm")
     ((rc == 0 || bad > 0)) || bad=1   # the proxy or the build failed before any test ran
