@@ -98,6 +98,15 @@ general_settings:
 EOF
 }
 
+# healthy URL: the proxy's health route answers 200 (python, so curl is not needed).
+healthy() {
+  "$VENV/bin/python" - "$1/health/liveliness" <<'PY' 2>/dev/null
+import sys, urllib.request
+opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+sys.exit(0 if opener.open(sys.argv[1], timeout=2).status == 200 else 1)
+PY
+}
+
 print_env() {
   local dir=$1
   [[ -f $dir/env ]] || die "no proxy started in $dir (no $dir/env)"
@@ -124,7 +133,7 @@ cmd_stop() {
 }
 
 cmd_start() {
-  local dir=$1 backend_port=$2 port=$3 key waited=0 url
+  local dir=$1 backend_port=$2 port=$3 key url deadline
   [[ $backend_port =~ ^[0-9]+$ ]] || die "--backend-port needs a port number, not '$backend_port'"
   mkdir -p "$dir"
   dir=$(cd "$dir" && pwd)
@@ -144,18 +153,18 @@ cmd_start() {
     setsid "$VENV/bin/litellm" --config "$dir/config.yaml" --host 127.0.0.1 --port "$port" \
     --telemetry False </dev/null >"$dir/proxy.log" 2>&1 &
   printf '%s\n' "$!" >"$dir/proxy.pid"
-  while ! curl -fsS --noproxy '*' -o /dev/null "$url/health/liveliness" 2>/dev/null; do
+  deadline=$((SECONDS + START_TIMEOUT))
+  while ! healthy "$url"; do
     if ! kill -0 "$(proxy_pid "$dir")" 2>/dev/null; then
       rm -f "$dir/proxy.pid"
       die "the LiteLLM proxy exited during start-up; the end of $dir/proxy.log:" "$(tail -n 20 "$dir/proxy.log")"
     fi
-    if ((waited >= START_TIMEOUT * 10)); then
+    if ((SECONDS >= deadline)); then
       cmd_stop "$dir"
       die "the LiteLLM proxy did not answer $url/health/liveliness within ${START_TIMEOUT}s; the end of $dir/proxy.log:" \
         "$(tail -n 20 "$dir/proxy.log")"
     fi
     sleep 0.1
-    waited=$((waited + 1))
   done
   {
     printf 'LITELLM_PROXY_URL=%s\n' "$url"

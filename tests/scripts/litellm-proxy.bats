@@ -121,3 +121,11 @@ EOF2
   run curl -s --noproxy '*' --max-time 2 "$url/health/liveliness"
   assert_failure
 }
+
+@test "litellm-proxy: a proxy that is not up in time is stopped, with the log's end in the error" {
+  LITELLM_START_TIMEOUT=1 run "$PROXY" start --dir "$TMPDIR/slow" --backend-port 9
+  assert_failure
+  assert_output_has "did not answer http://127.0.0.1:" "within 1s" "$TMPDIR/slow/proxy.log"
+  [[ ! -f $TMPDIR/slow/proxy.pid ]]
+  assert_no_proxy_left
+}
