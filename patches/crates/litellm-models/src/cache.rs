@@ -123,10 +123,18 @@ impl ModelCache {
         let safe: String = self
             .provider
             .chars()
-            .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '_' })
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                    c
+                } else {
+                    '_'
+                }
+            })
             .collect();
-        self.dir
-            .join(format!("{safe}-{:016x}.json", fnv1a(self.base_url.as_bytes())))
+        self.dir.join(format!(
+            "{safe}-{:016x}.json",
+            fnv1a(self.base_url.as_bytes())
+        ))
     }
 
     /// The stored entry for this provider and base URL; `None` when missing, unreadable,
@@ -173,7 +181,10 @@ impl ModelCache {
 }
 
 fn temp_path(path: &Path) -> PathBuf {
-    let mut name = path.file_name().map(|n| n.to_os_string()).unwrap_or_default();
+    let mut name = path
+        .file_name()
+        .map(|n| n.to_os_string())
+        .unwrap_or_default();
     name.push(format!(".tmp.{}.{}", std::process::id(), now_unix_ms()));
     path.with_file_name(name)
 }
@@ -213,11 +224,25 @@ mod tests {
         let mut old = entry;
         old.fetched_at_unix_ms -= 301_000;
         cache.store(&old).unwrap();
-        assert_eq!(cache.load().and_then(|e| e.etag), Some("\"v1\"".to_string()));
-        assert!(cache.needs_refresh(), "an entry older than the TTL must be refreshed");
-        assert!(!cache.clone().with_ttl(Duration::from_secs(3600)).needs_refresh());
+        assert_eq!(
+            cache.load().and_then(|e| e.etag),
+            Some("\"v1\"".to_string())
+        );
+        assert!(
+            cache.needs_refresh(),
+            "an entry older than the TTL must be refreshed"
+        );
+        assert!(
+            !cache
+                .clone()
+                .with_ttl(Duration::from_secs(3600))
+                .needs_refresh()
+        );
         // No temp file is left behind.
-        let names: Vec<_> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+        let names: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
         assert_eq!(names.len(), 1, "{names:?}");
     }
 
@@ -244,10 +269,23 @@ mod tests {
             redact_base_url("https://user:sk-secret@gw.example/v1?api-key=sk-secret#x"),
             "https://gw.example/v1"
         );
-        assert_eq!(redact_base_url("http://localhost:4000"), "http://localhost:4000");
+        assert_eq!(
+            redact_base_url("http://localhost:4000"),
+            "http://localhost:4000"
+        );
         let dir = tempfile::tempdir().unwrap();
-        let cache = ModelCache::new(dir.path(), "litellm", "https://u:sk-secret@gw/v1?key=sk-secret");
-        cache.store(&CacheEntry::new("litellm", "https://u:sk-secret@gw/v1?key=sk-secret", vec![])).unwrap();
+        let cache = ModelCache::new(
+            dir.path(),
+            "litellm",
+            "https://u:sk-secret@gw/v1?key=sk-secret",
+        );
+        cache
+            .store(&CacheEntry::new(
+                "litellm",
+                "https://u:sk-secret@gw/v1?key=sk-secret",
+                vec![],
+            ))
+            .unwrap();
         let text = std::fs::read_to_string(cache.path()).unwrap();
         assert!(!text.contains("sk-secret"), "{text}");
         assert!(cache.load().is_some());

@@ -150,7 +150,11 @@ impl ResolvedModel {
 pub fn format_tokens(n: u64) -> String {
     const KI: u64 = 1024;
     if n >= 1_000_000 && (n % (KI * KI) == 0 || n % 1_000_000 == 0) {
-        let m = if n % (KI * KI) == 0 { n / (KI * KI) } else { n / 1_000_000 };
+        let m = if n % (KI * KI) == 0 {
+            n / (KI * KI)
+        } else {
+            n / 1_000_000
+        };
         return format!("{m}M");
     }
     if n >= KI && n % KI == 0 {
@@ -200,7 +204,8 @@ pub fn resolve_models(
             let found = discovered.iter().find(|m| m.id == id);
             let base = found.cloned().unwrap_or_else(|| ModelMetadata::new(id));
             let required = options.required_models.iter().any(|r| r == id);
-            let listed = required || (found.is_some() && base.is_chat != Some(false))
+            let listed = required
+                || (found.is_some() && base.is_chat != Some(false))
                 || overrides.contains_key(id);
             resolve_one(with_override(&base, overrides), listed, options)
         })
@@ -270,7 +275,8 @@ fn model_info_json(model: &ResolvedModel, priority: usize, options: &CatalogOpti
     } else {
         json!(["text"])
     };
-    let truncation_limit = (model.context_window / 8).clamp(MIN_TOOL_OUTPUT_TOKENS, MAX_TOOL_OUTPUT_TOKENS);
+    let truncation_limit =
+        (model.context_window / 8).clamp(MIN_TOOL_OUTPUT_TOKENS, MAX_TOOL_OUTPUT_TOKENS);
     let mut info = json!({
         "slug": model.id(),
         "display_name": model.id(),

@@ -89,9 +89,7 @@ impl DiscoveryRequest {
     /// The base URL without a trailing `/v1`: where LiteLLM's `/model/info`, Ollama's
     /// `/api/*` and llama.cpp's `/props` live.
     pub fn root_url(&self) -> &str {
-        self.base_url
-            .strip_suffix("/v1")
-            .unwrap_or(&self.base_url)
+        self.base_url.strip_suffix("/v1").unwrap_or(&self.base_url)
     }
 }
 
@@ -174,7 +172,13 @@ fn path_of(url: &str) -> &str {
 }
 
 impl Fetcher<'_> {
-    async fn fetch(&self, method: reqwest::Method, url: &str, body: Option<Value>, etag: Option<&str>) -> (Probe, Fetched) {
+    async fn fetch(
+        &self,
+        method: reqwest::Method,
+        url: &str,
+        body: Option<Value>,
+        etag: Option<&str>,
+    ) -> (Probe, Fetched) {
         let endpoint = format!("{method} {}", path_of(url));
         let mut builder = self
             .client
@@ -456,7 +460,11 @@ impl ProviderModels {
         let discovery = discover(client, &self.request, etag.as_deref()).await;
         let mut entry = match (&previous, discovery.not_modified || discovery.failed) {
             (Some(previous), true) => previous.clone(),
-            _ => CacheEntry::new(&self.request.provider, &self.request.base_url, discovery.models),
+            _ => CacheEntry::new(
+                &self.request.provider,
+                &self.request.base_url,
+                discovery.models,
+            ),
         };
         if !discovery.failed {
             entry.etag = discovery.etag;

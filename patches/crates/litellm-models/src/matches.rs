@@ -30,7 +30,11 @@ pub fn close_matches(unknown: &str, served: &[String]) -> Vec<String> {
         })
         .collect();
     scored.sort();
-    scored.into_iter().take(5).map(|(_, _, id)| id.clone()).collect()
+    scored
+        .into_iter()
+        .take(5)
+        .map(|(_, _, id)| id.clone())
+        .collect()
 }
 
 /// `provider/model` → `model`: gateways prefix ids with a route.
@@ -55,7 +59,9 @@ fn edit_distance(a: &str, b: &str) -> usize {
 /// Whether the backend serves `model`: listed exactly, or matched by a gateway wildcard
 /// route (LiteLLM `model_name: "openai/*"` or `"*"`).
 pub fn is_served(model: &str, served: &[String]) -> bool {
-    served.iter().any(|id| id == model || wildcard_matches(id, model))
+    served
+        .iter()
+        .any(|id| id == model || wildcard_matches(id, model))
 }
 
 fn wildcard_matches(pattern: &str, model: &str) -> bool {
@@ -110,7 +116,11 @@ impl UnknownModel {
                 }
             ));
         }
-        let end = if self.close_matches.is_empty() { "." } else { "?" };
+        let end = if self.close_matches.is_empty() {
+            "."
+        } else {
+            "?"
+        };
         text.push_str(end);
         text.push_str(" Choose one with -m, or set [litellm] model in config.toml.");
         text
@@ -123,7 +133,11 @@ pub fn validate_model(model: &str, provider: &str, served: &[String]) -> Result<
     if served.is_empty() || is_served(model, served) {
         return Ok(());
     }
-    let plain: Vec<String> = served.iter().filter(|id| !id.contains('*')).cloned().collect();
+    let plain: Vec<String> = served
+        .iter()
+        .filter(|id| !id.contains('*'))
+        .cloned()
+        .collect();
     Err(UnknownModel {
         model: model.to_string(),
         provider: provider.to_string(),
@@ -155,7 +169,10 @@ mod tests {
         let typo = close_matches("qwen3-codr", &list);
         assert_eq!(typo.first().map(String::as_str), Some("qwen3-coder"));
         assert!(typo.contains(&"ollama/qwen3-coder".to_string()));
-        assert_eq!(close_matches("Deepseek-Chat", &list), served(&["deepseek-chat"]));
+        assert_eq!(
+            close_matches("Deepseek-Chat", &list),
+            served(&["deepseek-chat"])
+        );
         assert_eq!(close_matches("gpt5", &list), served(&["gpt-5"]));
         assert!(close_matches("llama-3.1-70b", &list).is_empty());
     }
@@ -177,6 +194,9 @@ mod tests {
         let Err(err) = validate_model("zzz", "litellm", &list) else {
             panic!("an unknown model must be refused");
         };
-        assert!(err.to_string().contains("it serves `qwen3-coder`, `deepseek-chat`."));
+        assert!(
+            err.to_string()
+                .contains("it serves `qwen3-coder`, `deepseek-chat`.")
+        );
     }
 }

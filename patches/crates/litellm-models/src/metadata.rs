@@ -75,8 +75,16 @@ impl ModelMetadata {
     /// Fills every value this one lacks from `other` (same model, a less trusted source).
     pub fn fill_missing_from(&mut self, other: &ModelMetadata) {
         let u64_fields = [
-            (MetadataField::ContextWindow, self.context_window, other.context_window),
-            (MetadataField::MaxOutputTokens, self.max_output_tokens, other.max_output_tokens),
+            (
+                MetadataField::ContextWindow,
+                self.context_window,
+                other.context_window,
+            ),
+            (
+                MetadataField::MaxOutputTokens,
+                self.max_output_tokens,
+                other.max_output_tokens,
+            ),
         ];
         for (field, mine, theirs) in u64_fields {
             if mine.is_none() {
@@ -84,14 +92,26 @@ impl ModelMetadata {
             }
         }
         let bool_fields = [
-            (MetadataField::SupportsTools, self.supports_tools, other.supports_tools),
-            (MetadataField::SupportsReasoning, self.supports_reasoning, other.supports_reasoning),
+            (
+                MetadataField::SupportsTools,
+                self.supports_tools,
+                other.supports_tools,
+            ),
+            (
+                MetadataField::SupportsReasoning,
+                self.supports_reasoning,
+                other.supports_reasoning,
+            ),
             (
                 MetadataField::SupportsParallelToolCalls,
                 self.supports_parallel_tool_calls,
                 other.supports_parallel_tool_calls,
             ),
-            (MetadataField::SupportsImages, self.supports_images, other.supports_images),
+            (
+                MetadataField::SupportsImages,
+                self.supports_images,
+                other.supports_images,
+            ),
             (MetadataField::IsChat, self.is_chat, other.is_chat),
         ];
         for (field, mine, theirs) in bool_fields {
@@ -135,7 +155,11 @@ mod tests {
     #[test]
     fn metadata_merge_keeps_the_more_trusted_value_and_its_source() {
         let mut info = ModelMetadata::new("m");
-        info.set_u64(MetadataField::ContextWindow, Some(16_384), "GET /model/info");
+        info.set_u64(
+            MetadataField::ContextWindow,
+            Some(16_384),
+            "GET /model/info",
+        );
         let mut listed = ModelMetadata::new("m");
         listed.set_u64(MetadataField::ContextWindow, Some(131_072), "GET /models");
         listed.set_u64(MetadataField::MaxOutputTokens, Some(4_096), "GET /models");
@@ -145,9 +169,15 @@ mod tests {
 
         assert_eq!(merged.len(), 2);
         assert_eq!(merged[0].context_window, Some(16_384));
-        assert_eq!(merged[0].source(MetadataField::ContextWindow), "GET /model/info");
+        assert_eq!(
+            merged[0].source(MetadataField::ContextWindow),
+            "GET /model/info"
+        );
         assert_eq!(merged[0].max_output_tokens, Some(4_096));
-        assert_eq!(merged[0].source(MetadataField::MaxOutputTokens), "GET /models");
+        assert_eq!(
+            merged[0].source(MetadataField::MaxOutputTokens),
+            "GET /models"
+        );
         assert_eq!(merged[1].id, "other");
         assert!(!merged[1].has_any_value());
     }

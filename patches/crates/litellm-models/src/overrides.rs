@@ -51,8 +51,16 @@ impl ModelOverride {
             self.max_output_tokens.filter(|n| *n > 0),
             OVERRIDE_SOURCE,
         );
-        out.set_bool(MetadataField::SupportsTools, self.supports_tools, OVERRIDE_SOURCE);
-        out.set_bool(MetadataField::SupportsReasoning, self.reasoning, OVERRIDE_SOURCE);
+        out.set_bool(
+            MetadataField::SupportsTools,
+            self.supports_tools,
+            OVERRIDE_SOURCE,
+        );
+        out.set_bool(
+            MetadataField::SupportsReasoning,
+            self.reasoning,
+            OVERRIDE_SOURCE,
+        );
         out.set_bool(
             MetadataField::SupportsParallelToolCalls,
             self.parallel_tool_calls,
@@ -79,8 +87,16 @@ mod tests {
     #[test]
     fn metadata_override_beats_discovered_values_and_keeps_the_rest() {
         let mut discovered = ModelMetadata::new("qwen3-coder");
-        discovered.set_u64(MetadataField::ContextWindow, Some(262_144), "GET /model/info");
-        discovered.set_u64(MetadataField::MaxOutputTokens, Some(65_536), "GET /model/info");
+        discovered.set_u64(
+            MetadataField::ContextWindow,
+            Some(262_144),
+            "GET /model/info",
+        );
+        discovered.set_u64(
+            MetadataField::MaxOutputTokens,
+            Some(65_536),
+            "GET /model/info",
+        );
         discovered.set_bool(MetadataField::SupportsTools, Some(false), "GET /model/info");
         let overrides: ModelOverrides = [(
             "qwen3-coder".to_string(),
@@ -98,7 +114,10 @@ mod tests {
         assert_eq!(model.source(MetadataField::ContextWindow), OVERRIDE_SOURCE);
         assert_eq!(model.supports_tools, Some(true));
         assert_eq!(model.max_output_tokens, Some(65_536));
-        assert_eq!(model.source(MetadataField::MaxOutputTokens), "GET /model/info");
+        assert_eq!(
+            model.source(MetadataField::MaxOutputTokens),
+            "GET /model/info"
+        );
         let other = with_override(&ModelMetadata::new("other"), &overrides);
         assert_eq!(other.context_window, None);
     }

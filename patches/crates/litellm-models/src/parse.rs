@@ -80,7 +80,11 @@ pub fn parse_models_list(body: &Value) -> Result<(Vec<ModelMetadata>, BackendHin
     let mut parents: BTreeMap<String, String> = BTreeMap::new();
     let mut hint = BackendHint::Other;
     for item in items {
-        let Some(id) = item.get("id").and_then(Value::as_str).filter(|s| !s.is_empty()) else {
+        let Some(id) = item
+            .get("id")
+            .and_then(Value::as_str)
+            .filter(|s| !s.is_empty())
+        else {
             continue;
         };
         let mut model = ModelMetadata::new(id);
@@ -319,14 +323,26 @@ fn combine_deployments(existing: &mut ModelMetadata, other: &ModelMetadata) {
         (a, b) => a.or(b),
     };
     let pairs = [
-        (MetadataField::SupportsTools, existing.supports_tools, other.supports_tools),
+        (
+            MetadataField::SupportsTools,
+            existing.supports_tools,
+            other.supports_tools,
+        ),
         (
             MetadataField::SupportsParallelToolCalls,
             existing.supports_parallel_tool_calls,
             other.supports_parallel_tool_calls,
         ),
-        (MetadataField::SupportsReasoning, existing.supports_reasoning, other.supports_reasoning),
-        (MetadataField::SupportsImages, existing.supports_images, other.supports_images),
+        (
+            MetadataField::SupportsReasoning,
+            existing.supports_reasoning,
+            other.supports_reasoning,
+        ),
+        (
+            MetadataField::SupportsImages,
+            existing.supports_images,
+            other.supports_images,
+        ),
         (MetadataField::IsChat, existing.is_chat, other.is_chat),
     ];
     for (field, mine, theirs) in pairs {
@@ -370,7 +386,11 @@ pub fn parse_ollama_show(id: &str, body: &Value) -> Result<ModelMetadata, ParseE
         let has = |name: &str| capabilities.iter().any(|c| c.as_str() == Some(name));
         const SOURCE: &str = "POST /api/show capabilities (Ollama)";
         model.set_bool(MetadataField::SupportsTools, Some(has("tools")), SOURCE);
-        model.set_bool(MetadataField::SupportsReasoning, Some(has("thinking")), SOURCE);
+        model.set_bool(
+            MetadataField::SupportsReasoning,
+            Some(has("thinking")),
+            SOURCE,
+        );
         model.set_bool(MetadataField::SupportsImages, Some(has("vision")), SOURCE);
         model.set_bool(MetadataField::IsChat, Some(has("completion")), SOURCE);
     }
@@ -423,7 +443,10 @@ pub fn parse_llamacpp_props(body: &Value) -> Result<ModelMetadata, ParseError> {
     let Some(settings) = body.get("default_generation_settings") else {
         return Err(malformed(ENDPOINT, "no `default_generation_settings`"));
     };
-    let alias = body.get("model_alias").and_then(Value::as_str).unwrap_or("");
+    let alias = body
+        .get("model_alias")
+        .and_then(Value::as_str)
+        .unwrap_or("");
     let mut model = ModelMetadata::new(alias);
     model.set_u64(
         MetadataField::ContextWindow,
