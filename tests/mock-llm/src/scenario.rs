@@ -58,6 +58,10 @@ pub struct Route {
     /// Substrings that must all occur in the body (e.g. the model of a `POST /api/show`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub body_contains: Vec<String>,
+    /// Headers (name case-insensitive) that must have exactly this value (e.g.
+    /// `if-none-match`, to answer 304).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub headers: BTreeMap<String, String>,
     pub response: Response,
 }
 
@@ -72,6 +76,7 @@ impl Route {
             method: default_route_method(),
             path: path.into(),
             body_contains: Vec::new(),
+            headers: BTreeMap::new(),
             response: Response::json(json),
         }
     }
@@ -82,6 +87,7 @@ impl Route {
             method: default_route_method(),
             path: path.into(),
             body_contains: Vec::new(),
+            headers: BTreeMap::new(),
             response: Response::json(
                 json!({"error": {"message": "mock-llm route", "code": status}}),
             )

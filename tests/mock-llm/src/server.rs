@@ -296,6 +296,10 @@ async fn handle_connection(mut stream: TcpStream, shared: Arc<Shared>) {
                 .body_contains
                 .iter()
                 .all(|needle| String::from_utf8_lossy(&request.body).contains(needle.as_str()))
+            && route
+                .headers
+                .iter()
+                .all(|(name, value)| request.header(name) == Some(value.as_str()))
     });
     let is_chat = request.method.eq_ignore_ascii_case("POST")
         && (request.path == "/v1/chat/completions" || request.path == "/chat/completions");

@@ -845,7 +845,11 @@ async fn routes_serve_metadata_endpoints_before_the_built_in_ones() {
         .send()
         .await
         .unwrap();
-    assert_eq!(models.status(), 404, "a route replaces the built-in /v1/models");
+    assert_eq!(
+        models.status(),
+        404,
+        "a route replaces the built-in /v1/models"
+    );
     let served: Vec<ServedBy> = mock.requests().iter().map(|r| r.served_by).collect();
     assert_eq!(
         served,
@@ -857,26 +861,28 @@ async fn routes_serve_metadata_endpoints_before_the_built_in_ones() {
         ]
     );
     assert!(
-        Scenario::from_json_str(r#"{"routes": [{"path": "model/info", "response": {}}]}"#)
-            .is_err()
+        Scenario::from_json_str(r#"{"routes": [{"path": "model/info", "response": {}}]}"#).is_err()
     );
 }
 
 #[tokio::test]
 async fn context_limit_refuses_oversized_chat_requests_without_consuming_entries() {
-    let mock = MockLlm::start(
-        Scenario::new(vec![Response::text("fits")]).with_context_limit(2_000),
-    )
-    .await
-    .unwrap();
+    let mock =
+        MockLlm::start(Scenario::new(vec![Response::text("fits")]).with_context_limit(2_000))
+            .await
+            .unwrap();
     let big = json!({"model": "m", "messages": [{"role": "user", "content": "x".repeat(4_000)}]});
     let refused = post(&mock, &big).await;
     assert_eq!(refused.status(), 400);
     let body: Value = refused.json().await.unwrap();
     assert_eq!(body["error"]["code"], "context_length_exceeded");
     let message = body["error"]["message"].as_str().unwrap();
-    assert!(message.contains("maximum context length is 500 tokens"), "{message}");
-    let small = json!({"model": "m", "stream": false, "messages": [{"role": "user", "content": "hi"}]});
+    assert!(
+        message.contains("maximum context length is 500 tokens"),
+        "{message}"
+    );
+    let small =
+        json!({"model": "m", "stream": false, "messages": [{"role": "user", "content": "hi"}]});
     let answered: Value = post(&mock, &small).await.json().await.unwrap();
     assert_eq!(answered["choices"][0]["message"]["content"], "fits");
     assert_eq!(mock.chat_requests().len(), 2);
