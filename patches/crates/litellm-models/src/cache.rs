@@ -183,7 +183,7 @@ impl ModelCache {
 fn temp_path(path: &Path) -> PathBuf {
     let mut name = path
         .file_name()
-        .map(|n| n.to_os_string())
+        .map(std::ffi::OsStr::to_os_string)
         .unwrap_or_default();
     name.push(format!(".tmp.{}.{}", std::process::id(), now_unix_ms()));
     path.with_file_name(name)
@@ -232,12 +232,7 @@ mod tests {
             cache.needs_refresh(),
             "an entry older than the TTL must be refreshed"
         );
-        assert!(
-            !cache
-                .clone()
-                .with_ttl(Duration::from_secs(3600))
-                .needs_refresh()
-        );
+        assert!(!cache.with_ttl(Duration::from_secs(3600)).needs_refresh());
         // No temp file is left behind.
         let names: Vec<_> = std::fs::read_dir(dir.path())
             .unwrap()

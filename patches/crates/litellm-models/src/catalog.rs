@@ -149,15 +149,15 @@ impl ResolvedModel {
 /// `16384` → `16K`, `131072` → `128K`, `200000` → `200K`, `1048576` → `1M`.
 pub fn format_tokens(n: u64) -> String {
     const KI: u64 = 1024;
-    if n >= 1_000_000 && (n % (KI * KI) == 0 || n % 1_000_000 == 0) {
-        let m = if n % (KI * KI) == 0 {
+    if n >= 1_000_000 && (n.is_multiple_of(KI * KI) || n.is_multiple_of(1_000_000)) {
+        let m = if n.is_multiple_of(KI * KI) {
             n / (KI * KI)
         } else {
             n / 1_000_000
         };
         return format!("{m}M");
     }
-    if n >= KI && n % KI == 0 {
+    if n >= KI && n.is_multiple_of(KI) {
         return format!("{}K", n / KI);
     }
     if n >= 1_000 {

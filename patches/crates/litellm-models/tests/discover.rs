@@ -115,11 +115,13 @@ async fn metadata_discovery_backend_serving_nothing_costs_one_request() {
 
 #[tokio::test]
 async fn metadata_discovery_vllm_answers_everything_in_models() {
-    let mut scenario = Scenario::default();
-    scenario.models = vec![
-        json!({"id": "qwen3-coder", "object": "model", "owned_by": "vllm",
-                                  "max_model_len": 16384}),
-    ];
+    let scenario = Scenario {
+        models: vec![
+            json!({"id": "qwen3-coder", "object": "model", "owned_by": "vllm",
+                            "max_model_len": 16384}),
+        ],
+        ..Scenario::default()
+    };
     let mock = MockLlm::start(scenario).await.unwrap();
     let found = discover(&client(), &request_for(&mock), None).await;
     assert_eq!(found.models[0].context_window, Some(16_384));
