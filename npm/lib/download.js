@@ -135,7 +135,8 @@ async function getOnce(url, opts) {
   let mod = target.protocol === 'https:' ? https : http;
   if (proxy && target.protocol === 'https:') {
     const socket = await connectTunnel(target, proxy, opts);
-    reqOpts = { createConnection: () => socket, agent: false, path: target.pathname + target.search, host: target.hostname };
+    // No agent: node then sends the request over the socket createConnection returns.
+    reqOpts = { createConnection: () => socket, path: target.pathname + target.search, host: target.hostname };
   } else if (proxy) {
     // A plain-HTTP target through the proxy: absolute URI in the request line.
     mod = proxy.protocol === 'https:' ? https : http;
