@@ -51,6 +51,7 @@ mkdir -p "$stage"
 cp -R "$CL_ROOT/npm/bin" "$CL_ROOT/npm/lib" "$CL_ROOT/npm/package.json" "$CL_ROOT/npm/README.md" "$stage/"
 
 # checksums.json: { "<archive>": "<sha256>" }, each line checked against its archive name.
+# shellcheck disable=SC2016 # the node -e program is JavaScript
 for f in "${sums[@]}"; do
   archive=$(basename "$f" .sha256)
   read -r sum name _ <"$f" || true
