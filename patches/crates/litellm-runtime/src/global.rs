@@ -189,6 +189,11 @@ pub fn background_model() -> Option<String> {
         .filter(|model| !model.trim().is_empty())
 }
 
+/// `[litellm.models."<id>"]`: per-model metadata that beats what the backend reports.
+pub fn model_overrides() -> codex_litellm_models::ModelOverrides {
+    runtime().settings.models.clone()
+}
+
 fn exit_with(code: i32, message: &str) -> ! {
     eprintln!("{message}");
     std::process::exit(code)

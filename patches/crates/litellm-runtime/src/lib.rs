@@ -10,11 +10,12 @@ pub mod settings;
 pub mod startup;
 
 pub use global::background_model;
+pub use global::model_overrides;
 pub use session::hides_openai_account_rows;
 pub use session::note_session_provider;
 pub use session::print_exec_start_line;
 pub use session::product_title;
-pub use session::session_provider_line;
+pub use session::session_header_lines;
 pub use global::chat_bridge_options;
 pub use global::is_codex_litellm;
 pub use global::parse_cli;
