@@ -15,6 +15,7 @@ pub mod chat_sse;
 pub mod conformance;
 pub mod fault;
 pub mod fetch;
+pub mod json_shape;
 mod live;
 pub mod options;
 pub mod postprocess;
