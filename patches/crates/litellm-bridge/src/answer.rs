@@ -340,6 +340,14 @@ impl ChunkAccumulator {
     }
 }
 
+/// Tool-call arguments that stop in the middle of a JSON document (`{"cmd": "l`): the
+/// answer was cut, whatever `finish_reason` says. Arguments that are simply not JSON (`x`)
+/// are the model's mistake and go to Codex, whose tool-argument error lets it correct itself.
+pub fn arguments_cut_short(text: &str) -> bool {
+    let trimmed = text.trim();
+    !trimmed.is_empty() && serde_json::from_str::<Value>(trimmed).is_err_and(|err| err.is_eof())
+}
+
 pub fn is_complete_json(text: &str) -> bool {
     !text.trim().is_empty() && serde_json::from_str::<Value>(text).is_ok()
 }
