@@ -120,6 +120,11 @@ pub struct BridgeOptions {
     /// Hard cap on one attempt, from sending the request to the last byte.
     #[serde(deserialize_with = "bounded::u64_in::<_, 1, 86_400>")]
     pub request_timeout_secs: u64,
+    /// The end in time of one turn: every attempt, retry wait and continuation of one
+    /// request to the bridge ends by then (the retry budget's time half; `max_attempts` is
+    /// the other).
+    #[serde(deserialize_with = "bounded::u64_in::<_, 1, 86_400>")]
+    pub turn_timeout_secs: u64,
     /// Largest answer accepted, in bytes.
     #[serde(deserialize_with = "bounded::usize_in::<_, 1_024, 1_073_741_824>")]
     pub max_response_bytes: usize,
@@ -153,6 +158,7 @@ impl Default for BridgeOptions {
             connect_timeout_secs: 15,
             idle_timeout_secs: None,
             request_timeout_secs: 1_800,
+            turn_timeout_secs: 1_800,
             max_response_bytes: 64 * 1024 * 1024,
         }
     }
@@ -175,7 +181,8 @@ impl BridgeOptions {
     /// Checks every bound (reading a table already does; this covers options built in
     /// code): returns a message that says which key is wrong and what is allowed.
     pub fn validate(&self) -> Result<(), String> {
-        let numbers: [(&str, Option<u64>, u64, u64); 10] = [
+        let numbers: [(&str, Option<u64>, u64, u64); 11] = [
+            ("turn_timeout_secs", Some(self.turn_timeout_secs), 1, 86_400),
             ("max_attempts", Some(u64::from(self.max_attempts)), 1, 10),
             ("auto_continue", Some(u64::from(self.auto_continue)), 0, 10),
             (
