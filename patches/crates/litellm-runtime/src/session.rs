@@ -135,9 +135,15 @@ mod tests {
             ..provider
         };
         assert_eq!(describe(&provider), line, "notices are rows of their own");
-        assert!(line.starts_with("provider litellm (chat, bridged) · http://"), "{line}");
+        assert!(
+            line.starts_with("provider litellm (chat, bridged) · http://"),
+            "{line}"
+        );
         assert!(line.ends_with(" · model qwen3-coder"), "{line}");
-        assert!(!line.contains("hunter2") && !line.contains("sk-secret"), "{line}");
+        assert!(
+            !line.contains("hunter2") && !line.contains("sk-secret"),
+            "{line}"
+        );
 
         let responses = SessionProvider {
             id: "openai".to_string(),
