@@ -44,7 +44,6 @@ SCENARIOS=(
   01-plain-answer
   02-tool-loop
   03a-apply-patch-freeform
-  03b-apply-patch-function
   04-parallel-tool-calls
   05-reasoning-round-trip
   06a-retry-429
@@ -544,27 +543,6 @@ calls = [c for m in msgs if m.get("role") == "assistant" for c in (m.get("tool_c
 check([c.get("id") for c in calls] == ["call_smoke_patch_ff"], f"tool calls sent back: {short(calls)}")
 check(json.loads(calls[0]["function"]["arguments"]).get("input", "").startswith("*** Begin Patch"), "the patch did not go back as {\"input\": ...}")
 result = [m for m in msgs if m.get("role") == "tool" and m.get("tool_call_id") == "call_smoke_patch_ff"]
-check(result and "Success" in str(result[0].get("content")), f"tool result: {short(result)}")
-PY
-}
-
-scenario_03b_apply_patch_function() {
-  seed_notes
-  model=smoke-function
-  run_codex "${WRITE_ARGS[@]}" "Apply the patch."
-  checks <<'PY'
-check(rc == 0, f"exit status {rc}, wanted 0: {short(err[-300:])}")
-check(read(ws / "notes.txt") == "alpha\nBETA (patched, function)\ngamma\n", f"notes.txt is {read(ws / 'notes.txt')!r}")
-check(not (ws / "obsolete.txt").exists(), "obsolete.txt still exists, the patch deletes it")
-check(len(bodies) == 2, f"the mock received {len(bodies)} requests, wanted 2")
-tool = [t for t in bodies[0].get("tools", []) if t.get("function", {}).get("name") == "apply_patch"]
-check(tool, "no apply_patch tool in the request (is the catalog model used?)")
-fn = tool[0]["function"]
-check("FREEFORM" not in fn.get("description", ""), "the function form of apply_patch was sent as the freeform one")
-props = fn.get("parameters", {}).get("properties", {})
-check(list(props) == ["input"] and props["input"].get("type") == "string", f"apply_patch parameters: {fn.get('parameters')}")
-msgs = messages(1)
-result = [m for m in msgs if m.get("role") == "tool" and m.get("tool_call_id") == "call_smoke_patch_fn"]
 check(result and "Success" in str(result[0].get("content")), f"tool result: {short(result)}")
 PY
 }
