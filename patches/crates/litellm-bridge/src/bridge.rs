@@ -160,6 +160,7 @@ impl Bridge {
     }
 
     pub async fn respond(&self, request: BridgeRequest) -> BridgeReply {
+        register_header_secrets(&request.headers);
         let mut guard = ReportGuard::new(self.new_report(&request), self.observer.clone());
         let started = Instant::now();
         let identity_model = request
@@ -192,9 +193,13 @@ impl Bridge {
             url: chat_completions_url(&request.url),
             headers: forward_headers(&request.headers),
         };
+        let budget = TurnBudget::new(&self.options, started);
         match self.options.mode {
-            BridgeMode::Buffered => self.respond_buffered(guard, chat, target, started).await,
-            BridgeMode::Passthrough => self.respond_live(guard, chat, target, started),
+            BridgeMode::Buffered => {
+                self.respond_buffered(guard, chat, target, started, budget)
+                    .await
+            }
+            BridgeMode::Passthrough => self.respond_live(guard, chat, target, started, budget),
         }
     }
 
@@ -204,9 +209,10 @@ impl Bridge {
         chat: ChatRequest,
         target: Target,
         started: Instant,
+        mut budget: TurnBudget,
     ) -> BridgeReply {
         let fetched = self
-            .fetch_with_retries(&target, &chat.body, &mut guard.report, &mut ())
+            .fetch_with_retries(&target, &chat.body, &mut guard.report, &mut (), &mut budget)
             .await;
         let mut answer = match fetched {
             Ok(answer) => answer,
@@ -227,7 +233,7 @@ impl Bridge {
         {
             let body = continuation_body(&chat.body, &answer);
             match self
-                .fetch_with_retries(&target, &body, &mut guard.report, &mut ())
+                .fetch_with_retries(&target, &body, &mut guard.report, &mut (), &mut budget)
                 .await
             {
                 Ok(next) => {
@@ -263,6 +269,7 @@ impl Bridge {
         chat: ChatRequest,
         target: Target,
         started: Instant,
+        mut budget: TurnBudget,
     ) -> BridgeReply {
         let (tx, rx) = tokio::sync::mpsc::unbounded_channel::<Bytes>();
         let bridge = self.clone();
@@ -278,7 +285,13 @@ impl Bridge {
             };
             let mut sink = LiveSink::new(identity, tx, chat.tool_map.clone());
             let fetched = bridge
-                .fetch_with_retries(&target, &chat.body, &mut guard.report, &mut sink)
+                .fetch_with_retries(
+                    &target,
+                    &chat.body,
+                    &mut guard.report,
+                    &mut sink,
+                    &mut budget,
+                )
                 .await;
             match fetched {
                 Ok(mut answer) => {
@@ -332,10 +345,11 @@ impl Bridge {
         body: &Value,
         report: &mut ExchangeReport,
         sink: &mut dyn LiveAware,
+        budget: &mut TurnBudget,
     ) -> Result<ChatAnswer, Fault> {
-        let max_attempts = self.options.max_attempts();
         let mut attempt = 1;
         loop {
+            budget.attempts_left = budget.attempts_left.saturating_sub(1);
             let output = fetch_once(
                 &self.client,
                 target,
@@ -343,6 +357,7 @@ impl Bridge {
                 &self.options,
                 self.capture_limit,
                 report.attempts.len() as u32 + 1,
+                budget.deadline,
                 sink.as_chunk_sink(),
             )
             .await;
@@ -353,13 +368,17 @@ impl Bridge {
                     return Ok(answer);
                 }
                 Err(fault) => {
-                    let can_retry =
-                        fault.retryable() && attempt < max_attempts && !sink.content_sent();
+                    let (delay, reason) = retry_delay(&fault, attempt + 1, &self.options);
+                    // Retry only within the turn's budget: attempts left, and time for the
+                    // wait before the turn's end.
+                    let can_retry = fault.retryable()
+                        && budget.attempts_left > 0
+                        && Instant::now() + delay < budget.deadline
+                        && !sink.content_sent();
                     if !can_retry {
                         report.attempts.push(attempt_report);
                         return Err(fault);
                     }
-                    let (delay, reason) = retry_delay(&fault, attempt + 1, &self.options);
                     debug!(
                         fault = fault.kind(),
                         attempt,
@@ -382,6 +401,19 @@ impl Bridge {
             FailureSignal::Failed { code } => code,
             FailureSignal::Http { .. } => crate::simulate::codes::INVALID_PROMPT,
         };
+        let rate_limited = code == crate::simulate::codes::RATE_LIMIT_EXCEEDED;
+        // The bridge only gives up once the turn's retry budget is spent: a code Codex
+        // would retry would re-send the turn and multiply the attempts (Codex 0.148
+        // retries every response.failed code but context_length_exceeded,
+        // insufficient_quota, usage_not_included, invalid_prompt, bio_policy,
+        // cyber_policy, misalignment_policy_violation, server_is_overloaded and slow_down).
+        // invalid_prompt ends the turn and shows the message as is.
+        let code = match code {
+            crate::simulate::codes::BACKEND_ERROR | crate::simulate::codes::RATE_LIMIT_EXCEEDED => {
+                crate::simulate::codes::INVALID_PROMPT
+            }
+            other => other,
+        };
         let tries = if attempts == 1 {
             "1 attempt".to_string()
         } else {
@@ -392,10 +424,13 @@ impl Bridge {
             self.provider,
             fault.describe()
         );
-        if code == crate::simulate::codes::RATE_LIMIT_EXCEEDED {
+        if rate_limited {
+            // The server's Retry-After may be an HTTP date or 1e9: what the user is told is
+            // capped like what the bridge waits.
             let wait = fault
                 .retry_after_ms()
                 .unwrap_or(self.options.retry_max_delay_ms)
+                .min(self.options.max_retry_after_secs.saturating_mul(1000))
                 .max(1000);
             message.push_str(&format!(". Please try again in {}s.", wait.div_ceil(1000)));
         }
@@ -403,7 +438,8 @@ impl Bridge {
             message.push_str(". ");
             message.push_str(hint);
         }
-        (code, message)
+        // Codex may log or persist this text: the same redaction as telemetry.
+        (code, crate::redact::redact_text(&message))
     }
 
     fn fail(
@@ -422,7 +458,7 @@ impl Bridge {
                 body: json!({"error": {"message": message, "type": "codex_litellm_backend_error"}})
                     .to_string(),
             },
-            FailureSignal::Failed { code } => {
+            FailureSignal::Failed { .. } => {
                 let events = simulate_failure(identity, code, &message);
                 guard.report.count_events(&events);
                 sse_reply(encode_sse(&events))
@@ -453,6 +489,27 @@ impl Bridge {
             url: redact_url(&chat_completions_url(&request.url)),
             mode: self.options.mode,
             ..ExchangeReport::default()
+        }
+    }
+}
+
+/// One budget per turn, across every attempt and continuation of one request to the
+/// bridge: attempts (`max_attempts`) and time (`turn_timeout_secs`). When it is spent the
+/// bridge ends the turn with a code Codex does not retry, so retries never multiply.
+struct TurnBudget {
+    attempts_left: u32,
+    deadline: Instant,
+}
+
+impl TurnBudget {
+    fn new(options: &BridgeOptions, started: Instant) -> Self {
+        let turn = std::time::Duration::from_secs(options.turn_timeout_secs);
+        Self {
+            attempts_left: options.max_attempts(),
+            // Bounded options cannot overflow; code-built ones get the attempt caps alone.
+            deadline: started
+                .checked_add(turn)
+                .unwrap_or_else(|| started + std::time::Duration::from_secs(86_400)),
         }
     }
 }
@@ -567,6 +624,23 @@ fn sse_reply(bytes: Bytes) -> BridgeReply {
     BridgeReply::Stream {
         headers: sse_headers(),
         body: Box::pin(futures::stream::once(async move { Ok(bytes) })),
+    }
+}
+
+/// The credentials Codex sends (its configured key, whatever its shape) are replaced
+/// literally wherever a backend echoes them.
+fn register_header_secrets(headers: &HeaderMap) {
+    for (name, value) in headers {
+        if !is_secret_name(name.as_str()) {
+            continue;
+        }
+        let Ok(value) = value.to_str() else {
+            continue;
+        };
+        crate::redact::register_secret(value);
+        if let Some((_scheme, credential)) = value.split_once(' ') {
+            crate::redact::register_secret(credential);
+        }
     }
 }
 
@@ -723,6 +797,53 @@ impl Drop for ReportGuard {
 mod tests {
     use super::*;
     use pretty_assertions::assert_eq;
+
+    fn bridge() -> Bridge {
+        Bridge::new(reqwest::Client::new(), BridgeOptions::default(), "test")
+    }
+
+    /// The message Codex shows (and may persist) never carries a credential the backend
+    /// echoed, in any known shape, nor the key Codex sent, whatever its shape.
+    #[test]
+    fn user_messages_are_redacted() {
+        let bridge = bridge();
+        for (text, secret) in crate::redact::tests::ECHOED_SHAPES {
+            for fault in [
+                Fault::HttpStatus {
+                    status: 401,
+                    message: text.to_string(),
+                    retry_after_ms: None,
+                },
+                Fault::ErrorInStream {
+                    message: text.to_string(),
+                    code: None,
+                    at_byte: 1,
+                },
+            ] {
+                let (_, message) = bridge.failure_message(&fault, 1);
+                assert!(!message.contains(secret), "{message}");
+            }
+        }
+        let key = "gw-unshaped-key-value-8812";
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            header::AUTHORIZATION,
+            HeaderValue::from_str(&format!("Bearer {key}"))
+                .unwrap_or(HeaderValue::from_static("x")),
+        );
+        register_header_secrets(&headers);
+        let echoed = Fault::HttpStatus {
+            status: 403,
+            message: format!("key {key} is not allowed for this model"),
+            retry_after_ms: None,
+        };
+        let (_, message) = bridge.failure_message(&echoed, 1);
+        assert!(!message.contains(key), "{message}");
+        assert!(
+            message.contains("is not allowed for this model"),
+            "{message}"
+        );
+    }
 
     #[test]
     fn urls() {

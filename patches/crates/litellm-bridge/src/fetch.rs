@@ -3,6 +3,7 @@
 
 use crate::answer::ChatAnswer;
 use crate::answer::ChunkAccumulator;
+use crate::answer::arguments_cut_short;
 use crate::chat_sse::ChatSseParser;
 use crate::chat_sse::SseItem;
 use crate::fault::Fault;
@@ -49,6 +50,7 @@ pub struct AttemptOutput {
 }
 
 /// Sends one request and reads the answer to its end.
+#[allow(clippy::too_many_arguments)]
 pub async fn fetch_once(
     client: &reqwest::Client,
     target: &Target,
@@ -56,6 +58,7 @@ pub async fn fetch_once(
     options: &BridgeOptions,
     capture_limit: usize,
     attempt: u32,
+    turn_deadline: Instant,
     sink: &mut dyn ChunkSink,
 ) -> AttemptOutput {
     let started = Instant::now();
@@ -64,12 +67,17 @@ pub async fn fetch_once(
         ..AttemptReport::default()
     };
     let mut capture = Capture::new(capture_limit);
+    // The attempt ends at its own cap or at the turn's end, whichever is first.
+    let deadline = started
+        .checked_add(Duration::from_secs(options.request_timeout_secs))
+        .map_or(turn_deadline, |own| own.min(turn_deadline));
     let result = fetch_inner(
         client,
         target,
         body,
         options,
         started,
+        deadline,
         &mut report,
         &mut capture,
         sink,
@@ -118,12 +126,13 @@ async fn fetch_inner(
     body: &Value,
     options: &BridgeOptions,
     started: Instant,
+    deadline: Instant,
     report: &mut AttemptReport,
     capture: &mut Capture,
     sink: &mut dyn ChunkSink,
 ) -> Result<ChatAnswer, Fault> {
     let idle = options.idle_timeout();
-    let total = Duration::from_secs(options.request_timeout_secs);
+    let total = deadline.saturating_duration_since(started);
     let body_bytes = serde_json::to_vec(body).map_err(|err| Fault::BadRequest {
         detail: err.to_string(),
     })?;
@@ -160,7 +169,6 @@ async fn fetch_inner(
 
     if !status.is_success() {
         let mut body = Vec::new();
-        let deadline = started + total;
         while body.len() < MAX_ERROR_BODY {
             let wait = idle.min(deadline.saturating_duration_since(Instant::now()));
             match tokio::time::timeout(wait, stream.next()).await {
@@ -198,7 +206,7 @@ async fn fetch_inner(
     let mut total_bytes: u64 = 0;
     loop {
         let finished = accumulator.answer().has_finish_reason();
-        let remaining = (started + total).saturating_duration_since(Instant::now());
+        let remaining = deadline.saturating_duration_since(Instant::now());
         if remaining.is_zero() {
             if finished {
                 break;
@@ -280,36 +288,61 @@ async fn fetch_inner(
             },
         });
     }
-    if let Some(detail) = cut_tool_call(&answer) {
-        return Err(Fault::StreamCut {
-            at_byte: total_bytes,
-            detail,
-        });
-    }
-    if answer.is_empty() && answer.finish_reason.as_deref() != Some("length") {
+    validate_answer(answer, total_bytes)
+}
+
+/// The checks every complete answer passes, streamed or not: not empty, and no tool call
+/// with half its arguments (a cut answer: retried like a cut stream, never run). After
+/// `finish_reason = "length"` cut calls are dropped later, with a note.
+pub fn validate_answer(answer: ChatAnswer, at_byte: u64) -> Result<ChatAnswer, Fault> {
+    let cut_by_length = answer.finish_reason.as_deref() == Some("length");
+    if answer.is_empty() && !cut_by_length {
         return Err(Fault::EmptyAnswer);
+    }
+    if !cut_by_length
+        && let Some(call) = answer
+            .tool_calls
+            .iter()
+            .find(|call| arguments_cut_short(&call.arguments))
+    {
+        return Err(Fault::StreamCut {
+            at_byte,
+            detail: format!(
+                "the arguments of tool call `{}` end in the middle of their JSON",
+                crate::fault::shorten(&call.name, 64)
+            ),
+        });
     }
     Ok(answer)
 }
 
-/// A gateway that loses its backend mid-answer may close the stream itself with
-/// `finish_reason: "stop"` (LiteLLM does): a tool call whose arguments stop mid-JSON under
-/// any finish_reason but `tool_calls` or `length` was cut, and must not run half-formed.
-fn cut_tool_call(answer: &ChatAnswer) -> Option<String> {
-    if matches!(
-        answer.finish_reason.as_deref(),
-        Some("tool_calls" | "length")
-    ) {
-        return None;
+/// The answer in a whole body, read as `fetch_once` reads it (SSE fed in `piece`-byte
+/// reads, or one JSON document), without I/O: for tests and benchmarks of the pure path.
+pub fn answer_from_body(body: &[u8], sse: bool, piece: usize) -> Result<ChatAnswer, Fault> {
+    if !sse {
+        return parse_json_body(body);
     }
-    let call = answer.tool_calls.iter().find(|call| {
-        !call.arguments.trim().is_empty() && serde_json::from_str::<Value>(&call.arguments).is_err()
-    })?;
-    Some(format!(
-        "the arguments of tool call `{}` end mid-JSON under finish_reason {:?}",
-        call.name,
-        answer.finish_reason.as_deref().unwrap_or("(none)")
-    ))
+    let mut parser = ChatSseParser::default();
+    let mut accumulator = ChunkAccumulator::default();
+    let mut report = AttemptReport::default();
+    for bytes in body.chunks(piece.max(1)) {
+        let items = parser.feed(bytes)?;
+        if absorb_items(items, &mut accumulator, &mut report, &parser, &mut ())? {
+            break;
+        }
+    }
+    if !report.done_marker {
+        let items = parser.finish()?;
+        absorb_items(items, &mut accumulator, &mut report, &parser, &mut ())?;
+    }
+    let answer = accumulator.finish();
+    if !answer.has_finish_reason() && !report.done_marker {
+        return Err(Fault::StreamCut {
+            at_byte: body.len() as u64,
+            detail: "connection closed without finish_reason or [DONE]".to_string(),
+        });
+    }
+    validate_answer(answer, body.len() as u64)
 }
 
 /// Returns true at `[DONE]`.
@@ -366,11 +399,7 @@ fn parse_json_body(raw: &[u8]) -> Result<ChatAnswer, Fault> {
             at_byte: 0,
         });
     }
-    let answer = ChatAnswer::from_completion(&value);
-    if answer.is_empty() && answer.finish_reason.as_deref() != Some("length") {
-        return Err(Fault::EmptyAnswer);
-    }
-    Ok(answer)
+    validate_answer(ChatAnswer::from_completion(&value), raw.len() as u64)
 }
 
 fn classify_send_error(err: reqwest::Error, started: Instant) -> Fault {
@@ -467,6 +496,55 @@ fn elapsed_ms(started: Instant) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn completion(arguments: &str, finish_reason: &str) -> Vec<u8> {
+        serde_json::json!({"choices": [{"finish_reason": finish_reason, "message": {"tool_calls": [
+            {"id": "c1", "function": {"name": "shell", "arguments": arguments}}
+        ]}}]})
+        .to_string()
+        .into_bytes()
+    }
+
+    fn chunks(arguments: &str, finish_reason: &str) -> Vec<u8> {
+        let call = serde_json::json!({"choices": [{"delta": {"tool_calls": [
+            {"index": 0, "id": "c1", "function": {"name": "shell", "arguments": arguments}}
+        ]}}]});
+        let end = serde_json::json!({"choices": [{"delta": {}, "finish_reason": finish_reason}]});
+        format!("data: {call}\n\ndata: {end}\n\ndata: [DONE]\n\n").into_bytes()
+    }
+
+    /// Arguments cut in the middle are a cut answer (retried, never run); arguments that
+    /// are simply not JSON go to Codex, which tells the model; after `length` the bridge
+    /// drops cut calls itself.
+    #[test]
+    fn cut_tool_arguments_are_a_cut_answer_wrong_ones_go_through() {
+        for sse in [false, true] {
+            let body = |arguments: &str, finish: &str| {
+                if sse {
+                    chunks(arguments, finish)
+                } else {
+                    completion(arguments, finish)
+                }
+            };
+            let cut = answer_from_body(&body("{", "x"), sse, 7);
+            assert!(
+                matches!(&cut, Err(Fault::StreamCut { detail, .. }) if detail.contains("`shell`")),
+                "sse {sse}: {cut:?}"
+            );
+            assert!(matches!(
+                answer_from_body(&body("{\"cmd\": \"l", "tool_calls"), sse, 7),
+                Err(Fault::StreamCut { .. })
+            ));
+            let wrong = answer_from_body(&body("x", "tool_calls"), sse, 7);
+            assert_eq!(
+                wrong.map(|a| a.tool_calls[0].arguments.clone()),
+                Ok("x".to_string()),
+                "sse {sse}"
+            );
+            let length = answer_from_body(&body("{", "length"), sse, 7);
+            assert!(length.is_ok(), "sse {sse}: {length:?}");
+        }
+    }
 
     #[test]
     fn retry_after_forms() {

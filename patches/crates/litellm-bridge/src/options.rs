@@ -109,6 +109,10 @@ pub struct BridgeOptions {
     pub idle_timeout_secs: Option<u64>,
     /// Hard cap on one attempt, from sending the request to the last byte.
     pub request_timeout_secs: u64,
+    /// The end in time of one turn: every attempt, retry wait and continuation of one
+    /// request to the bridge ends by then (the retry budget's time half; `max_attempts` is
+    /// the other).
+    pub turn_timeout_secs: u64,
     /// Largest answer accepted, in bytes.
     pub max_response_bytes: usize,
 }
@@ -141,6 +145,7 @@ impl Default for BridgeOptions {
             connect_timeout_secs: 15,
             idle_timeout_secs: None,
             request_timeout_secs: 1_800,
+            turn_timeout_secs: 1_800,
             max_response_bytes: 64 * 1024 * 1024,
         }
     }
@@ -160,38 +165,158 @@ impl BridgeOptions {
         self.max_attempts.max(1)
     }
 
-    /// Checks values serde cannot: returns a message that says which key to fix.
+    /// Checks every bound: returns a message that says which key is wrong and what is
+    /// allowed. codex-litellm runs it on every `litellm_bridge` table when it reads
+    /// config.toml (`codex_litellm_runtime::LitellmSettings::load`).
     pub fn validate(&self) -> Result<(), String> {
-        if self.max_attempts == 0 {
-            return Err("litellm_bridge.max_attempts must be at least 1".to_string());
-        }
-        if self.max_response_bytes < 1024 {
-            return Err("litellm_bridge.max_response_bytes must be at least 1024".to_string());
-        }
-        if self.request_timeout_secs == 0 || self.connect_timeout_secs == 0 {
-            return Err(
-                "litellm_bridge.request_timeout_secs and connect_timeout_secs must be positive"
-                    .to_string(),
-            );
-        }
-        if self.idle_timeout_secs == Some(0) {
-            return Err("litellm_bridge.idle_timeout_secs must be positive".to_string());
-        }
-        if let Some(model) = &self.model
-            && model.trim().is_empty()
-        {
-            return Err(
-                "litellm_bridge.model must not be empty (remove it to keep Codex's model)"
-                    .to_string(),
-            );
-        }
-        for reserved in ["messages", "stream"] {
-            if self.extra_body.contains_key(reserved) {
+        let numbers: [(&str, Option<u64>, u64, u64); 11] = [
+            ("turn_timeout_secs", Some(self.turn_timeout_secs), 1, 86_400),
+            ("max_attempts", Some(u64::from(self.max_attempts)), 1, 10),
+            ("auto_continue", Some(u64::from(self.auto_continue)), 0, 10),
+            (
+                "retry_base_delay_ms",
+                Some(self.retry_base_delay_ms),
+                0,
+                60_000,
+            ),
+            (
+                "retry_max_delay_ms",
+                Some(self.retry_max_delay_ms),
+                0,
+                300_000,
+            ),
+            (
+                "max_retry_after_secs",
+                Some(self.max_retry_after_secs),
+                0,
+                600,
+            ),
+            (
+                "connect_timeout_secs",
+                Some(self.connect_timeout_secs),
+                1,
+                300,
+            ),
+            ("idle_timeout_secs", self.idle_timeout_secs, 1, 3_600),
+            (
+                "request_timeout_secs",
+                Some(self.request_timeout_secs),
+                1,
+                86_400,
+            ),
+            (
+                "max_response_bytes",
+                Some(self.max_response_bytes as u64),
+                1_024,
+                1_073_741_824,
+            ),
+            ("max_output_tokens", self.max_output_tokens, 1, 10_000_000),
+        ];
+        for (key, value, min, max) in numbers {
+            if let Some(value) = value
+                && !(min..=max).contains(&value)
+            {
                 return Err(format!(
-                    "litellm_bridge.extra_body must not set `{reserved}` (the bridge owns it)"
+                    "litellm_bridge.{key} = {value} is out of range: use a value from {min} to {max}"
                 ));
             }
         }
+        if let Some(model) = &self.model {
+            bounded::check_model(model).map_err(|why| format!("litellm_bridge.model {why}"))?;
+        }
+        bounded::check_extra_body(&self.extra_body)
+            .map_err(|why| format!("litellm_bridge.extra_body {why}"))?;
         Ok(())
+    }
+}
+
+/// Checks of values that are not plain numbers.
+mod bounded {
+    use serde_json::Map;
+    use serde_json::Value;
+
+    pub fn check_model(model: &str) -> Result<(), String> {
+        if model.trim().is_empty() {
+            return Err("must not be empty (remove it to keep Codex's model)".to_string());
+        }
+        Ok(())
+    }
+
+    /// Parameters the bridge owns: setting them would replace the conversation or break
+    /// how the answer is read.
+    const RESERVED: [&str; 2] = ["messages", "stream"];
+
+    pub fn check_extra_body(extra: &Map<String, Value>) -> Result<(), String> {
+        match RESERVED.iter().find(|key| extra.contains_key(**key)) {
+            Some(key) => Err(format!(
+                "must not set `{key}` (the bridge owns it; use the bridge options instead)"
+            )),
+            None => Ok(()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    /// Every bounded key refuses values outside its range, naming the key and what is
+    /// allowed.
+    #[test]
+    fn out_of_range_values_are_refused_with_the_allowed_range() {
+        let cases = [
+            ("request_timeout_secs", json!(u64::MAX), "from 1 to 86400"),
+            ("request_timeout_secs", json!(0), "from 1 to 86400"),
+            ("turn_timeout_secs", json!(0), "from 1 to 86400"),
+            ("max_response_bytes", json!(0), "from 1024 to 1073741824"),
+            ("max_attempts", json!(0), "from 1 to 10"),
+            ("max_attempts", json!(1000), "from 1 to 10"),
+            ("idle_timeout_secs", json!(0), "from 1 to 3600"),
+            ("connect_timeout_secs", json!(0), "from 1 to 300"),
+            ("max_retry_after_secs", json!(86_400), "from 0 to 600"),
+            ("retry_max_delay_ms", json!(u64::MAX), "from 0 to 300000"),
+            ("auto_continue", json!(100), "from 0 to 10"),
+            ("max_output_tokens", json!(0), "from 1 to 10000000"),
+            ("model", json!(" "), "must not be empty"),
+            (
+                "extra_body",
+                json!({"messages": []}),
+                "must not set `messages`",
+            ),
+            (
+                "extra_body",
+                json!({"stream": false}),
+                "must not set `stream`",
+            ),
+        ];
+        for (key, value, allowed) in cases {
+            let options = serde_json::from_value::<BridgeOptions>(json!({key: value}))
+                .map_err(|err| err.to_string())
+                .and_then(|options| options.validate());
+            assert!(
+                options
+                    .as_ref()
+                    .is_err_and(|e| e.contains(allowed) && e.contains(key)),
+                "{key} = {value}: {options:?}"
+            );
+        }
+        let mut options = BridgeOptions {
+            request_timeout_secs: u64::MAX,
+            ..BridgeOptions::default()
+        };
+        assert_eq!(
+            options.validate(),
+            Err(format!(
+                "litellm_bridge.request_timeout_secs = {} is out of range: use a value from 1 to 86400",
+                u64::MAX
+            ))
+        );
+        options.request_timeout_secs = 600;
+        assert_eq!(options.validate(), Ok(()));
+        assert_eq!(BridgeOptions::default().validate(), Ok(()));
+        let read: Result<BridgeOptions, _> =
+            serde_json::from_value(json!({"request_timeout_secs": 86_400, "max_attempts": 10}));
+        assert!(read.is_ok(), "{read:?}");
     }
 }

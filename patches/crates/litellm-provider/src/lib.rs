@@ -7,10 +7,12 @@
 //! id; upstream's `ModelProviderInfo` has no id, so config loading reports which id a
 //! resolved table belongs to ([`note_resolved_provider`]).
 
+mod models;
 mod provider;
 mod registry;
 mod transport;
 
+pub use models::PreparedModels;
 pub use provider::ChatModelProvider;
 pub use registry::ChatProvider;
 pub use registry::chat_provider;

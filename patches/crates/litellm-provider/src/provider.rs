@@ -20,6 +20,7 @@ use codex_model_provider::SharedModelProvider;
 use codex_model_provider_info::ModelProviderInfo;
 use codex_models_manager::cache::ModelsCache;
 use codex_models_manager::manager::SharedModelsManager;
+use codex_models_manager::manager::StaticModelsManager;
 use codex_protocol::error::CodexErr;
 use codex_protocol::openai_models::ModelsResponse;
 use std::collections::BTreeMap;
@@ -64,6 +65,22 @@ on provider {}; set [litellm] background_model",
 
     pub fn chat_provider(&self) -> &ChatProvider {
         &self.chat
+    }
+
+    /// The backend's own catalog, unless the user configured `model_catalog_json` (which,
+    /// as upstream does, is authoritative).
+    fn backend_catalog(
+        &self,
+        config_model_catalog: &Option<ModelsResponse>,
+    ) -> Option<SharedModelsManager> {
+        if config_model_catalog.is_some() {
+            return None;
+        }
+        let models = self.chat.models.as_ref()?;
+        Some(Arc::new(StaticModelsManager::new(
+            self.inner.auth_manager(),
+            (*models.catalog).clone(),
+        )))
     }
 
     /// Upstream's names (`codex-auto-review`, `gpt-5.6-luna`, ...) do not exist on a chat
@@ -166,15 +183,20 @@ impl ModelProvider for ChatModelProvider {
         codex_home: PathBuf,
         config_model_catalog: Option<ModelsResponse>,
     ) -> SharedModelsManager {
-        self.inner.models_manager(codex_home, config_model_catalog)
+        match self.backend_catalog(&config_model_catalog) {
+            Some(manager) => manager,
+            None => self.inner.models_manager(codex_home, config_model_catalog),
+        }
     }
 
     fn models_manager_without_cache(
         &self,
         config_model_catalog: Option<ModelsResponse>,
     ) -> SharedModelsManager {
-        self.inner
-            .models_manager_without_cache(config_model_catalog)
+        match self.backend_catalog(&config_model_catalog) {
+            Some(manager) => manager,
+            None => self.inner.models_manager_without_cache(config_model_catalog),
+        }
     }
 
     fn models_manager_with_cache(
@@ -182,7 +204,11 @@ impl ModelProvider for ChatModelProvider {
         config_model_catalog: Option<ModelsResponse>,
         cache: Arc<dyn ModelsCache>,
     ) -> SharedModelsManager {
-        self.inner
-            .models_manager_with_cache(config_model_catalog, cache)
+        match self.backend_catalog(&config_model_catalog) {
+            Some(manager) => manager,
+            None => self
+                .inner
+                .models_manager_with_cache(config_model_catalog, cache),
+        }
     }
 }

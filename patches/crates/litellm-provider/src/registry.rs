@@ -6,12 +6,14 @@ use std::sync::Mutex;
 use std::sync::PoisonError;
 
 /// A provider codex-litellm bridges.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub struct ChatProvider {
     pub id: String,
     pub options: BridgeOptions,
     /// The model the configuration that named this provider resolved to, if any.
     pub model: Option<String>,
+    /// The backend's models as upstream's catalog (`None`: upstream's behaviour stays).
+    pub models: Option<crate::models::PreparedModels>,
 }
 
 struct Entry {
@@ -24,12 +26,21 @@ static RESOLVED: Mutex<Vec<Entry>> = Mutex::new(Vec::new());
 /// Called by config loading with the provider id it resolved, its table and the model.
 /// Only chat providers (per codex-litellm's settings) are remembered.
 pub fn note_resolved_provider(id: &str, info: &ModelProviderInfo, model: Option<&str>) {
+    // Run as `codex`, the binary is upstream: nothing is bridged.
+    if !codex_litellm_runtime::is_codex_litellm() {
+        return;
+    }
     let options = codex_litellm_runtime::chat_bridge_options(id);
+    let models = options
+        .as_ref()
+        .and_then(|_| crate::models::prepare(id, info, model));
     codex_litellm_runtime::note_session_provider(codex_litellm_runtime::session::SessionProvider {
         id: id.to_string(),
         base_url: info.base_url.clone(),
         model: model.map(str::to_string),
         bridged: options.is_some(),
+        notices: models.as_ref().map(|m| m.notices.clone()).unwrap_or_default(),
+        unknown_model: models.as_ref().and_then(|m| m.unknown_model.clone()),
     });
     let Some(mut options) = options else {
         return;
@@ -43,6 +54,7 @@ pub fn note_resolved_provider(id: &str, info: &ModelProviderInfo, model: Option<
         id: id.to_string(),
         options,
         model: model.map(str::to_string),
+        models,
     };
     let mut resolved = RESOLVED.lock().unwrap_or_else(PoisonError::into_inner);
     match resolved.iter_mut().find(|entry| entry.info == *info) {

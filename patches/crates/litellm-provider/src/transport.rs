@@ -31,6 +31,14 @@ impl ProviderTransport {
         let Some(chat) = crate::registry::chat_provider(provider) else {
             return ProviderTransport::Responses(direct);
         };
+        // The key's literal value is replaced wherever it appears (messages, telemetry).
+        if let Some(key) = provider
+            .env_key
+            .as_deref()
+            .and_then(|name| std::env::var(name).ok())
+        {
+            codex_litellm_bridge::redact::register_secret(&key);
+        }
         let client = match codex_http_client::build_reqwest_client_with_custom_ca(
             reqwest::Client::builder(),
         ) {

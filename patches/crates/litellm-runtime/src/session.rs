@@ -14,6 +14,11 @@ pub struct SessionProvider {
     pub model: Option<String>,
     /// Whether codex-litellm bridges it (a chat provider) or Codex talks Responses to it.
     pub bridged: bool,
+    /// Said once about the selected model (assumed context window, no tool support).
+    pub notices: Vec<String>,
+    /// The backend lists its models and the selected one is not among them (the message
+    /// names close matches).
+    pub unknown_model: Option<String>,
 }
 
 static SESSION_PROVIDER: Mutex<Option<SessionProvider>> = Mutex::new(None);
@@ -55,18 +60,37 @@ pub fn describe(provider: &SessionProvider) -> String {
     line
 }
 
-/// The TUI session header's provider row; `None` when run as `codex`.
-pub fn session_provider_line() -> Option<String> {
+/// The TUI session header's rows: the provider line, then notices and warnings about the
+/// model; empty when run as `codex`.
+pub fn session_header_lines() -> Vec<String> {
     if !crate::is_codex_litellm() {
-        return None;
+        return Vec::new();
     }
-    session_provider().map(|provider| describe(&provider))
+    let Some(provider) = session_provider() else {
+        return Vec::new();
+    };
+    let mut lines = vec![describe(&provider)];
+    lines.extend(provider.unknown_model.iter().map(|m| format!("⚠ {m}")));
+    lines.extend(provider.notices.iter().map(|n| format!("⚠ {n}")));
+    lines
 }
 
-/// `codex-litellm exec`'s first line on stderr.
+/// What `codex-litellm exec` says first, on stderr. A model the backend does not serve
+/// ends the run here, before the prompt is sent, with the close matches.
 pub fn print_exec_start_line() {
-    if let Some(line) = session_provider_line() {
-        eprintln!("{BINARY_NAME}: {line}");
+    if !crate::is_codex_litellm() {
+        return;
+    }
+    let Some(provider) = session_provider() else {
+        return;
+    };
+    eprintln!("{BINARY_NAME}: {}", describe(&provider));
+    if let Some(unknown) = &provider.unknown_model {
+        eprintln!("{BINARY_NAME}: error: {unknown}");
+        std::process::exit(2);
+    }
+    for notice in &provider.notices {
+        eprintln!("{notice}");
     }
 }
 
@@ -102,17 +126,32 @@ mod tests {
             base_url: Some("http://user:hunter2@gw:4000/v1?api_key=sk-secret".to_string()),
             model: Some("qwen3-coder".to_string()),
             bridged: true,
+            notices: Vec::new(),
+            unknown_model: None,
         };
         let line = describe(&provider);
-        assert!(line.starts_with("provider litellm (chat, bridged) · http://"), "{line}");
+        let provider = SessionProvider {
+            notices: vec!["n".to_string()],
+            ..provider
+        };
+        assert_eq!(describe(&provider), line, "notices are rows of their own");
+        assert!(
+            line.starts_with("provider litellm (chat, bridged) · http://"),
+            "{line}"
+        );
         assert!(line.ends_with(" · model qwen3-coder"), "{line}");
-        assert!(!line.contains("hunter2") && !line.contains("sk-secret"), "{line}");
+        assert!(
+            !line.contains("hunter2") && !line.contains("sk-secret"),
+            "{line}"
+        );
 
         let responses = SessionProvider {
             id: "openai".to_string(),
             base_url: None,
             model: None,
             bridged: false,
+            notices: Vec::new(),
+            unknown_model: None,
         };
         assert_eq!(
             describe(&responses),
@@ -131,6 +170,6 @@ mod tests {
             ("OpenAI Codex".to_string(), "v0.148.0".to_string())
         );
         assert!(!hides_openai_account_rows(false));
-        assert_eq!(session_provider_line(), None);
+        assert!(session_header_lines().is_empty());
     }
 }
