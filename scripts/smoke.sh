@@ -42,6 +42,9 @@ SMOKE_DIR=$CL_ROOT/tests/smoke
 # The API key every codex run gets: it must never show up in any file or output.
 SECRET=sk-smoke-SECRET-4f1c9a7e2b6d8053
 MODEL_DEFAULT='mock-model'
+# Every model a scenario uses (MODEL_DEFAULT and the catalog's): the names --via-litellm's
+# proxy serves.
+SMOKE_MODELS='mock-model,smoke-freeform'
 
 # The scenarios, in order. Each has tests/smoke/<name>.json and a function
 # scenario_<name with - replaced by _> below.
@@ -845,7 +848,8 @@ if [[ -n $via_litellm ]]; then
   proxy_dir=$ROOT/litellm
   printf 'smoke: starting the LiteLLM proxy (scripts/litellm-proxy.sh)\n' >&2
   if ! proxy_env=$(LITELLM_PROXY_MASTER_KEY=$SECRET LITELLM_PROXY_BACKEND_KEY=$SECRET \
-    "$CL_SCRIPTS/litellm-proxy.sh" start --dir "$proxy_dir" --backend-port "$mock_port"); then
+    "$CL_SCRIPTS/litellm-proxy.sh" start --dir "$proxy_dir" --backend-port "$mock_port" \
+    --models "$SMOKE_MODELS"); then
     setup_error "the LiteLLM proxy did not start (see above)"
   fi
   proxy_url=$(sed -n 's/^LITELLM_PROXY_URL=//p' <<<"$proxy_env")

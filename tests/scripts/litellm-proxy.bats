@@ -39,6 +39,9 @@ assert_no_proxy_left() {
   run "$PROXY" start --dir "$TMPDIR/p" --backend-port nope
   assert_failure
   assert_output_has "--backend-port needs a port number"
+  run "$PROXY" start --dir "$TMPDIR/p" --backend-port 9 --models 'a b'
+  assert_failure
+  assert_output_has "--models needs comma-separated model names"
   run "$PROXY" env --dir "$TMPDIR/none"
   assert_failure
   assert_output_has "no proxy started in"
@@ -60,16 +63,19 @@ set -u
   printf 'backend=%s\n' "$LITELLM_PROXY_BACKEND_PORT"
   printf 'no_key=%s\n' "$(curl -s --noproxy '*' -o /dev/null -w '%{http_code}' "$LITELLM_PROXY_URL/v1/models")"
   printf 'key=%s\n' "$(curl -s --noproxy '*' -o /dev/null -w '%{http_code}' -H "authorization: Bearer $LITELLM_PROXY_KEY" "$LITELLM_PROXY_URL/v1/models")"
+  printf 'models=%s\n' "$(curl -s --noproxy '*' -H "authorization: Bearer $LITELLM_PROXY_KEY" "$LITELLM_PROXY_URL/v1/models" |
+    python3 -c 'import json, sys; print(",".join(m["id"] for m in json.load(sys.stdin)["data"]))')"
 } >"$1"
 exit 7
 EOF2
   chmod +x "$BATS_TEST_TMPDIR/probe.sh"
-  run "$PROXY" run -- "$BATS_TEST_TMPDIR/probe.sh" "$BATS_TEST_TMPDIR/probe.out"
+  run "$PROXY" run --models mock-model,smoke-freeform -- "$BATS_TEST_TMPDIR/probe.sh" "$BATS_TEST_TMPDIR/probe.out"
   [[ $status -eq 7 ]] || { echo "status $status: $output" >&2; false; }
   cat "$BATS_TEST_TMPDIR/probe.out" >&2
   grep -qx 'version=1.108.7' "$BATS_TEST_TMPDIR/probe.out"
   refute grep -qx 'no_key=200' "$BATS_TEST_TMPDIR/probe.out"
   grep -qx 'key=200' "$BATS_TEST_TMPDIR/probe.out"
+  grep -qx 'models=mock-model,smoke-freeform' "$BATS_TEST_TMPDIR/probe.out"
   grep -q '^url=http://127.0.0.1:[0-9]*$' "$BATS_TEST_TMPDIR/probe.out"
   local url
   url=$(sed -n 's/^url=//p' "$BATS_TEST_TMPDIR/probe.out")
