@@ -1,11 +1,22 @@
 //! codex-litellm's process-level glue, kept out of upstream files: who the binary is, its
-//! own settings (`[litellm]` in config.toml), what it does with its command line, and the
+//! own settings (`$CODEX_HOME/litellm.toml`, and the move of older ones out of config.toml),
+//! which provider and model a run uses and why, what it does with its command line, and the
 //! telemetry every bridged request reports to.
 
 mod global;
 pub mod identity;
+pub mod migrate;
+pub mod selection;
 pub mod settings;
 pub mod startup;
+
+pub use global::ConfigView;
+pub use global::chat_bridge_options;
+pub use global::chat_provider_ids;
+pub use global::load_view;
+pub use global::model_overrides;
+pub use global::resolve_for;
+pub use global::start_line;
 
 pub use global::LitellmProvider;
 pub use global::exchange_observer;
