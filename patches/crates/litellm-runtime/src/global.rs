@@ -246,6 +246,12 @@ pub fn startup_args() -> Vec<OsString> {
     }
 }
 
+/// Whether this process is codex-litellm (started as `codex-litellm` or with
+/// `CODEX_LITELLM_IDENTITY=1`); run as `codex`, everything of ours stays out of the way.
+pub fn is_active() -> bool {
+    runtime().active
+}
+
 /// Every chat provider id (empty when run as `codex`).
 pub fn chat_provider_ids() -> Vec<String> {
     let runtime = runtime();

@@ -13,6 +13,7 @@ pub mod startup;
 pub use global::ConfigView;
 pub use global::chat_bridge_options;
 pub use global::chat_provider_ids;
+pub use global::is_active;
 pub use global::load_view;
 pub use global::model_overrides;
 pub use global::resolve_for;
