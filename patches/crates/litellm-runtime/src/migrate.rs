@@ -109,6 +109,7 @@ pub fn plan(config_text: &str, litellm_text: &str) -> Result<Option<MigrationPla
     let mut moved = Vec::new();
 
     if let Some(legacy) = config.remove("litellm") {
+        keep_comments(&mut config, &legacy);
         let Some(legacy) = legacy.as_table_like() else {
             return Err(format!(
                 "{CONFIG_TOML}: `litellm` is not a table; remove it (codex-litellm's settings now live in {LITELLM_TOML})"
@@ -139,6 +140,7 @@ pub fn plan(config_text: &str, litellm_text: &str) -> Result<Option<MigrationPla
         ));
     }
 
+    let mut removed_tables: Vec<Item> = Vec::new();
     if let Some(providers) = config
         .get_mut("model_providers")
         .and_then(Item::as_table_like_mut)
@@ -149,6 +151,7 @@ pub fn plan(config_text: &str, litellm_text: &str) -> Result<Option<MigrationPla
                 continue;
             };
             if let Some(bridge) = provider.remove("litellm_bridge") {
+                removed_tables.push(bridge.clone());
                 put(
                     &mut litellm,
                     &["providers", &id, "bridge"],
@@ -162,7 +165,7 @@ pub fn plan(config_text: &str, litellm_text: &str) -> Result<Option<MigrationPla
             if is_chat_wire_api(provider.get("wire_api")) {
                 provider.remove("wire_api");
                 if !is_builtin_chat_provider(&id) {
-                    ensure_table(&mut litellm, &["providers", &id])?;
+                    ensure_table(&mut litellm, &["providers", &id], true)?;
                 }
                 moved.push(format!(
                     "wire_api = \"chat\" in [model_providers.{id}] -> [providers.{id}] (removed from {CONFIG_TOML})"
@@ -171,6 +174,9 @@ pub fn plan(config_text: &str, litellm_text: &str) -> Result<Option<MigrationPla
         }
     }
 
+    for removed in &removed_tables {
+        keep_comments(&mut config, removed);
+    }
     let litellm_toml = litellm.to_string();
     LitellmSettings::from_toml(&litellm_toml, LITELLM_TOML).map_err(|err| {
         format!(
@@ -190,7 +196,7 @@ fn put(document: &mut DocumentMut, path: &[&str], item: &Item, what: &str) -> Re
     let (last, parents) = path
         .split_last()
         .ok_or_else(|| "empty destination".to_string())?;
-    let parent = ensure_table(document, parents)?;
+    let parent = ensure_table(document, parents, !item.is_table())?;
     if let Some(existing) = parent.get(last) {
         if item_value(existing) == item_value(item) {
             return Ok(());
@@ -205,14 +211,19 @@ fn put(document: &mut DocumentMut, path: &[&str], item: &Item, what: &str) -> Re
 }
 
 /// The table at `path`, created (as `[a.b]` headers) where missing.
-fn ensure_table<'a>(document: &'a mut DocumentMut, path: &[&str]) -> Result<&'a mut Table, String> {
+fn ensure_table<'a>(
+    document: &'a mut DocumentMut,
+    path: &[&str],
+    explicit_leaf: bool,
+) -> Result<&'a mut Table, String> {
     let mut table = document.as_table_mut();
     for (depth, key) in path.iter().enumerate() {
         let is_last = depth + 1 == path.len();
         let entry = table.entry(key).or_insert_with(|| {
             let mut new = Table::new();
-            // `[providers]` alone would be an empty header: only the leaf gets one.
-            new.set_implicit(!is_last);
+            // `[providers]` alone would be an empty header: only a leaf that holds
+            // values gets one.
+            new.set_implicit(!(is_last && explicit_leaf));
             Item::Table(new)
         });
         if let Some(inline) = entry.as_inline_table().cloned() {
@@ -224,12 +235,73 @@ fn ensure_table<'a>(document: &'a mut DocumentMut, path: &[&str]) -> Result<&'a 
                 path[..=depth].join(".")
             )
         })?;
-        if is_last {
+        if is_last && explicit_leaf {
             next.set_implicit(false);
         }
         table = next;
     }
     Ok(table)
+}
+
+/// Comments above a removed table header (often the file's own header) move to the next
+/// table, or to the end of the file: the migration never loses a comment of the user's.
+fn keep_comments(document: &mut DocumentMut, removed: &Item) {
+    // Only the removed table's own header comments: those of its sub-tables move with
+    // them into litellm.toml.
+    let Item::Table(removed) = removed else {
+        return;
+    };
+    let (Some(position), Some(prefix)) = (
+        removed.position(),
+        removed
+            .decor()
+            .prefix()
+            .and_then(|p| p.as_str())
+            .map(str::to_string),
+    ) else {
+        return;
+    };
+    if !prefix.contains('#') {
+        return;
+    }
+    {
+        let mut moved = false;
+        let mut best = isize::MAX;
+        visit_tables(document.as_table_mut(), &mut |table: &mut Table| {
+            if let Some(p) = table.position()
+                && p > position
+                && p < best
+                && !table.is_implicit()
+            {
+                best = p;
+            }
+        });
+        visit_tables(document.as_table_mut(), &mut |table: &mut Table| {
+            if table.position() == Some(best) && !moved {
+                let existing = table
+                    .decor()
+                    .prefix()
+                    .and_then(|p| p.as_str())
+                    .unwrap_or("")
+                    .to_string();
+                table.decor_mut().set_prefix(format!("{prefix}{existing}"));
+                moved = true;
+            }
+        });
+        if best == isize::MAX {
+            let trailing = document.trailing().as_str().unwrap_or("").to_string();
+            document.set_trailing(format!("{trailing}{prefix}"));
+        }
+    }
+}
+
+fn visit_tables(table: &mut Table, visit: &mut dyn FnMut(&mut Table)) {
+    visit(table);
+    for (_, child) in table.iter_mut() {
+        if let Item::Table(child) = child {
+            visit_tables(child, visit);
+        }
+    }
 }
 
 /// A copy of `item` with tables rebuilt, so a table moved from config.toml is written in
@@ -239,6 +311,11 @@ fn fresh(item: &Item) -> Item {
         Item::Table(table) => {
             let mut new = Table::new();
             new.set_implicit(table.is_implicit() && table.iter().all(|(_, i)| i.is_table()));
+            if let Some(prefix) = table.decor().prefix().and_then(|p| p.as_str())
+                && prefix.contains('#')
+            {
+                new.decor_mut().set_prefix(prefix.to_string());
+            }
             for (key, child) in table.iter() {
                 match table.key(key) {
                     Some(formatted) => {
@@ -377,6 +454,8 @@ model = "y"
             r#"# my stock settings
 model = "gpt-5.5"   # keep this comment
 
+# codex-litellm
+
 [model_providers.deepseek]
 name = "DeepSeek"   # the name
 base_url = "https://api.deepseek.com/v1"
@@ -411,6 +490,30 @@ model = "y"
         assert!(settings.is_chat_provider("vllm"));
         assert_eq!(plan.moved.len(), 3, "{:?}", plan.moved);
         assert!(plan.moved[0].starts_with("[litellm] -> litellm.toml (model, providers.litellm.base_url, providers.litellm.bridge, telemetry)"), "{:?}", plan.moved);
+    }
+
+    #[test]
+    fn the_example_config_of_earlier_releases_migrates_keeping_its_comments() {
+        let legacy = include_str!("testdata/legacy-config.toml");
+        let plan = plan(legacy, "").unwrap().unwrap();
+        assert!(
+            plan.config_toml
+                .starts_with("# $CODEX_HOME/config.toml (~/.codex/config.toml), shared by"),
+            "the file's header comment must stay: {}",
+            plan.config_toml
+        );
+        assert!(
+            plan.config_toml
+                .contains("[model_providers.deepseek]\nname = \"DeepSeek\"")
+        );
+        assert!(
+            plan.litellm_toml
+                .contains("# Bridge options of the built-in `litellm` provider")
+        );
+        let settings = LitellmSettings::from_toml(&plan.litellm_toml, "litellm.toml").unwrap();
+        assert_eq!(settings.model.as_deref(), Some("qwen3-coder"));
+        assert!(settings.is_chat_provider("deepseek"));
+        assert_eq!(legacy_settings_in(&plan.config_toml), Vec::<String>::new());
     }
 
     #[test]
@@ -497,7 +600,7 @@ model = "y"
         assert_eq!(std::fs::read_to_string(&report.backup).unwrap(), LEGACY);
         let config = std::fs::read_to_string(home.path().join("config.toml")).unwrap();
         assert!(
-            !config.contains("litellm") && !config.contains("wire_api"),
+            legacy_settings_in(&config).is_empty() && !config.contains("wire_api"),
             "{config}"
         );
         #[cfg(unix)]
