@@ -370,6 +370,27 @@ context_window = 262144
     }
 
     #[test]
+    fn the_documented_example_loads() {
+        // In the codex-litellm repository only (inside codex-rs there is no docs/).
+        let manifest = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+        let Some(example) = manifest
+            .ancestors()
+            .map(|dir| dir.join("docs/examples/litellm.toml"))
+            .find(|path| path.is_file())
+        else {
+            return;
+        };
+        let text = std::fs::read_to_string(&example).unwrap_or_default();
+        let settings = LitellmSettings::from_toml(&text, "docs/examples/litellm.toml")
+            .unwrap_or_else(|err| panic!("{err}"));
+        assert_eq!(settings.model.as_deref(), Some("qwen3-coder"));
+        assert_eq!(
+            settings.chat_provider_ids(),
+            ["litellm", "ollama-chat", "deepseek", "vllm"]
+        );
+    }
+
+    #[test]
     fn a_missing_file_gives_defaults() {
         let dir = std::env::temp_dir().join("codex-litellm-settings-missing");
         assert_eq!(LitellmSettings::load(&dir), Ok(LitellmSettings::default()));
