@@ -7,10 +7,7 @@ use crate::identity::series;
 use crate::selection::Context;
 use crate::selection::Resolution;
 use crate::settings::CONFIG_TOML;
-use crate::settings::ENV_API_KEY;
-use crate::settings::ENV_BASE_URL;
 use crate::settings::ENV_TELEMETRY;
-use crate::settings::LITELLM_PROVIDER_ID;
 use crate::settings::LITELLM_TOML;
 use crate::settings::LitellmSettings;
 use crate::settings::codex_home;
@@ -45,10 +42,7 @@ fn runtime() -> &'static Runtime {
         // Not started through `startup_args` (run as `codex`, or a library caller): read the
         // settings now; a broken litellm.toml must not stop stock behaviour, so it is
         // reported and ignored.
-        let args: Vec<OsString> = std::env::args_os().collect();
-        let identity = std::env::var(IDENTITY_ENV).ok();
-        let active =
-            invoked_as_codex_litellm(args.first().map(OsString::as_os_str), identity.as_deref());
+        let active = is_codex_litellm();
         let home = codex_home();
         let settings = load_view(&home)
             .map(|view| view.settings)
@@ -249,7 +243,35 @@ pub fn startup_args() -> Vec<OsString> {
 /// Whether this process is codex-litellm (started as `codex-litellm` or with
 /// `CODEX_LITELLM_IDENTITY=1`); run as `codex`, everything of ours stays out of the way.
 pub fn is_active() -> bool {
-    runtime().active
+    is_codex_litellm()
+}
+
+/// True when this process is codex-litellm (see `identity::invoked_as_codex_litellm`).
+pub fn is_codex_litellm() -> bool {
+    let argv0 = std::env::args_os().next();
+    let identity = std::env::var(IDENTITY_ENV).ok();
+    invoked_as_codex_litellm(argv0.as_deref(), identity.as_deref())
+}
+
+/// The command line parsed into `T`: run as `codex-litellm`, through [`startup_args`] and
+/// with the help naming codex-litellm; run as `codex`, exactly `T::parse()`.
+pub fn parse_cli<T: clap::Parser>() -> T {
+    let args = startup_args();
+    if !is_codex_litellm() {
+        return T::parse_from(args);
+    }
+    let matches = crate::identity::codex_litellm_command(T::command()).get_matches_from(args);
+    T::from_arg_matches(&matches).unwrap_or_else(|err| err.exit())
+}
+
+/// litellm.toml `background_model`: the model for upstream's background calls (approval
+/// review, memories) on a chat provider; `None` means the session's model.
+pub fn background_model() -> Option<String> {
+    runtime()
+        .settings
+        .background_model
+        .clone()
+        .filter(|model| !model.trim().is_empty())
 }
 
 /// Every chat provider id (empty when run as `codex`).
@@ -281,20 +303,22 @@ pub fn model_overrides() -> toml::Table {
 /// (LITELLM_BASE_URL) · model qwen3-coder (LITELLM_MODEL)`. Pass what Codex finally
 /// loaded; where a value is what codex-litellm chose, its origin is told, otherwise it is
 /// `Codex config`. `None` when run as `codex`.
-pub fn start_line(provider_id: &str, base_url: Option<&str>, model: &str) -> Option<String> {
+pub fn start_line(
+    provider_id: &str,
+    base_url: Option<&str>,
+    model: Option<&str>,
+) -> Option<String> {
     let runtime = runtime();
     if !runtime.active {
         return None;
     }
-    let from_codex = "Codex config".to_string();
     let ours = runtime.resolution.as_ref();
     let source_of = |choice: Option<&crate::selection::Choice>, value: Option<&str>| match choice {
-        Some(choice) if choice.value.as_deref() == value && value.is_some() => {
+        Some(choice) if value.is_some() && choice.value.as_deref() == value => {
             choice.source.to_string()
         }
-        _ => from_codex.clone(),
+        _ => "Codex config".to_string(),
     };
-    let provider_source = source_of(ours.map(|r| &r.provider), Some(provider_id));
     let base = match base_url {
         Some(url) => format!(
             "{} ({})",
@@ -303,14 +327,21 @@ pub fn start_line(provider_id: &str, base_url: Option<&str>, model: &str) -> Opt
         ),
         None => "default base URL".to_string(),
     };
+    let model = match model {
+        Some(model) => format!(
+            "model {model} ({})",
+            source_of(ours.map(|r| &r.model), Some(model))
+        ),
+        None => "model not set".to_string(),
+    };
     let bridged = if runtime.settings.is_chat_provider(provider_id) {
         ""
     } else {
         " · Responses API, not bridged"
     };
     Some(format!(
-        "provider {provider_id} (from {provider_source}) · {base} · model {model} ({}){bridged}",
-        source_of(ours.map(|r| &r.model), Some(model))
+        "provider {provider_id} (from {}) · {base} · {model}{bridged}",
+        source_of(ours.map(|r| &r.provider), Some(provider_id))
     ))
 }
 
@@ -338,51 +369,6 @@ pub fn exchange_observer() -> Arc<dyn ExchangeObserver> {
 /// Raw upstream bytes to keep per attempt (telemetry level `full`), else 0.
 pub fn raw_capture_limit() -> usize {
     runtime().raw_capture_limit
-}
-
-/// What the built-in `litellm` provider is made of.
-#[derive(Debug, Clone, PartialEq)]
-pub struct LitellmProvider {
-    pub name: String,
-    pub base_url: String,
-    pub env_key: String,
-    pub env_key_instructions: String,
-    /// The bridge already retries each request; Codex's own stream retries on top of that
-    /// would multiply the attempts.
-    pub stream_max_retries: u64,
-    pub bridge: BridgeOptions,
-}
-
-/// (rust-v0.125 series only: from 0.148 the built-in providers reach Codex as `-c`
-/// overrides made by [`startup_args`].)
-pub fn litellm_provider() -> LitellmProvider {
-    let settings = &runtime().settings;
-    let base_url = std::env::var(ENV_BASE_URL)
-        .ok()
-        .filter(|url| !url.trim().is_empty())
-        .or_else(|| {
-            settings
-                .providers
-                .get(LITELLM_PROVIDER_ID)
-                .and_then(|p| p.definition.get("base_url"))
-                .and_then(toml::Value::as_str)
-                .map(str::to_string)
-        })
-        .unwrap_or_else(|| crate::settings::DEFAULT_LITELLM_BASE_URL.to_string());
-    LitellmProvider {
-        name: "LiteLLM".to_string(),
-        base_url,
-        env_key: ENV_API_KEY.to_string(),
-        env_key_instructions: format!(
-            "Set {ENV_API_KEY} to your LiteLLM key (any non-empty value if the gateway has no auth), \
-and {ENV_BASE_URL} to the gateway URL (default {}).",
-            crate::settings::DEFAULT_LITELLM_BASE_URL
-        ),
-        stream_max_retries: 1,
-        bridge: settings
-            .bridge_options(LITELLM_PROVIDER_ID)
-            .unwrap_or_default(),
-    }
 }
 
 /// Values for the `LiteLLM` rows of the TUI's `/status` card, one per model (empty when

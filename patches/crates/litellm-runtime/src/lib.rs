@@ -7,8 +7,18 @@ mod global;
 pub mod identity;
 pub mod migrate;
 pub mod selection;
+pub mod session;
 pub mod settings;
 pub mod startup;
+
+pub use global::background_model;
+pub use global::is_codex_litellm;
+pub use global::parse_cli;
+pub use session::hides_openai_account_rows;
+pub use session::note_session_provider;
+pub use session::print_exec_start_line;
+pub use session::product_title;
+pub use session::session_provider_line;
 
 pub use global::ConfigView;
 pub use global::chat_bridge_options;
@@ -19,9 +29,7 @@ pub use global::model_overrides;
 pub use global::resolve_for;
 pub use global::start_line;
 
-pub use global::LitellmProvider;
 pub use global::exchange_observer;
-pub use global::litellm_provider;
 pub use global::print_exec_summary;
 pub use global::raw_capture_limit;
 pub use global::startup_args;

@@ -58,6 +58,7 @@ impl MigrationReport {
 const LEGACY_LITELLM_KEYS: &[(&str, &[&str])] = &[
     ("model", &["model"]),
     ("provider", &["provider"]),
+    ("background_model", &["background_model"]),
     ("telemetry", &["telemetry"]),
     ("base_url", &["providers", LITELLM_PROVIDER_ID, "base_url"]),
     ("bridge", &["providers", LITELLM_PROVIDER_ID, "bridge"]),

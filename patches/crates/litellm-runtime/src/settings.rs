@@ -6,6 +6,7 @@
 //! ```toml
 //! model = "qwen3-coder"            # default model (LITELLM_MODEL wins)
 //! provider = "litellm"             # default provider
+//! background_model = "small-model" # upstream's background calls (default: the session's)
 //! [telemetry]
 //! level = "summary"
 //! [providers.litellm]              # every id listed here is a chat provider
@@ -61,6 +62,9 @@ pub struct LitellmSettings {
     pub model: Option<String>,
     /// Provider used when neither the command line nor a profile chooses one.
     pub provider: Option<String>,
+    /// Model for upstream's background calls (approval review, memories) on a chat
+    /// provider; default: the session's model.
+    pub background_model: Option<String>,
     pub telemetry: TelemetrySettings,
     /// `[providers.<id>]`: the chat providers besides the built-in ones, and the bridge
     /// options and definition keys of any chat provider (built-in ones included).
@@ -142,6 +146,9 @@ impl LitellmSettings {
         if let Some(value) = document.remove("provider") {
             settings.provider = Some(non_empty_string(value, "provider")?);
         }
+        if let Some(value) = document.remove("background_model") {
+            settings.background_model = Some(non_empty_string(value, "background_model")?);
+        }
         if let Some(value) = document.remove("telemetry") {
             settings.telemetry = value
                 .try_into()
@@ -179,7 +186,7 @@ impl LitellmSettings {
                 _ => String::new(),
             };
             return Err(format!(
-                "unknown key `{key}`{hint}; the keys are model, provider, [telemetry], [providers.<id>], [models.\"<name>\"]"
+                "unknown key `{key}`{hint}; the keys are model, provider, background_model, [telemetry], [providers.<id>], [models.\"<name>\"]"
             ));
         }
         Ok(settings)
