@@ -21,6 +21,7 @@ use crate::simulate::ResponseIdentity;
 use crate::simulate::encode_sse;
 use crate::simulate::simulate;
 use crate::simulate::simulate_failure;
+use crate::simulate::simulate_failure_after;
 use bytes::Bytes;
 use futures::StreamExt;
 use futures::stream::BoxStream;
@@ -210,14 +211,24 @@ impl Bridge {
             .await;
         let mut answer = match fetched {
             Ok(answer) => answer,
-            Err(fault) => {
+            Err(GaveUp {
+                fault,
+                before_error,
+            }) => {
                 let identity = ResponseIdentity::for_answer(
                     &ChatAnswer::default(),
                     &chat.summary.model,
                     now_secs(),
                 );
                 let attempts = guard.report.attempts.len() as u32;
-                return self.fail(&mut guard, fault, identity, attempts, started);
+                return self.fail_after(
+                    &mut guard,
+                    fault,
+                    identity,
+                    attempts,
+                    started,
+                    before_error,
+                );
             }
         };
         let mut continuations = 0;
@@ -234,7 +245,7 @@ impl Bridge {
                     continuations += 1;
                     splice(&mut answer, next);
                 }
-                Err(fault) => {
+                Err(GaveUp { fault, .. }) => {
                     warn!(
                         fault = fault.kind(),
                         "continuation failed; handing over what was received"
@@ -300,7 +311,7 @@ impl Bridge {
                     );
                     guard.report.record_answer(&answer, &events, recovered);
                 }
-                Err(fault) => {
+                Err(GaveUp { fault, .. }) => {
                     let attempts = guard.report.attempts.len() as u32;
                     let (code, message) = bridge.failure_message(&fault, attempts);
                     let events = sink.fail(code, &message);
@@ -332,7 +343,7 @@ impl Bridge {
         body: &Value,
         report: &mut ExchangeReport,
         sink: &mut dyn LiveAware,
-    ) -> Result<ChatAnswer, Fault> {
+    ) -> Result<ChatAnswer, GaveUp> {
         let max_attempts = self.options.max_attempts();
         let mut attempt = 1;
         loop {
@@ -357,7 +368,10 @@ impl Bridge {
                         fault.retryable() && attempt < max_attempts && !sink.content_sent();
                     if !can_retry {
                         report.attempts.push(attempt_report);
-                        return Err(fault);
+                        return Err(GaveUp {
+                            fault,
+                            before_error: output.before_error,
+                        });
                     }
                     let (delay, reason) = retry_delay(&fault, attempt + 1, &self.options);
                     debug!(
@@ -414,6 +428,21 @@ impl Bridge {
         attempts: u32,
         started: Instant,
     ) -> BridgeReply {
+        self.fail_after(guard, fault, identity, attempts, started, None)
+    }
+
+    /// Ends the turn on `fault`. When the backend ended its answer with an error of its
+    /// own, the reasoning and text it sent before the error are the model's and are shown
+    /// first (no tool call: those only run from a complete answer).
+    fn fail_after(
+        &self,
+        guard: &mut ReportGuard,
+        fault: Fault,
+        identity: ResponseIdentity,
+        attempts: u32,
+        started: Instant,
+        before_error: Option<ChatAnswer>,
+    ) -> BridgeReply {
         let (code, message) = self.failure_message(&fault, attempts.max(1));
         let reply = match self.failure_signal(&fault) {
             FailureSignal::Http { status } => BridgeReply::HttpError {
@@ -423,7 +452,16 @@ impl Bridge {
                     .to_string(),
             },
             FailureSignal::Failed { code } => {
-                let events = simulate_failure(identity, code, &message);
+                let events = match before_error {
+                    Some(mut partial) => {
+                        crate::postprocess::split_harmony(&mut partial);
+                        if self.options.think_tags {
+                            crate::postprocess::extract_think_tags(&mut partial);
+                        }
+                        simulate_failure_after(&partial, identity, code, &message)
+                    }
+                    _ => simulate_failure(identity, code, &message),
+                };
                 guard.report.count_events(&events);
                 sse_reply(encode_sse(&events))
             }
@@ -455,6 +493,13 @@ impl Bridge {
             ..ExchangeReport::default()
         }
     }
+}
+
+/// Why the retry loop stopped without an answer.
+struct GaveUp {
+    fault: Fault,
+    /// What the last attempt received before the backend's error, if it sent one.
+    before_error: Option<ChatAnswer>,
 }
 
 /// Lets the retry loop ask a pass-through sink whether content already reached Codex.

@@ -46,6 +46,9 @@ impl ChunkSink for () {
 pub struct AttemptOutput {
     pub result: Result<ChatAnswer, Fault>,
     pub report: AttemptReport,
+    /// What arrived before the backend sent an error inside its answer (the error ends
+    /// the answer; what came before it is the model's, e.g. its reasoning).
+    pub before_error: Option<ChatAnswer>,
 }
 
 /// Sends one request and reads the answer to its end.
@@ -64,6 +67,7 @@ pub async fn fetch_once(
         ..AttemptReport::default()
     };
     let mut capture = Capture::new(capture_limit);
+    let mut accumulator = ChunkAccumulator::default();
     let result = fetch_inner(
         client,
         target,
@@ -72,9 +76,13 @@ pub async fn fetch_once(
         started,
         &mut report,
         &mut capture,
+        &mut accumulator,
         sink,
     )
     .await;
+    let before_error = matches!(result, Err(Fault::ErrorInStream { .. }))
+        .then(|| accumulator.finish())
+        .filter(|answer| !answer.is_empty());
     report.total_ms = elapsed_ms(started);
     if capture.limit > 0 {
         report.raw_body = Some(String::from_utf8_lossy(&capture.bytes).into_owned());
@@ -83,7 +91,11 @@ pub async fn fetch_once(
     if let Err(fault) = &result {
         report.fault = Some(fault.clone());
     }
-    AttemptOutput { result, report }
+    AttemptOutput {
+        result,
+        report,
+        before_error,
+    }
 }
 
 struct Capture {
@@ -120,6 +132,7 @@ async fn fetch_inner(
     started: Instant,
     report: &mut AttemptReport,
     capture: &mut Capture,
+    accumulator: &mut ChunkAccumulator,
     sink: &mut dyn ChunkSink,
 ) -> Result<ChatAnswer, Fault> {
     let idle = options.idle_timeout();
@@ -185,7 +198,6 @@ async fn fetch_inner(
         .unwrap_or("")
         .to_ascii_lowercase();
     let mut parser = ChatSseParser::default();
-    let mut accumulator = ChunkAccumulator::default();
     let mut raw_json: Vec<u8> = Vec::new();
     // Decided on the first bytes when the content type does not say.
     let mut is_sse: Option<bool> = if content_type.contains("text/event-stream") {
@@ -256,7 +268,7 @@ async fn fetch_inner(
             continue;
         }
         let items = parser.feed(&bytes)?;
-        if absorb_items(items, &mut accumulator, report, &parser, sink)? {
+        if absorb_items(items, accumulator, report, &parser, sink)? {
             break;
         }
     }
@@ -266,10 +278,10 @@ async fn fetch_inner(
     }
     if !report.done_marker {
         let items = parser.finish()?;
-        absorb_items(items, &mut accumulator, report, &parser, sink)?;
+        absorb_items(items, accumulator, report, &parser, sink)?;
     }
     report.chunks = accumulator.chunks() as u64;
-    let answer = accumulator.finish();
+    let answer = std::mem::take(accumulator).finish();
     if !answer.has_finish_reason() && !report.done_marker {
         return Err(Fault::StreamCut {
             at_byte: total_bytes,

@@ -15,12 +15,14 @@ pub mod chat_sse;
 pub mod conformance;
 pub mod fault;
 pub mod fetch;
+pub mod harmony;
 mod live;
 pub mod options;
 pub mod postprocess;
 pub mod reasoning_carrier;
 pub mod report;
 pub mod request;
+pub mod shapes;
 pub mod simulate;
 pub mod tools;
 
