@@ -16,6 +16,7 @@ pub mod conformance;
 pub mod fault;
 pub mod fetch;
 pub mod harmony;
+pub mod history;
 mod live;
 pub mod options;
 pub mod postprocess;

@@ -38,7 +38,20 @@ pub struct RequestSummary {
     /// Input item kinds the backend has no equivalent for (dropped).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub dropped_items: Vec<String>,
+    /// What `history::repair` changed so a backend accepts the history, by kind.
+    #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub history_repairs: crate::history::Repairs,
+    /// Earlier assistant messages whose reasoning was not sent back
+    /// (`litellm_bridge.reasoning_history`).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub reasoning_not_sent_back: u64,
     pub stream: bool,
+}
+
+// serde's `skip_serializing_if` passes a reference.
+#[allow(clippy::trivially_copy_pass_by_ref)]
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -95,7 +108,10 @@ pub fn translate_request(
     for item in input {
         builder.push_item(item);
     }
-    let (messages, dropped_items) = builder.finish();
+    let (mut messages, dropped_items) = builder.finish();
+    let reasoning_not_sent_back =
+        crate::history::scope_reasoning(&mut messages, options.reasoning_history);
+    let history_repairs = crate::history::repair(&mut messages);
 
     let mut chat = Map::new();
     chat.insert("model".into(), json!(model));
@@ -174,6 +190,8 @@ pub fn translate_request(
         tools: tool_count,
         dropped_tools: translated_tools.dropped,
         dropped_items,
+        history_repairs,
+        reasoning_not_sent_back,
         stream: options.stream,
     };
     Ok(ChatRequest {
@@ -443,13 +461,12 @@ impl<'a> MessageBuilder<'a> {
         let assistant = self.assistant.take();
         let mut results = std::mem::take(&mut self.results);
         let Some(assistant) = assistant else {
-            // Results without a call in this block (history was truncated): keep the text
-            // as a user message so nothing is lost and the conversation stays valid.
+            // Results without a call in this block (history was truncated): left as tool
+            // messages for `history::repair`, which keeps them as user text.
             for result in results {
-                self.messages.push(json!({
-                    "role": "user",
-                    "content": format!("Output of tool call {}:\n{}", result.call_id, result.content)
-                }));
+                self.messages.push(
+                    json!({"role": "tool", "tool_call_id": result.call_id, "content": result.content}),
+                );
                 self.push_images(result.images);
             }
             return;
@@ -499,29 +516,21 @@ impl<'a> MessageBuilder<'a> {
             self.messages.push(Value::Object(message));
         }
         let mut images = Vec::new();
+        // Results in call order; a call without a result, or a result without a call, is
+        // left for `history::repair` to answer or keep as user text.
         for id in &call_ids {
-            let position = results.iter().position(|r| &r.call_id == id);
-            let (content, result_images) = match position {
-                Some(index) => {
-                    let result = results.remove(index);
-                    (result.content, result.images)
-                }
-                None => (
-                    "(no result was recorded for this call)".to_string(),
-                    Vec::new(),
-                ),
-            };
-            images.extend(result_images);
-            self.messages
-                .push(json!({"role": "tool", "tool_call_id": id, "content": content}));
+            if let Some(index) = results.iter().position(|r| &r.call_id == id) {
+                let result = results.remove(index);
+                images.extend(result.images);
+                self.messages
+                    .push(json!({"role": "tool", "tool_call_id": id, "content": result.content}));
+            }
         }
-        // Results whose call is not in this block: keep them, as user text.
         for result in results {
-            self.messages.push(json!({
-                "role": "user",
-                "content": format!("Output of tool call {}:\n{}", result.call_id, result.content)
-            }));
             images.extend(result.images);
+            self.messages.push(
+                json!({"role": "tool", "tool_call_id": result.call_id, "content": result.content}),
+            );
         }
         self.push_images(images);
         if only_reasoning && !reasoning.is_empty() {
