@@ -6,6 +6,11 @@
 # checkout (fetching the tag into it if it is missing). Refuses to go on unless the
 # tag resolves to the pinned UPSTREAM_COMMIT.
 #
+# A source without the tag but with the pinned commit (a mirror that merged the release
+# commit without its tag) is accepted: the commit is fetched, its codex-rs/Cargo.toml must
+# carry the tag's version (rust-vX.Y.Z -> X.Y.Z), the tag is created locally, and the
+# script says so.
+#
 # Source: CODEX_UPSTREAM_URL if set, else UPSTREAM_URL from upstream.lock. Any git URL
 # or local git directory (bare or not) works.
 #
@@ -59,17 +64,47 @@ tag_ok() {
   [[ -z $commit || $have == "$commit" ]]
 }
 
+remote_has_tag() {
+  git ls-remote --exit-code --tags "$fetch_url" "refs/tags/$tag" >/dev/null 2>&1
+}
+
+# The source has no TAG: take the pinned commit instead, if the source has it and it is
+# the release the tag names (its codex-rs/Cargo.toml carries the tag's version).
+fetch_commit_as_tag() {
+  local want=${tag#rust-v} have
+  info "$url has no tag $tag; looking for the pinned commit $commit there instead"
+  if ! wgit fetch -q --depth 1 "$fetch_url" "$commit" 2>/dev/null &&
+    ! wgit fetch -q "$fetch_url" "$commit" 2>/dev/null; then
+    die "$url has neither the tag $tag nor the commit $commit" \
+      "point CODEX_UPSTREAM_URL at a copy of upstream that has one of them"
+  fi
+  have=$(wgit show "$commit:codex-rs/Cargo.toml" 2>/dev/null |
+    awk '/^\[workspace.package\]/ { p = 1; next } /^\[/ { p = 0 } p && /^version[[:space:]]*=/ { gsub(/.*=[[:space:]]*"|".*/, ""); print; exit }')
+  if [[ $have != "$want" ]]; then
+    die "commit $commit from $url is not release $tag: its codex-rs/Cargo.toml says version \"${have:-none}\", not \"$want\"" \
+      "check UPSTREAM_COMMIT in $lock_name and CODEX_UPSTREAM_URL"
+  fi
+  wgit update-ref "refs/tags/$tag" "$commit"
+  info "took commit $commit for $tag (codex-rs/Cargo.toml says version $have); tagged it $tag locally"
+}
+
 if [[ ! -e $CL_WORK_DIR/.git ]]; then
   if [[ -e $CL_WORK_DIR ]] && [[ -n $(ls -A "$CL_WORK_DIR") ]]; then
     die "$CL_WORK_DIR exists but is not a git checkout" "remove it, or choose another --work-dir"
   fi
   step "cloning $tag from $url into $CL_WORK_DIR"
   mkdir -p "$(dirname "$CL_WORK_DIR")"
-  if ! git -c advice.detachedHead=false clone -q --depth 1 --branch "$tag" "$fetch_url" "$CL_WORK_DIR"; then
+  if ! git -c advice.detachedHead=false clone -q --depth 1 --branch "$tag" "$fetch_url" "$CL_WORK_DIR" 2>/dev/null; then
     rm -rf "$CL_WORK_DIR"
-    info "shallow clone failed; trying a full clone"
-    git -c advice.detachedHead=false clone -q --branch "$tag" "$fetch_url" "$CL_WORK_DIR" ||
-      { rm -rf "$CL_WORK_DIR"; die "could not clone $tag from $url" "check CODEX_UPSTREAM_URL and that the tag exists there"; }
+    if [[ -n $commit ]] && ! remote_has_tag; then
+      git init -q "$CL_WORK_DIR"
+      fetch_commit_as_tag || { rm -rf "$CL_WORK_DIR"; exit 1; }
+      wgit -c advice.detachedHead=false checkout -q --detach "$commit"
+    else
+      info "shallow clone failed; trying a full clone"
+      git -c advice.detachedHead=false clone -q --branch "$tag" "$fetch_url" "$CL_WORK_DIR" ||
+        { rm -rf "$CL_WORK_DIR"; die "could not clone $tag from $url" "check CODEX_UPSTREAM_URL and that the tag exists there"; }
+    fi
   fi
   # Keep the tag ref itself (a --branch clone of a tag does not always write it).
   wgit rev-parse -q --verify "refs/tags/$tag" >/dev/null ||
@@ -80,8 +115,12 @@ else
   if ! tag_ok; then
     step "fetching $tag from $url into $CL_WORK_DIR"
     if ! wgit fetch -q --depth 1 "$fetch_url" "+refs/tags/$tag:refs/tags/$tag" 2>/dev/null; then
-      wgit fetch -q "$fetch_url" "+refs/tags/$tag:refs/tags/$tag" ||
-        die "could not fetch $tag from $url" "check CODEX_UPSTREAM_URL and that the tag exists there"
+      if [[ -n $commit ]] && ! remote_has_tag; then
+        fetch_commit_as_tag || exit 1
+      else
+        wgit fetch -q "$fetch_url" "+refs/tags/$tag:refs/tags/$tag" ||
+          die "could not fetch $tag from $url" "check CODEX_UPSTREAM_URL and that the tag exists there"
+      fi
     fi
   else
     info "reusing $CL_WORK_DIR ($tag already present)"

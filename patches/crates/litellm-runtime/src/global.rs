@@ -4,12 +4,13 @@
 use crate::identity::IDENTITY_ENV;
 use crate::identity::invoked_as_codex_litellm;
 use crate::identity::series;
-use crate::settings::ENV_API_KEY;
 use crate::settings::ENV_BASE_URL;
 use crate::settings::ENV_MODEL;
 use crate::settings::ENV_TELEMETRY;
 use crate::settings::LitellmSettings;
 use crate::settings::codex_home;
+use crate::chat_providers::ENV_OSS_BASE_URL;
+use crate::chat_providers::builtin_provider_args;
 use crate::startup::StartupAction;
 use crate::startup::plan;
 use codex_litellm_bridge::BridgeOptions;
@@ -25,6 +26,9 @@ use std::sync::OnceLock;
 
 struct Runtime {
     settings: LitellmSettings,
+    /// `$CODEX_HOME/config.toml` as a table (empty when missing or unparsable: Codex
+    /// reports a broken config itself).
+    config_toml: toml::Table,
     telemetry: Option<Arc<DebugTelemetry>>,
     telemetry_dir: PathBuf,
     raw_capture_limit: usize,
@@ -82,8 +86,13 @@ fn build_runtime(home: PathBuf, settings: LitellmSettings, flag_level: Option<St
     } else {
         0
     };
+    let config_toml = std::fs::read_to_string(home.join("config.toml"))
+        .ok()
+        .and_then(|text| toml::from_str(&text).ok())
+        .unwrap_or_default();
     Runtime {
         settings,
+        config_toml,
         telemetry,
         telemetry_dir,
         raw_capture_limit,
@@ -130,10 +139,54 @@ pub fn startup_args() -> Vec<OsString> {
             std::process::exit(code);
         }
         StartupAction::Continue => {
-            let _ = RUNTIME.set(build_runtime(home, settings, planned.telemetry_level));
-            planned.args
+            let runtime = RUNTIME.get_or_init(|| build_runtime(home, settings, planned.telemetry_level));
+            let mut args = planned.args;
+            // After the program name: the user's own `-c` flags, later, still win.
+            let builtin = builtin_provider_args(
+                &runtime.settings,
+                &runtime.config_toml,
+                std::env::var(ENV_BASE_URL).ok(),
+                std::env::var(ENV_OSS_BASE_URL).ok(),
+            );
+            let at = args.len().min(1);
+            args.splice(at..at, builtin);
+            args
         }
     }
+}
+
+/// True when this process is codex-litellm (see `identity::invoked_as_codex_litellm`).
+pub fn is_codex_litellm() -> bool {
+    let argv0 = std::env::args_os().next();
+    let identity = std::env::var(IDENTITY_ENV).ok();
+    invoked_as_codex_litellm(argv0.as_deref(), identity.as_deref())
+}
+
+/// The command line parsed into `T`: run as `codex-litellm`, through [`startup_args`] and
+/// with the help naming codex-litellm; run as `codex`, exactly `T::parse()`.
+pub fn parse_cli<T: clap::Parser>() -> T {
+    let args = startup_args();
+    if !is_codex_litellm() {
+        return T::parse_from(args);
+    }
+    let matches = crate::identity::codex_litellm_command(T::command()).get_matches_from(args);
+    T::from_arg_matches(&matches).unwrap_or_else(|err| err.exit())
+}
+
+/// The bridge options for provider `id` when codex-litellm bridges it, else `None`.
+pub fn chat_bridge_options(id: &str) -> Option<BridgeOptions> {
+    let runtime = runtime();
+    crate::chat_providers::chat_bridge_options(&runtime.settings, &runtime.config_toml, id)
+}
+
+/// `[litellm] background_model`: the model for upstream's background calls (approval
+/// review, memories) on a chat provider; `None` means the session's model.
+pub fn background_model() -> Option<String> {
+    runtime()
+        .settings
+        .background_model
+        .clone()
+        .filter(|model| !model.trim().is_empty())
 }
 
 fn exit_with(code: i32, message: &str) -> ! {
@@ -160,35 +213,6 @@ pub fn exchange_observer() -> Arc<dyn ExchangeObserver> {
 /// Raw upstream bytes to keep per attempt (telemetry level `full`), else 0.
 pub fn raw_capture_limit() -> usize {
     runtime().raw_capture_limit
-}
-
-/// What the built-in `litellm` provider is made of.
-#[derive(Debug, Clone, PartialEq)]
-pub struct LitellmProvider {
-    pub name: String,
-    pub base_url: String,
-    pub env_key: String,
-    pub env_key_instructions: String,
-    /// The bridge already retries each request; Codex's own stream retries on top of that
-    /// would multiply the attempts.
-    pub stream_max_retries: u64,
-    pub bridge: BridgeOptions,
-}
-
-pub fn litellm_provider() -> LitellmProvider {
-    let settings = &runtime().settings;
-    LitellmProvider {
-        name: "LiteLLM".to_string(),
-        base_url: settings.litellm_base_url(std::env::var(ENV_BASE_URL).ok()),
-        env_key: ENV_API_KEY.to_string(),
-        env_key_instructions: format!(
-            "Set {ENV_API_KEY} to your LiteLLM key (any non-empty value if the gateway has no auth), \
-and {ENV_BASE_URL} to the gateway URL (default {}).",
-            crate::settings::DEFAULT_LITELLM_BASE_URL
-        ),
-        stream_max_retries: 1,
-        bridge: settings.bridge.clone().unwrap_or_default(),
-    }
 }
 
 /// Values for the `LiteLLM` rows of the TUI's `/status` card, one per model (empty when

@@ -62,6 +62,26 @@ pub fn invoked_as_codex_litellm(argv0: Option<&OsStr>, identity_env: Option<&str
         .is_some_and(|stem| stem == BINARY_NAME)
 }
 
+/// Upstream's `codex` command, named and described as codex-litellm for `--help` and
+/// `--version`.
+pub fn codex_litellm_command(command: clap::Command) -> clap::Command {
+    let series = series();
+    // clap keeps versions as `&'static str`; this runs once per process.
+    let version: &'static str = Box::leak(series.version().into_boxed_str());
+    command
+        .name(BINARY_NAME)
+        .bin_name(BINARY_NAME)
+        .version(version)
+        .about(format!(
+            "codex-litellm: the Codex CLI (upstream {}) for Chat Completions backends \
+(LiteLLM, vLLM, llama.cpp, Ollama, ...)",
+            series.upstream_tag
+        ))
+        .override_usage(format!(
+            "{BINARY_NAME} [OPTIONS] [PROMPT]\n       {BINARY_NAME} [OPTIONS] <COMMAND> [ARGS]"
+        ))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -116,5 +136,51 @@ mod tests {
             Some(OsStr::new("codex")),
             Some("0")
         ));
+    }
+
+    #[derive(Debug, clap::Parser)]
+    #[command(bin_name = "codex", override_usage = "codex [OPTIONS] [PROMPT]")]
+    struct UpstreamLikeCli {
+        #[arg(long)]
+        model: Option<String>,
+        #[command(subcommand)]
+        command: Option<UpstreamLikeCommand>,
+    }
+
+    #[derive(Debug, clap::Subcommand)]
+    enum UpstreamLikeCommand {
+        /// Run non-interactively.
+        Exec,
+    }
+
+    #[test]
+    fn help_and_version_name_codex_litellm_and_the_upstream_tag() {
+        use clap::CommandFactory;
+        let mut command = codex_litellm_command(UpstreamLikeCli::command());
+        let help = command.render_help().to_string();
+        assert!(help.contains("codex-litellm [OPTIONS] [PROMPT]"), "{help}");
+        assert!(!help.contains("codex [OPTIONS]"), "{help}");
+        assert!(help.contains(series().upstream_tag), "{help}");
+        let version = command.render_version();
+        assert!(version.contains("+litellm."), "{version}");
+        // As when parsing: building names the subcommands after the renamed binary.
+        command.build();
+        let mut exec = command
+            .find_subcommand_mut("exec")
+            .cloned()
+            .unwrap_or_else(|| clap::Command::new("missing"));
+        let exec_help = exec.render_help().to_string();
+        assert!(exec_help.contains("codex-litellm exec"), "{exec_help}");
+        // The parsed values are unchanged by the renaming.
+        let matches = command
+            .try_get_matches_from(["codex-litellm", "--model", "m", "exec"])
+            .map_err(|e| e.to_string());
+        let parsed = matches.and_then(|m| {
+            <UpstreamLikeCli as clap::FromArgMatches>::from_arg_matches(&m).map_err(|e| e.to_string())
+        });
+        assert!(
+            matches!(&parsed, Ok(cli) if cli.model.as_deref() == Some("m") && cli.command.is_some()),
+            "{parsed:?}"
+        );
     }
 }

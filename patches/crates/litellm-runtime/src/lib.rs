@@ -2,14 +2,17 @@
 //! own settings (`[litellm]` in config.toml), what it does with its command line, and the
 //! telemetry every bridged request reports to.
 
+pub mod chat_providers;
 mod global;
 pub mod identity;
 pub mod settings;
 pub mod startup;
 
-pub use global::LitellmProvider;
+pub use global::background_model;
+pub use global::chat_bridge_options;
+pub use global::is_codex_litellm;
+pub use global::parse_cli;
 pub use global::exchange_observer;
-pub use global::litellm_provider;
 pub use global::print_exec_summary;
 pub use global::raw_capture_limit;
 pub use global::startup_args;

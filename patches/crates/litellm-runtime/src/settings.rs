@@ -30,6 +30,9 @@ pub struct LitellmSettings {
     pub base_url: Option<String>,
     /// Bridge options of the built-in `litellm` provider.
     pub bridge: Option<BridgeOptions>,
+    /// Model for upstream's background calls (approval review, memories) on a chat
+    /// provider; default: the session's model.
+    pub background_model: Option<String>,
     pub telemetry: TelemetrySettings,
 }
 

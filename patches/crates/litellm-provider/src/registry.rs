@@ -1,0 +1,58 @@
+//! Which resolved provider tables are chat providers, and with which bridge options.
+
+use codex_litellm_bridge::BridgeOptions;
+use codex_model_provider_info::ModelProviderInfo;
+use std::sync::Mutex;
+use std::sync::PoisonError;
+
+/// A provider codex-litellm bridges.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ChatProvider {
+    pub id: String,
+    pub options: BridgeOptions,
+    /// The model the configuration that named this provider resolved to, if any.
+    pub model: Option<String>,
+}
+
+struct Entry {
+    info: ModelProviderInfo,
+    provider: ChatProvider,
+}
+
+static RESOLVED: Mutex<Vec<Entry>> = Mutex::new(Vec::new());
+
+/// Called by config loading with the provider id it resolved, its table and the model.
+/// Only chat providers (per codex-litellm's settings) are remembered.
+pub fn note_resolved_provider(id: &str, info: &ModelProviderInfo, model: Option<&str>) {
+    let Some(mut options) = codex_litellm_runtime::chat_bridge_options(id) else {
+        return;
+    };
+    if options.idle_timeout_secs.is_none() {
+        options.idle_timeout_secs = info
+            .stream_idle_timeout_ms
+            .map(|ms| ms.div_ceil(1000).max(1));
+    }
+    let provider = ChatProvider {
+        id: id.to_string(),
+        options,
+        model: model.map(str::to_string),
+    };
+    let mut resolved = RESOLVED.lock().unwrap_or_else(PoisonError::into_inner);
+    match resolved.iter_mut().find(|entry| entry.info == *info) {
+        Some(entry) => entry.provider = provider,
+        None => resolved.push(Entry {
+            info: info.clone(),
+            provider,
+        }),
+    }
+}
+
+/// The chat provider `info` was resolved as, or `None` for a Responses provider.
+pub fn chat_provider(info: &ModelProviderInfo) -> Option<ChatProvider> {
+    RESOLVED
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .iter()
+        .find(|entry| entry.info == *info)
+        .map(|entry| entry.provider.clone())
+}

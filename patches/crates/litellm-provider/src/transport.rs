@@ -1,0 +1,124 @@
+//! The transport core uses for a provider: upstream's `ReqwestTransport` for Responses
+//! providers, the codex-litellm bridge for chat providers. Codex builds the same
+//! `/responses` request either way and parses the same Responses SSE stream back.
+
+use codex_http_client::HttpTransport;
+use codex_http_client::ReqwestTransport;
+use codex_http_client::Request;
+use codex_http_client::RequestBody;
+use codex_http_client::Response;
+use codex_http_client::StreamResponse;
+use codex_http_client::TransportError;
+use codex_litellm_bridge::Bridge;
+use codex_litellm_bridge::BridgeReply;
+use codex_litellm_bridge::BridgeRequest;
+use codex_model_provider_info::ModelProviderInfo;
+use futures::StreamExt;
+use http::StatusCode;
+
+pub enum ProviderTransport {
+    Responses(ReqwestTransport),
+    Chat {
+        bridge: Box<Bridge>,
+        direct: ReqwestTransport,
+    },
+}
+
+impl ProviderTransport {
+    /// `direct` is the transport upstream would have used; chat providers keep it for
+    /// requests the bridge does not translate.
+    pub fn for_provider(provider: &ModelProviderInfo, direct: ReqwestTransport) -> Self {
+        let Some(chat) = crate::registry::chat_provider(provider) else {
+            return ProviderTransport::Responses(direct);
+        };
+        let client = match codex_http_client::build_reqwest_client_with_custom_ca(
+            reqwest::Client::builder(),
+        ) {
+            Ok(client) => client,
+            Err(err) => {
+                // The CA bundle problem is reported by upstream's own client too; the
+                // bridge still works for backends with publicly trusted certificates.
+                tracing::warn!("codex-litellm: custom CA bundle not used by the bridge: {err}");
+                reqwest::Client::new()
+            }
+        };
+        let bridge = Bridge::new(client, chat.options, provider.name.clone())
+            .with_refreshable_auth(provider.has_command_auth())
+            .with_observer(codex_litellm_runtime::exchange_observer())
+            .with_raw_capture(codex_litellm_runtime::raw_capture_limit());
+        ProviderTransport::Chat {
+            bridge: Box::new(bridge),
+            direct,
+        }
+    }
+}
+
+/// Only the Responses endpoint is bridged; anything else (e.g. `GET /models`) goes as is.
+fn is_responses_request(request: &Request) -> bool {
+    let path = request.url.split('?').next().unwrap_or_default();
+    path.trim_end_matches('/').ends_with("/responses")
+}
+
+impl HttpTransport for ProviderTransport {
+    async fn execute(&self, request: Request) -> Result<Response, TransportError> {
+        match self {
+            ProviderTransport::Responses(direct) | ProviderTransport::Chat { direct, .. } => {
+                direct.execute(request).await
+            }
+        }
+    }
+
+    async fn stream(&self, request: Request) -> Result<StreamResponse, TransportError> {
+        let (bridge, direct) = match self {
+            ProviderTransport::Responses(direct) => return direct.stream(request).await,
+            ProviderTransport::Chat { bridge, direct } => (bridge, direct),
+        };
+        if !is_responses_request(&request) {
+            return direct.stream(request).await;
+        }
+        let body = match request.body {
+            Some(RequestBody::Json(value)) => value,
+            Some(RequestBody::EncodedJson(encoded)) => json_from_slice(encoded.as_bytes())?,
+            Some(RequestBody::Raw(bytes)) => json_from_slice(&bytes)?,
+            None => {
+                return Err(TransportError::Build(
+                    "codex-litellm: the Responses request has no body".to_string(),
+                ));
+            }
+        };
+        let reply = bridge
+            .respond(BridgeRequest {
+                url: request.url.clone(),
+                headers: request.headers,
+                body,
+            })
+            .await;
+        match reply {
+            BridgeReply::Stream { headers, body } => Ok(StreamResponse {
+                status: StatusCode::OK,
+                headers,
+                bytes: Box::pin(body.map(|chunk| chunk.map_err(|err| TransportError::Network(err.0)))),
+            }),
+            BridgeReply::HttpError {
+                status,
+                headers,
+                body,
+            } => Err(TransportError::Http {
+                status: StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_GATEWAY),
+                url: Some(codex_litellm_bridge::redact_url(
+                    &codex_litellm_bridge::chat_completions_url(&request.url),
+                )),
+                headers: Some(headers),
+                body: Some(body),
+            }),
+        }
+    }
+}
+
+fn json_from_slice(bytes: &[u8]) -> Result<serde_json::Value, TransportError> {
+    serde_json::from_slice(bytes).map_err(|err| {
+        TransportError::Build(format!(
+            "codex-litellm: the Responses request body is not JSON: {err}"
+        ))
+    })
+}
