@@ -1,8 +1,10 @@
 //! A Chat Completions answer, assembled from streamed chunks or from one JSON body. Pure.
 
+use crate::json_shape::JsonShape;
 use crate::shapes;
 use serde::Serialize;
 use serde_json::Value;
+use std::collections::HashMap;
 
 /// Token counts in Responses terms.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
@@ -29,7 +31,8 @@ impl Usage {
         let reasoning = number(usage.pointer("/completion_tokens_details/reasoning_tokens"))
             .or(number(object.get("reasoning_tokens")))
             .unwrap_or(0);
-        let total = number(object.get("total_tokens")).unwrap_or(input + output);
+        // Backends can send any number: sums saturate instead of overflowing.
+        let total = number(object.get("total_tokens")).unwrap_or(input.saturating_add(output));
         Some(Self {
             input_tokens: input,
             cached_input_tokens: cached,
@@ -42,11 +45,15 @@ impl Usage {
     /// Sums two answers' usage (auto-continue makes several requests for one answer).
     pub fn plus(self, other: Self) -> Self {
         Self {
-            input_tokens: self.input_tokens + other.input_tokens,
-            cached_input_tokens: self.cached_input_tokens + other.cached_input_tokens,
-            output_tokens: self.output_tokens + other.output_tokens,
-            reasoning_output_tokens: self.reasoning_output_tokens + other.reasoning_output_tokens,
-            total_tokens: self.total_tokens + other.total_tokens,
+            input_tokens: self.input_tokens.saturating_add(other.input_tokens),
+            cached_input_tokens: self
+                .cached_input_tokens
+                .saturating_add(other.cached_input_tokens),
+            output_tokens: self.output_tokens.saturating_add(other.output_tokens),
+            reasoning_output_tokens: self
+                .reasoning_output_tokens
+                .saturating_add(other.reasoning_output_tokens),
+            total_tokens: self.total_tokens.saturating_add(other.total_tokens),
         }
     }
 }
@@ -107,11 +114,15 @@ impl ChatAnswer {
                 target.absorb_message_part(message);
                 if let Some(calls) = message.get("tool_calls").and_then(Value::as_array) {
                     for (position, call) in calls.iter().enumerate() {
+                        // A non-object entry is no call; never index into it.
+                        let Some(call) = call.as_object() else {
+                            continue;
+                        };
                         let mut fragment = call.clone();
-                        if fragment.get("index").is_none() {
-                            fragment["index"] = Value::from(position as u64);
-                        }
-                        target.absorb_tool_fragment(&fragment);
+                        fragment
+                            .entry("index")
+                            .or_insert_with(|| Value::from(position as u64));
+                        target.absorb_tool_fragment(&Value::Object(fragment));
                     }
                 }
             }
@@ -165,6 +176,13 @@ pub struct ChunkAccumulator {
     /// The key of the choice `answer` holds (the first one seen).
     main_choice: Option<u64>,
     others: std::collections::BTreeMap<u64, ChunkAccumulator>,
+    /// Per tool call (same positions): whether its arguments are complete JSON yet, kept
+    /// up to date fragment by fragment instead of re-parsing the growing text.
+    argument_shapes: Vec<JsonShape>,
+    /// Last call with a given `index`, first call with a given `id` (lookups stay O(1)
+    /// however many calls an answer has).
+    last_by_index: HashMap<u64, usize>,
+    first_by_id: HashMap<String, usize>,
 }
 
 impl ChunkAccumulator {
@@ -343,40 +361,48 @@ impl ChunkAccumulator {
         let calls = &mut self.answer.tool_calls;
 
         let position = match (index, &id) {
-            (Some(index), _) => calls
-                .iter()
-                .rposition(|call| call.index == Some(index))
-                .filter(|&position| {
-                    // A different id at a used index is a second call (servers that reuse
-                    // index 0 for every call).
-                    match (&calls[position].id, &id) {
-                        (Some(existing), Some(new)) => existing == new,
-                        _ => true,
-                    }
-                }),
-            (None, Some(id)) => calls.iter().position(|call| call.id.as_ref() == Some(id)),
+            (Some(index), _) => self.last_by_index.get(&index).copied().filter(|&position| {
+                // A different id at a used index is a second call (servers that reuse
+                // index 0 for every call).
+                match (&calls[position].id, &id) {
+                    (Some(existing), Some(new)) => existing == new,
+                    _ => true,
+                }
+            }),
+            (None, Some(id)) => self.first_by_id.get(id).copied(),
             (None, None) => {
                 let last = calls.len().checked_sub(1);
                 last.filter(|&position| {
                     let call = &calls[position];
                     // A named fragment after a finished call starts a new call.
-                    !(name.is_some() && !call.name.is_empty() && is_complete_json(&call.arguments))
+                    !(name.is_some()
+                        && !call.name.is_empty()
+                        && self.argument_shapes[position].is_complete(&call.arguments))
                 })
             }
         };
-        let call = match position {
-            Some(position) => &mut calls[position],
+        let position = match position {
+            Some(position) => position,
             None => {
                 calls.push(ToolCall {
                     index,
                     ..ToolCall::default()
                 });
-                let last = calls.len() - 1;
-                &mut calls[last]
+                self.argument_shapes.push(JsonShape::default());
+                let position = calls.len() - 1;
+                if let Some(index) = index {
+                    self.last_by_index.insert(index, position);
+                }
+                position
             }
         };
-        if call.id.is_none() {
-            call.id = id;
+        let call = &mut calls[position];
+        if call.id.is_none()
+            && let Some(id) = id
+        {
+            let first = self.first_by_id.entry(id.clone()).or_insert(position);
+            *first = (*first).min(position);
+            call.id = Some(id);
         }
         if let Some(name) = name {
             if call.name.is_empty() {
@@ -390,6 +416,7 @@ impl ChunkAccumulator {
             }
         }
         call.arguments.push_str(&arguments);
+        self.argument_shapes[position].push(&arguments);
     }
 
     pub fn finish(self) -> ChatAnswer {
@@ -442,6 +469,14 @@ fn same_arguments(a: &str, b: &str) -> bool {
         (Ok(a), Ok(b)) => a == b,
         _ => a.trim() == b.trim(),
     }
+}
+
+/// Tool-call arguments that stop in the middle of a JSON document (`{"cmd": "l`): the
+/// answer was cut, whatever `finish_reason` says. Arguments that are simply not JSON (`x`)
+/// are the model's mistake and go to Codex, whose tool-argument error lets it correct itself.
+pub fn arguments_cut_short(text: &str) -> bool {
+    let trimmed = text.trim();
+    !trimmed.is_empty() && serde_json::from_str::<Value>(trimmed).is_err_and(|err| err.is_eof())
 }
 
 pub fn is_complete_json(text: &str) -> bool {
@@ -616,6 +651,32 @@ mod tests {
                 total_tokens: 15
             })
         );
+    }
+
+    /// A backend must never panic the process: non-object tool-call entries are no calls.
+    #[test]
+    fn completion_body_with_non_object_tool_calls_does_not_panic() {
+        for calls in [
+            json!([[]]),
+            json!([1, "x", null, true]),
+            json!([[{"index": 0}]]),
+        ] {
+            let answer = ChatAnswer::from_completion(
+                &json!({"choices": [{"message": {"tool_calls": calls}}]}),
+            );
+            assert_eq!(answer.tool_calls, Vec::<ToolCall>::new(), "{calls}");
+        }
+    }
+
+    #[test]
+    fn huge_token_counts_saturate() {
+        let usage = Usage::from_chat(&json!({"prompt_tokens": u64::MAX, "completion_tokens": 3}))
+            .unwrap_or_default();
+        assert_eq!(usage.total_tokens, u64::MAX);
+        let sum = usage.plus(usage);
+        assert_eq!(sum.input_tokens, u64::MAX);
+        assert_eq!(sum.output_tokens, 6);
+        assert_eq!(sum.total_tokens, u64::MAX);
     }
 
     #[test]

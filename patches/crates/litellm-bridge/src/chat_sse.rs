@@ -3,6 +3,8 @@
 //! and `data:` lines with no blank line between them.
 
 use crate::fault::Fault;
+use crate::json_shape::JsonShape;
+use crate::json_shape::Parsed;
 use serde_json::Value;
 
 #[derive(Debug, Clone, PartialEq)]
@@ -16,7 +18,12 @@ pub enum SseItem {
 #[derive(Debug, Default)]
 pub struct ChatSseParser {
     line: Vec<u8>,
-    data: Vec<String>,
+    /// The current event's `data:` lines, joined with `\n`.
+    data: String,
+    /// Whether the current event has a `data:` line (it may be empty).
+    has_data: bool,
+    /// Completeness of `data`, kept up to date line by line (linear, not re-parsed).
+    shape: JsonShape,
     event_name: Option<String>,
     /// Bytes consumed so far (for fault positions).
     offset: u64,
@@ -64,8 +71,8 @@ impl ChatSseParser {
             })?;
             self.line_complete(&text, line_start, &mut items)?;
         }
-        if !self.data.is_empty() && self.pending_is_cut_short() {
-            self.data.clear();
+        if self.has_data && self.pending_is_cut_short() {
+            self.clear_data();
             return Err(Fault::StreamCut {
                 at_byte: self.offset,
                 detail: "connection closed in the middle of an event".to_string(),
@@ -95,13 +102,18 @@ impl ChatSseParser {
             "data" => {
                 // Servers that omit the blank line: a new data line after a complete JSON
                 // payload starts a new event.
-                if !self.data.is_empty() && self.pending_is_complete() {
+                if self.has_data && self.shape.is_complete(&self.data) {
                     self.dispatch(items)?;
                 }
-                if self.data.is_empty() {
+                if self.has_data {
+                    self.data.push('\n');
+                    self.shape.push("\n");
+                } else {
                     self.data_start = line_start;
+                    self.has_data = true;
                 }
-                self.data.push(value.to_string());
+                self.data.push_str(value);
+                self.shape.push(value);
             }
             "event" => self.event_name = Some(value.to_string()),
             _ => {}
@@ -109,35 +121,46 @@ impl ChatSseParser {
         Ok(())
     }
 
-    /// The pending data is the start of a JSON document that never ended.
+    /// The pending data is the start of a JSON document that never ended (checked once,
+    /// at the end of the body).
     fn pending_is_cut_short(&self) -> bool {
-        let joined = self.data.join("\n");
-        let trimmed = joined.trim();
+        let trimmed = self.data.trim();
         trimmed.starts_with(['{', '['])
             && serde_json::from_str::<Value>(trimmed).is_err_and(|err| err.is_eof())
     }
 
-    fn pending_is_complete(&self) -> bool {
-        let joined = self.data.join("\n");
-        let trimmed = joined.trim();
-        trimmed == "[DONE]" || serde_json::from_str::<Value>(trimmed).is_ok()
+    fn clear_data(&mut self) -> (String, Option<Parsed>) {
+        let parsed = self.shape.take_parsed();
+        self.has_data = false;
+        self.shape = JsonShape::default();
+        (std::mem::take(&mut self.data), parsed)
     }
 
     fn dispatch(&mut self, items: &mut Vec<SseItem>) -> Result<(), Fault> {
         let event_name = self.event_name.take();
-        if self.data.is_empty() {
+        if !self.has_data {
             return Ok(());
         }
-        let payload = std::mem::take(&mut self.data).join("\n");
+        let (payload, parsed) = self.clear_data();
         let payload = payload.trim();
         if payload.is_empty() {
             return Ok(());
         }
-        if payload == "[DONE]" {
-            items.push(SseItem::Done);
-            return Ok(());
-        }
-        match serde_json::from_str::<Value>(payload) {
+        let parsed = match parsed {
+            Some(Parsed::Json(value)) => Ok(value),
+            Some(Parsed::Done) => {
+                items.push(SseItem::Done);
+                return Ok(());
+            }
+            Some(Parsed::Invalid) | None => {
+                if payload == "[DONE]" {
+                    items.push(SseItem::Done);
+                    return Ok(());
+                }
+                serde_json::from_str::<Value>(payload)
+            }
+        };
+        match parsed {
             Ok(mut value) => {
                 if event_name.as_deref() == Some("error") && value.get("error").is_none() {
                     value = serde_json::json!({"error": value});

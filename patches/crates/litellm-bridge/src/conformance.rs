@@ -252,8 +252,15 @@ fn check_item(item: &Value, done: bool) -> Result<String, String> {
                     .get("arguments")
                     .and_then(Value::as_str)
                     .unwrap_or_default();
-                serde_json::from_str::<Value>(arguments)
-                    .map_err(|e| format!("function_call.arguments is not JSON ({e})"))?;
+                // Codex parses the arguments itself and answers the model with its own error
+                // when they are not JSON (core `parse_arguments`: "failed to parse function
+                // arguments"), so plain wrong arguments are allowed. Arguments cut in the
+                // middle never are: a tool must not run with half of them.
+                if crate::answer::arguments_cut_short(arguments) {
+                    return Err(format!(
+                        "function_call.arguments end in the middle of their JSON: {arguments}"
+                    ));
+                }
             }
         }
         "custom_tool_call" => {

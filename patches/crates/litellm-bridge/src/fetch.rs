@@ -3,6 +3,7 @@
 
 use crate::answer::ChatAnswer;
 use crate::answer::ChunkAccumulator;
+use crate::answer::arguments_cut_short;
 use crate::chat_sse::ChatSseParser;
 use crate::chat_sse::SseItem;
 use crate::fault::Fault;
@@ -292,10 +293,61 @@ async fn fetch_inner(
             },
         });
     }
-    if answer.is_empty() && answer.finish_reason.as_deref() != Some("length") {
+    validate_answer(answer, total_bytes)
+}
+
+/// The checks every complete answer passes, streamed or not: not empty, and no tool call
+/// with half its arguments (a cut answer: retried like a cut stream, never run). After
+/// `finish_reason = "length"` cut calls are dropped later, with a note.
+pub fn validate_answer(answer: ChatAnswer, at_byte: u64) -> Result<ChatAnswer, Fault> {
+    let cut_by_length = answer.finish_reason.as_deref() == Some("length");
+    if answer.is_empty() && !cut_by_length {
         return Err(Fault::EmptyAnswer);
     }
+    if !cut_by_length
+        && let Some(call) = answer
+            .tool_calls
+            .iter()
+            .find(|call| arguments_cut_short(&call.arguments))
+    {
+        return Err(Fault::StreamCut {
+            at_byte,
+            detail: format!(
+                "the arguments of tool call `{}` end in the middle of their JSON",
+                crate::fault::shorten(&call.name, 64)
+            ),
+        });
+    }
     Ok(answer)
+}
+
+/// The answer in a whole body, read as `fetch_once` reads it (SSE fed in `piece`-byte
+/// reads, or one JSON document), without I/O: for tests and benchmarks of the pure path.
+pub fn answer_from_body(body: &[u8], sse: bool, piece: usize) -> Result<ChatAnswer, Fault> {
+    if !sse {
+        return parse_json_body(body);
+    }
+    let mut parser = ChatSseParser::default();
+    let mut accumulator = ChunkAccumulator::default();
+    let mut report = AttemptReport::default();
+    for bytes in body.chunks(piece.max(1)) {
+        let items = parser.feed(bytes)?;
+        if absorb_items(items, &mut accumulator, &mut report, &parser, &mut ())? {
+            break;
+        }
+    }
+    if !report.done_marker {
+        let items = parser.finish()?;
+        absorb_items(items, &mut accumulator, &mut report, &parser, &mut ())?;
+    }
+    let answer = accumulator.finish();
+    if !answer.has_finish_reason() && !report.done_marker {
+        return Err(Fault::StreamCut {
+            at_byte: body.len() as u64,
+            detail: "connection closed without finish_reason or [DONE]".to_string(),
+        });
+    }
+    validate_answer(answer, body.len() as u64)
 }
 
 /// Returns true at `[DONE]`.
@@ -352,11 +404,7 @@ fn parse_json_body(raw: &[u8]) -> Result<ChatAnswer, Fault> {
             at_byte: 0,
         });
     }
-    let answer = ChatAnswer::from_completion(&value);
-    if answer.is_empty() && answer.finish_reason.as_deref() != Some("length") {
-        return Err(Fault::EmptyAnswer);
-    }
-    Ok(answer)
+    validate_answer(ChatAnswer::from_completion(&value), raw.len() as u64)
 }
 
 fn classify_send_error(err: reqwest::Error, started: Instant) -> Fault {
@@ -441,6 +489,55 @@ fn elapsed_ms(started: Instant) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn completion(arguments: &str, finish_reason: &str) -> Vec<u8> {
+        serde_json::json!({"choices": [{"finish_reason": finish_reason, "message": {"tool_calls": [
+            {"id": "c1", "function": {"name": "shell", "arguments": arguments}}
+        ]}}]})
+        .to_string()
+        .into_bytes()
+    }
+
+    fn chunks(arguments: &str, finish_reason: &str) -> Vec<u8> {
+        let call = serde_json::json!({"choices": [{"delta": {"tool_calls": [
+            {"index": 0, "id": "c1", "function": {"name": "shell", "arguments": arguments}}
+        ]}}]});
+        let end = serde_json::json!({"choices": [{"delta": {}, "finish_reason": finish_reason}]});
+        format!("data: {call}\n\ndata: {end}\n\ndata: [DONE]\n\n").into_bytes()
+    }
+
+    /// Arguments cut in the middle are a cut answer (retried, never run); arguments that
+    /// are simply not JSON go to Codex, which tells the model; after `length` the bridge
+    /// drops cut calls itself.
+    #[test]
+    fn cut_tool_arguments_are_a_cut_answer_wrong_ones_go_through() {
+        for sse in [false, true] {
+            let body = |arguments: &str, finish: &str| {
+                if sse {
+                    chunks(arguments, finish)
+                } else {
+                    completion(arguments, finish)
+                }
+            };
+            let cut = answer_from_body(&body("{", "x"), sse, 7);
+            assert!(
+                matches!(&cut, Err(Fault::StreamCut { detail, .. }) if detail.contains("`shell`")),
+                "sse {sse}: {cut:?}"
+            );
+            assert!(matches!(
+                answer_from_body(&body("{\"cmd\": \"l", "tool_calls"), sse, 7),
+                Err(Fault::StreamCut { .. })
+            ));
+            let wrong = answer_from_body(&body("x", "tool_calls"), sse, 7);
+            assert_eq!(
+                wrong.map(|a| a.tool_calls[0].arguments.clone()),
+                Ok("x".to_string()),
+                "sse {sse}"
+            );
+            let length = answer_from_body(&body("{", "length"), sse, 7);
+            assert!(length.is_ok(), "sse {sse}: {length:?}");
+        }
+    }
 
     #[test]
     fn retry_after_forms() {

@@ -17,6 +17,7 @@ pub mod fault;
 pub mod fetch;
 pub mod harmony;
 pub mod history;
+pub mod json_shape;
 mod live;
 pub mod options;
 pub mod postprocess;

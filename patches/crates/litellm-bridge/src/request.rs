@@ -13,6 +13,9 @@ use serde_json::Map;
 use serde_json::Value;
 use serde_json::json;
 use std::collections::BTreeSet;
+use std::collections::HashMap;
+use std::collections::HashSet;
+use std::collections::VecDeque;
 use tracing::debug;
 
 /// A translated request plus what the reverse direction needs.
@@ -238,6 +241,11 @@ struct MessageBuilder<'a> {
     messages: Vec<Value>,
     assistant: Option<PendingAssistant>,
     results: Vec<ToolResult>,
+    /// Which pending calls have a result, counted as they arrive so that matching calls
+    /// to results stays linear: calls by id, ids with a result, calls still unanswered.
+    pending_call_ids: HashMap<String, usize>,
+    result_ids: HashSet<String>,
+    unanswered_calls: usize,
     dropped: BTreeSet<String>,
     seen_non_system: bool,
 }
@@ -250,6 +258,9 @@ impl<'a> MessageBuilder<'a> {
             messages: Vec::new(),
             assistant: None,
             results: Vec::new(),
+            pending_call_ids: HashMap::new(),
+            result_ids: HashSet::new(),
+            unanswered_calls: 0,
             dropped: BTreeSet::new(),
             seen_non_system: false,
         }
@@ -261,10 +272,11 @@ impl<'a> MessageBuilder<'a> {
             && !self.seen_non_system
             && let Some(last) = self.messages.last_mut()
             && last.get("role").and_then(Value::as_str) == Some("system")
-            && let Some(existing) = last.get("content").and_then(Value::as_str)
+            && let Some(Value::String(existing)) = last.get_mut("content")
         {
-            let merged = format!("{existing}\n\n{text}");
-            last["content"] = json!(merged);
+            // Appended in place: re-formatting the whole text per message is quadratic.
+            existing.push_str("\n\n");
+            existing.push_str(&text);
             return;
         }
         self.messages
@@ -341,8 +353,13 @@ impl<'a> MessageBuilder<'a> {
             }
             "function_call_output" | "custom_tool_call_output" | "local_shell_call_output" => {
                 let (content, images) = output_to_text(item.get("output"));
+                let call_id = call_id_of(item);
+                if self.result_ids.insert(call_id.clone()) {
+                    let answered = self.pending_call_ids.get(&call_id).copied().unwrap_or(0);
+                    self.unanswered_calls = self.unanswered_calls.saturating_sub(answered);
+                }
                 self.results.push(ToolResult {
-                    call_id: call_id_of(item),
+                    call_id,
                     content,
                     images,
                 });
@@ -426,17 +443,13 @@ impl<'a> MessageBuilder<'a> {
     }
 
     fn push_call(&mut self, call_id: String, name: String, arguments: String) {
-        if !self.results.is_empty() {
-            let all_answered = self.assistant.as_ref().is_none_or(|assistant| {
-                assistant.tool_calls.iter().all(|call| {
-                    let id = call.get("id").and_then(Value::as_str).unwrap_or_default();
-                    self.results.iter().any(|r| r.call_id == id)
-                })
-            });
-            if all_answered {
-                // A new model turn after the previous turn's results.
-                self.flush();
-            }
+        if !self.results.is_empty() && self.unanswered_calls == 0 {
+            // A new model turn after the previous turn's results.
+            self.flush();
+        }
+        *self.pending_call_ids.entry(call_id.clone()).or_default() += 1;
+        if !self.result_ids.contains(&call_id) {
+            self.unanswered_calls += 1;
         }
         self.seen_non_system = true;
         self.assistant
@@ -459,7 +472,10 @@ impl<'a> MessageBuilder<'a> {
     /// placeholder for any call that has no recorded result (backends reject unanswered calls).
     fn flush(&mut self) {
         let assistant = self.assistant.take();
-        let mut results = std::mem::take(&mut self.results);
+        let results = std::mem::take(&mut self.results);
+        self.pending_call_ids.clear();
+        self.result_ids.clear();
+        self.unanswered_calls = 0;
         let Some(assistant) = assistant else {
             // Results without a call in this block (history was truncated): left as tool
             // messages for `history::repair`, which keeps them as user text.
@@ -516,17 +532,29 @@ impl<'a> MessageBuilder<'a> {
             self.messages.push(Value::Object(message));
         }
         let mut images = Vec::new();
-        // Results in call order; a call without a result, or a result without a call, is
-        // left for `history::repair` to answer or keep as user text.
+        // Results by call id, in arrival order, taken as their calls come up (linear). A
+        // call without a result, or a result without a call, is left for `history::repair`
+        // to answer or to keep as user text.
+        let mut by_call_id: HashMap<String, VecDeque<usize>> = HashMap::new();
+        for (position, result) in results.iter().enumerate() {
+            by_call_id
+                .entry(result.call_id.clone())
+                .or_default()
+                .push_back(position);
+        }
+        let mut results: Vec<Option<ToolResult>> = results.into_iter().map(Some).collect();
         for id in &call_ids {
-            if let Some(index) = results.iter().position(|r| &r.call_id == id) {
-                let result = results.remove(index);
+            let taken = by_call_id
+                .get_mut(id)
+                .and_then(VecDeque::pop_front)
+                .and_then(|position| results[position].take());
+            if let Some(result) = taken {
                 images.extend(result.images);
                 self.messages
                     .push(json!({"role": "tool", "tool_call_id": id, "content": result.content}));
             }
         }
-        for result in results {
+        for result in results.into_iter().flatten() {
             images.extend(result.images);
             self.messages.push(
                 json!({"role": "tool", "tool_call_id": result.call_id, "content": result.content}),

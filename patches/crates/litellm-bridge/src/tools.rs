@@ -4,6 +4,7 @@
 use serde_json::Value;
 use serde_json::json;
 use std::collections::BTreeMap;
+use std::collections::HashMap;
 use tracing::debug;
 
 /// Chat Completions function names must match `^[a-zA-Z0-9_-]{1,64}$` on most backends.
@@ -12,7 +13,7 @@ const MAX_FUNCTION_NAME_LEN: usize = 64;
 pub const NAMESPACE_SEPARATOR: &str = "__";
 
 /// What a chat function name stands for on the Codex side.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum ToolTarget {
     /// A plain function tool, possibly inside a `namespace` tool.
     Function {
@@ -31,6 +32,11 @@ pub struct ToolMap {
     by_chat_name: BTreeMap<String, ToolTarget>,
     /// Parameter schemas by chat name, used to validate recovered calls.
     parameters: BTreeMap<String, Value>,
+    /// The reverse direction: the smallest chat name of each target (lookups per history
+    /// item stay O(1)).
+    by_target: HashMap<ToolTarget, String>,
+    /// Next hash salt to try per preferred name, so many duplicates stay linear.
+    next_salt: HashMap<String, u32>,
 }
 
 impl ToolMap {
@@ -61,14 +67,21 @@ impl ToolMap {
     }
 
     pub fn chat_name_for(&self, target: &ToolTarget) -> Option<String> {
-        self.by_chat_name
-            .iter()
-            .find(|(_, candidate)| *candidate == target)
-            .map(|(chat_name, _)| chat_name.clone())
+        self.by_target.get(target).cloned()
     }
 
     fn insert(&mut self, preferred: String, target: ToolTarget, parameters: Value) -> String {
-        let chat_name = unique_valid_name(&preferred, |name| self.by_chat_name.contains_key(name));
+        let salt = self.next_salt.entry(preferred.clone()).or_default();
+        let chat_name = unique_valid_name(&preferred, salt, |name| {
+            self.by_chat_name.contains_key(name)
+        });
+        match self.by_target.get_mut(&target) {
+            Some(existing) if *existing <= chat_name => {}
+            Some(existing) => *existing = chat_name.clone(),
+            None => {
+                self.by_target.insert(target.clone(), chat_name.clone());
+            }
+        }
         self.by_chat_name.insert(chat_name.clone(), target);
         self.parameters.insert(chat_name.clone(), parameters);
         chat_name
@@ -259,7 +272,8 @@ fn is_valid_function_name(name: &str) -> bool {
 
 /// Makes `preferred` a valid, unused chat function name. Invalid characters become `_`;
 /// a name that is too long or taken keeps its start and gets a short stable hash suffix.
-fn unique_valid_name(preferred: &str, taken: impl Fn(&str) -> bool) -> String {
+/// `salt` is where the suffix search starts and is left past the name found.
+fn unique_valid_name(preferred: &str, salt: &mut u32, taken: impl Fn(&str) -> bool) -> String {
     if is_valid_function_name(preferred) && !taken(preferred) {
         return preferred.to_string();
     }
@@ -281,17 +295,16 @@ fn unique_valid_name(preferred: &str, taken: impl Fn(&str) -> bool) -> String {
     if is_valid_function_name(&cleaned) && !taken(&cleaned) {
         return cleaned;
     }
-    let mut salt = 0u32;
     loop {
         let hash = stable_hash(&format!("{preferred}#{salt}"));
         let suffix = format!("_{hash:08x}");
         let keep = MAX_FUNCTION_NAME_LEN - suffix.len();
         let head: String = cleaned.chars().take(keep).collect();
         let candidate = format!("{head}{suffix}");
+        *salt = salt.wrapping_add(1);
         if !taken(&candidate) {
             return candidate;
         }
-        salt += 1;
     }
 }
 

@@ -204,49 +204,65 @@ impl ExchangeFacts {
 impl ModelStats {
     /// Counts one exchange (all but [`ModelStats::turns`], which needs the turn ids).
     pub fn add(&mut self, facts: &ExchangeFacts) {
-        self.requests += 1;
+        self.requests = self.requests.saturating_add(1);
         match facts.usage {
             Some(usage) => {
-                self.input_tokens += usage.input_tokens;
-                self.cached_input_tokens += usage.cached_input_tokens;
-                self.output_tokens += usage.output_tokens;
-                self.reasoning_output_tokens += usage.reasoning_output_tokens;
-                self.total_tokens += usage.total_tokens;
+                self.input_tokens = self.input_tokens.saturating_add(usage.input_tokens);
+                self.cached_input_tokens = self
+                    .cached_input_tokens
+                    .saturating_add(usage.cached_input_tokens);
+                self.output_tokens = self.output_tokens.saturating_add(usage.output_tokens);
+                self.reasoning_output_tokens = self
+                    .reasoning_output_tokens
+                    .saturating_add(usage.reasoning_output_tokens);
+                self.total_tokens = self.total_tokens.saturating_add(usage.total_tokens);
             }
-            None => self.requests_without_usage += 1,
+            None => self.requests_without_usage = self.requests_without_usage.saturating_add(1),
         }
-        self.retries += facts.retries;
+        self.retries = self.retries.saturating_add(facts.retries);
         match &facts.ending {
             Ending::Failed(kind) => {
-                self.errors += 1;
-                *self.errors_by_kind.entry(kind.clone()).or_default() += 1;
+                self.errors = self.errors.saturating_add(1);
+                let count_so_far = self.errors_by_kind.entry(kind.clone()).or_default();
+                *count_so_far = count_so_far.saturating_add(1);
             }
-            Ending::Truncated => self.truncations += 1,
-            Ending::Cancelled => self.cancelled += 1,
+            Ending::Truncated => self.truncations = self.truncations.saturating_add(1),
+            Ending::Cancelled => self.cancelled = self.cancelled.saturating_add(1),
             Ending::Completed => {}
         }
-        self.recovered_tool_calls += facts.recovered_tool_calls;
-        self.wait_ms += facts.total_ms;
+        self.recovered_tool_calls = self
+            .recovered_tool_calls
+            .saturating_add(facts.recovered_tool_calls);
+        self.wait_ms = self.wait_ms.saturating_add(facts.total_ms);
     }
 
     /// Adds another set of counters (all but [`ModelStats::turns`]).
     fn merge(&mut self, other: &ModelStats) {
-        self.requests += other.requests;
-        self.input_tokens += other.input_tokens;
-        self.cached_input_tokens += other.cached_input_tokens;
-        self.output_tokens += other.output_tokens;
-        self.reasoning_output_tokens += other.reasoning_output_tokens;
-        self.total_tokens += other.total_tokens;
-        self.requests_without_usage += other.requests_without_usage;
-        self.retries += other.retries;
-        self.errors += other.errors;
+        self.requests = self.requests.saturating_add(other.requests);
+        self.input_tokens = self.input_tokens.saturating_add(other.input_tokens);
+        self.cached_input_tokens = self
+            .cached_input_tokens
+            .saturating_add(other.cached_input_tokens);
+        self.output_tokens = self.output_tokens.saturating_add(other.output_tokens);
+        self.reasoning_output_tokens = self
+            .reasoning_output_tokens
+            .saturating_add(other.reasoning_output_tokens);
+        self.total_tokens = self.total_tokens.saturating_add(other.total_tokens);
+        self.requests_without_usage = self
+            .requests_without_usage
+            .saturating_add(other.requests_without_usage);
+        self.retries = self.retries.saturating_add(other.retries);
+        self.errors = self.errors.saturating_add(other.errors);
         for (kind, count) in &other.errors_by_kind {
-            *self.errors_by_kind.entry(kind.clone()).or_default() += count;
+            let count_so_far = self.errors_by_kind.entry(kind.clone()).or_default();
+            *count_so_far = count_so_far.saturating_add(*count);
         }
-        self.truncations += other.truncations;
-        self.cancelled += other.cancelled;
-        self.recovered_tool_calls += other.recovered_tool_calls;
-        self.wait_ms += other.wait_ms;
+        self.truncations = self.truncations.saturating_add(other.truncations);
+        self.cancelled = self.cancelled.saturating_add(other.cancelled);
+        self.recovered_tool_calls = self
+            .recovered_tool_calls
+            .saturating_add(other.recovered_tool_calls);
+        self.wait_ms = self.wait_ms.saturating_add(other.wait_ms);
     }
 }
 
@@ -360,7 +376,7 @@ mod tests {
                 cached_input_tokens: cached,
                 output_tokens: output,
                 reasoning_output_tokens: reasoning,
-                total_tokens: input + output,
+                total_tokens: input.saturating_add(output),
             }),
             attempts,
             outcome,
@@ -374,6 +390,31 @@ mod tests {
             code: "backend_error".into(),
             message: String::new(),
             fault,
+        }
+    }
+
+    /// Backend token counts near u64::MAX saturate instead of overflowing.
+    #[test]
+    fn token_sums_saturate() {
+        let mut stats = ModelStats::default();
+        let huge = exchange(
+            "m",
+            None,
+            Some((u64::MAX, u64::MAX, u64::MAX, u64::MAX)),
+            Outcome::Completed,
+            0,
+            u64::MAX,
+        );
+        for _ in 0..3 {
+            stats.add(&ExchangeFacts::from_report(&huge));
+        }
+        let mut merged = stats.clone();
+        merged.merge(&stats);
+        for stats in [&stats, &merged] {
+            assert_eq!(stats.input_tokens, u64::MAX);
+            assert_eq!(stats.output_tokens, u64::MAX);
+            assert_eq!(stats.total_tokens, u64::MAX);
+            assert_eq!(stats.wait_ms, u64::MAX);
         }
     }
 
