@@ -391,3 +391,57 @@ async fn synthetic_all(mode: BridgeMode) {
 async fn documented_answer_shapes_come_out_right_buffered() {
     synthetic_all(BridgeMode::Buffered).await;
 }
+
+/// The smoke scenarios for answer shapes (tests/smoke/12*), first answer through the bridge:
+/// what `scripts/smoke.sh` checks end to end against a built binary, here without one.
+#[tokio::test(flavor = "multi_thread")]
+async fn smoke_shape_scenarios_come_out_right_through_the_bridge() {
+    let smoke = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../smoke");
+    let cases = [
+        (
+            "12a-content-array.json",
+            Seen {
+                text: Some("Hello from content parts.".into()),
+                reasoning: Some("Parts-thinking: the user wants a greeting.".into()),
+                tool_calls: vec![],
+                error: None,
+            },
+        ),
+        (
+            "12b-object-reasoning.json",
+            Seen {
+                text: None,
+                reasoning: Some("Object-reasoning: list the workspace first.".into()),
+                tool_calls: vec![call(
+                    "exec_command",
+                    json!({"cmd": "echo object > object.txt"}),
+                )],
+                error: None,
+            },
+        ),
+        (
+            "12c-multi-choice.json",
+            Seen {
+                text: Some("Running it now.".into()),
+                reasoning: None,
+                tool_calls: vec![call(
+                    "exec_command",
+                    json!({"cmd": "echo once >> choices.txt"}),
+                )],
+                error: None,
+            },
+        ),
+    ];
+    for (file, want) in cases {
+        let scenario = Scenario::from_file(smoke.join(file)).unwrap();
+        let first = scenario.responses[0].clone();
+        let events = bridge_events(
+            first,
+            body_with_tools(&["exec_command"]),
+            BridgeMode::Buffered,
+        )
+        .await
+        .unwrap();
+        assert_eq!(seen_in(&events), want, "{file}");
+    }
+}

@@ -52,7 +52,10 @@ pub fn builtin_provider_args(
 ) -> Vec<OsString> {
     let litellm = [
         ("name", toml_value("LiteLLM")),
-        ("base_url", toml_value(&settings.litellm_base_url(env_base_url))),
+        (
+            "base_url",
+            toml_value(&settings.litellm_base_url(env_base_url)),
+        ),
         ("env_key", toml_value(ENV_API_KEY)),
         (
             "env_key_instructions",
@@ -91,7 +94,9 @@ no auth), and {ENV_BASE_URL} to the gateway URL (default {DEFAULT_LITELLM_BASE_U
                 continue;
             }
             args.push(OsString::from("-c"));
-            args.push(OsString::from(format!("model_providers.{id}.{key}={value}")));
+            args.push(OsString::from(format!(
+                "model_providers.{id}.{key}={value}"
+            )));
         }
     }
     args
@@ -120,14 +125,28 @@ mod tests {
     fn precedence_builtin_litellm_table_defaults_fill_only_missing_keys() {
         let settings = LitellmSettings::default();
         let none = strings(builtin_provider_args(&settings, &table(""), None, None));
-        assert!(none.contains(&"model_providers.litellm.base_url=\"http://localhost:4000/v1\"".to_string()));
+        assert!(none.contains(
+            &"model_providers.litellm.base_url=\"http://localhost:4000/v1\"".to_string()
+        ));
         assert!(none.contains(&"model_providers.litellm.env_key=\"LITELLM_API_KEY\"".to_string()));
 
         // A user's own [model_providers.litellm] table is merged over the defaults.
         let user = table("[model_providers.litellm]\nbase_url = \"http://gw:4000/v1\"\n");
-        let merged = strings(builtin_provider_args(&settings, &user, Some("http://env/v1".into()), None));
-        assert!(!merged.iter().any(|a| a.starts_with("model_providers.litellm.base_url")), "{merged:?}");
-        assert!(merged.contains(&"model_providers.litellm.env_key=\"LITELLM_API_KEY\"".to_string()));
+        let merged = strings(builtin_provider_args(
+            &settings,
+            &user,
+            Some("http://env/v1".into()),
+            None,
+        ));
+        assert!(
+            !merged
+                .iter()
+                .any(|a| a.starts_with("model_providers.litellm.base_url")),
+            "{merged:?}"
+        );
+        assert!(
+            merged.contains(&"model_providers.litellm.env_key=\"LITELLM_API_KEY\"".to_string())
+        );
     }
 
     #[test]
@@ -139,8 +158,14 @@ mod tests {
             Some("http://env:4000/v1".into()),
             Some("http://oss:11434/v1".into()),
         ));
-        assert!(args.contains(&"model_providers.litellm.base_url=\"http://env:4000/v1\"".to_string()));
-        assert!(args.contains(&"model_providers.ollama-chat.base_url=\"http://oss:11434/v1\"".to_string()));
+        assert!(
+            args.contains(&"model_providers.litellm.base_url=\"http://env:4000/v1\"".to_string())
+        );
+        assert!(
+            args.contains(
+                &"model_providers.ollama-chat.base_url=\"http://oss:11434/v1\"".to_string()
+            )
+        );
     }
 
     #[test]
@@ -157,7 +182,10 @@ mod tests {
             chat_bridge_options(&settings, &config, "deepseek").map(|o| o.auto_continue),
             Some(2)
         );
-        assert_eq!(chat_bridge_options(&settings, &config, "openai-proxy"), None);
+        assert_eq!(
+            chat_bridge_options(&settings, &config, "openai-proxy"),
+            None
+        );
         assert_eq!(chat_bridge_options(&settings, &config, "openai"), None);
     }
 }

@@ -1,6 +1,8 @@
 //! The process-wide codex-litellm state: settings read once, and the observers every
 //! bridged request reports to (debug telemetry files, per-session model counters).
 
+use crate::chat_providers::ENV_OSS_BASE_URL;
+use crate::chat_providers::builtin_provider_args;
 use crate::identity::IDENTITY_ENV;
 use crate::identity::invoked_as_codex_litellm;
 use crate::identity::series;
@@ -9,8 +11,6 @@ use crate::settings::ENV_MODEL;
 use crate::settings::ENV_TELEMETRY;
 use crate::settings::LitellmSettings;
 use crate::settings::codex_home;
-use crate::chat_providers::ENV_OSS_BASE_URL;
-use crate::chat_providers::builtin_provider_args;
 use crate::startup::StartupAction;
 use crate::startup::plan;
 use codex_litellm_bridge::BridgeOptions;
@@ -139,7 +139,8 @@ pub fn startup_args() -> Vec<OsString> {
             std::process::exit(code);
         }
         StartupAction::Continue => {
-            let runtime = RUNTIME.get_or_init(|| build_runtime(home, settings, planned.telemetry_level));
+            let runtime =
+                RUNTIME.get_or_init(|| build_runtime(home, settings, planned.telemetry_level));
             let mut args = planned.args;
             // After the program name: the user's own `-c` flags, later, still win.
             let builtin = builtin_provider_args(

@@ -176,7 +176,8 @@ mod tests {
             .try_get_matches_from(["codex-litellm", "--model", "m", "exec"])
             .map_err(|e| e.to_string());
         let parsed = matches.and_then(|m| {
-            <UpstreamLikeCli as clap::FromArgMatches>::from_arg_matches(&m).map_err(|e| e.to_string())
+            <UpstreamLikeCli as clap::FromArgMatches>::from_arg_matches(&m)
+                .map_err(|e| e.to_string())
         });
         assert!(
             matches!(&parsed, Ok(cli) if cli.model.as_deref() == Some("m") && cli.command.is_some()),

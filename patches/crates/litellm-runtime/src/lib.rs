@@ -10,9 +10,9 @@ pub mod startup;
 
 pub use global::background_model;
 pub use global::chat_bridge_options;
+pub use global::exchange_observer;
 pub use global::is_codex_litellm;
 pub use global::parse_cli;
-pub use global::exchange_observer;
 pub use global::print_exec_summary;
 pub use global::raw_capture_limit;
 pub use global::startup_args;
