@@ -264,6 +264,11 @@ async fn replay_all(mode: BridgeMode) {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn every_real_answer_shape_comes_out_right_passthrough() {
+    replay_all(BridgeMode::Passthrough).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn every_real_answer_shape_comes_out_right_buffered() {
     replay_all(BridgeMode::Buffered).await;
 }
@@ -385,6 +390,11 @@ async fn synthetic_all(mode: BridgeMode) {
         failures.len(),
         failures.join("\n\n")
     );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn documented_answer_shapes_come_out_right_passthrough() {
+    synthetic_all(BridgeMode::Passthrough).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]

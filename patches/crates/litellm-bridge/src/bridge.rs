@@ -287,20 +287,44 @@ impl Bridge {
                 model: chat.summary.model.clone(),
                 created_at: now_secs(),
             };
-            let mut sink = LiveSink::new(identity, tx, chat.tool_map.clone());
+            let mut sink = LiveSink::new(
+                identity,
+                tx,
+                chat.tool_map.clone(),
+                bridge.options.think_tags,
+            );
             let fetched = bridge
                 .fetch_with_retries(&target, &chat.body, &mut guard.report, &mut sink)
                 .await;
             match fetched {
                 Ok(mut answer) => {
-                    // Text already reached Codex as it streamed; recovered calls are added
-                    // after it (the sink keeps the streamed text).
-                    let recovered =
+                    let recovered = if sink.content_sent() {
+                        // Text already reached Codex as it streamed (split by the sink);
+                        // calls it found in markup, or recovered from the text, are added
+                        // after it.
+                        let markup_calls = sink.take_markup_calls();
+                        let mut recovered: Vec<_> = markup_calls
+                            .iter()
+                            .map(|call| crate::postprocess::RecoveredCall {
+                                name: call.name.clone(),
+                                syntax: "harmony_commentary",
+                            })
+                            .collect();
+                        answer.tool_calls.extend(markup_calls);
                         if bridge.options.tool_call_recovery && answer.tool_calls.is_empty() {
-                            crate::postprocess::recover_tool_calls(&mut answer, &chat.tool_map)
-                        } else {
-                            Vec::new()
-                        };
+                            recovered.extend(crate::postprocess::recover_tool_calls(
+                                &mut answer,
+                                &chat.tool_map,
+                            ));
+                        }
+                        recovered
+                    } else {
+                        // Nothing streamed (a non-streamed body): the whole answer,
+                        // post-processed as in buffered mode.
+                        let recovered = postprocess(&mut answer, &chat.tool_map, &bridge.options);
+                        sink.show_whole(&answer);
+                        recovered
+                    };
                     answer
                         .tool_calls
                         .retain(|call| !call.name.trim().is_empty());

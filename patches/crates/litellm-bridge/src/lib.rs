@@ -26,6 +26,7 @@ pub mod report;
 pub mod request;
 pub mod shapes;
 pub mod simulate;
+pub mod think_split;
 pub mod tools;
 
 pub use answer::ChatAnswer;
