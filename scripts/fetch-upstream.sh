@@ -75,8 +75,8 @@ fetch_commit_as_tag() {
   info "$url has no tag $tag; looking for the pinned commit $commit there instead"
   if ! wgit fetch -q --depth 1 "$fetch_url" "$commit" 2>/dev/null &&
     ! wgit fetch -q "$fetch_url" "$commit" 2>/dev/null; then
-    die "$url has neither the tag $tag nor the commit $commit" \
-      "point CODEX_UPSTREAM_URL at a copy of upstream that has one of them"
+    die "could not fetch $tag from $url: it has neither that tag nor the pinned commit $commit" \
+      "check CODEX_UPSTREAM_URL: point it at a copy of upstream that has one of them"
   fi
   have=$(wgit show "$commit:codex-rs/Cargo.toml" 2>/dev/null |
     awk '/^\[workspace.package\]/ { p = 1; next } /^\[/ { p = 0 } p && /^version[[:space:]]*=/ { gsub(/.*=[[:space:]]*"|".*/, ""); print; exit }')
@@ -98,7 +98,7 @@ if [[ ! -e $CL_WORK_DIR/.git ]]; then
     rm -rf "$CL_WORK_DIR"
     if [[ -n $commit ]] && ! remote_has_tag; then
       git init -q "$CL_WORK_DIR"
-      fetch_commit_as_tag || { rm -rf "$CL_WORK_DIR"; exit 1; }
+      (fetch_commit_as_tag) || { rm -rf "$CL_WORK_DIR"; exit 1; }
       wgit -c advice.detachedHead=false checkout -q --detach "$commit"
     else
       info "shallow clone failed; trying a full clone"

@@ -77,7 +77,61 @@ setup() { common_setup; }
   write_lock rust-v9.9.9 0123456789abcdef0123456789abcdef01234567
   run "$SCRIPTS/fetch-upstream.sh"
   assert_failure
-  assert_output_has "could not clone rust-v9.9.9" "CODEX_UPSTREAM_URL"
+  assert_output_has "could not fetch rust-v9.9.9" "neither that tag nor the pinned commit" "CODEX_UPSTREAM_URL"
+  [[ ! -e $WD ]]
+}
+
+# A mirror that merged the release commit but not its tag (how rust-v0.148.0 is found).
+make_tagless_mirror() {
+  git clone -q --bare --no-tags "$UPSTREAM" "$BATS_TEST_TMPDIR/tagless.git"
+  git -C "$BATS_TEST_TMPDIR/tagless.git" tag -l | grep -q . && return 1
+  git -C "$BATS_TEST_TMPDIR/tagless.git" branch -q release-0.1 "$V1"
+}
+
+@test "fetch: a source without the tag but with the pinned commit gives the commit, tagged locally" {
+  make_tagless_mirror
+  CODEX_UPSTREAM_URL=$BATS_TEST_TMPDIR/tagless.git run "$SCRIPTS/fetch-upstream.sh"
+  assert_success
+  assert_output_has "has no tag rust-v0.1.0" "took commit $V1 for rust-v0.1.0" \
+    "codex-rs/Cargo.toml says version 0.1.0" "$V1 (pristine)"
+  [[ $(git -C "$WD" rev-parse HEAD) == "$V1" ]]
+  [[ $(git -C "$WD" rev-parse 'refs/tags/rust-v0.1.0^{commit}') == "$V1" ]]
+
+  # The same into the existing checkout, for a newer release it does not have yet.
+  local scratch=$BATS_TEST_TMPDIR/scratch
+  git clone -q "$BATS_TEST_TMPDIR/tagless.git" "$scratch"
+  sed -i 's/^version = "0.1.0"/version = "0.2.0"/' "$scratch/codex-rs/Cargo.toml"
+  tgit -C "$scratch" commit -q -am "release 0.2.0"
+  tgit -C "$scratch" push -q origin HEAD:refs/heads/release-0.2
+  local v2
+  v2=$(git -C "$scratch" rev-parse HEAD)
+  write_lock rust-v0.2.0 "$v2"
+  CODEX_UPSTREAM_URL=$BATS_TEST_TMPDIR/tagless.git run "$SCRIPTS/fetch-upstream.sh"
+  assert_success
+  assert_output_has "took commit $v2 for rust-v0.2.0" "moving"
+  [[ $(git -C "$WD" rev-parse HEAD) == "$v2" ]]
+
+  # A pinned commit that is another release is refused; the checkout stays where it was.
+  write_lock rust-v0.3.0 "$V1"
+  CODEX_UPSTREAM_URL=$BATS_TEST_TMPDIR/tagless.git run "$SCRIPTS/fetch-upstream.sh"
+  assert_failure
+  assert_output_has "is not release rust-v0.3.0" "says version \"0.1.0\", not \"0.3.0\""
+  [[ $(git -C "$WD" rev-parse HEAD) == "$v2" ]]
+}
+
+@test "fetch: with the tag present, the tag is used even where the commit is fetchable too" {
+  CODEX_UPSTREAM_URL=$UPSTREAM.git run "$SCRIPTS/fetch-upstream.sh"
+  assert_success
+  assert_output_lacks "has no tag"
+  [[ $(git -C "$WD" rev-parse HEAD) == "$V1" ]]
+}
+
+@test "fetch: a tagless source whose commit is another release is refused before anything is checked out" {
+  make_tagless_mirror
+  write_lock rust-v0.3.0 "$V1"
+  CODEX_UPSTREAM_URL=$BATS_TEST_TMPDIR/tagless.git run "$SCRIPTS/fetch-upstream.sh"
+  assert_failure
+  assert_output_has "is not release rust-v0.3.0" "says version \"0.1.0\", not \"0.3.0\"" "UPSTREAM_COMMIT"
   [[ ! -e $WD ]]
 }
 

@@ -173,7 +173,8 @@ impl ModelProvider for ChatModelProvider {
         &self,
         config_model_catalog: Option<ModelsResponse>,
     ) -> SharedModelsManager {
-        self.inner.models_manager_without_cache(config_model_catalog)
+        self.inner
+            .models_manager_without_cache(config_model_catalog)
     }
 
     fn models_manager_with_cache(

@@ -24,7 +24,14 @@ static RESOLVED: Mutex<Vec<Entry>> = Mutex::new(Vec::new());
 /// Called by config loading with the provider id it resolved, its table and the model.
 /// Only chat providers (per codex-litellm's settings) are remembered.
 pub fn note_resolved_provider(id: &str, info: &ModelProviderInfo, model: Option<&str>) {
-    let Some(mut options) = codex_litellm_runtime::chat_bridge_options(id) else {
+    let options = codex_litellm_runtime::chat_bridge_options(id);
+    codex_litellm_runtime::note_session_provider(codex_litellm_runtime::session::SessionProvider {
+        id: id.to_string(),
+        base_url: info.base_url.clone(),
+        model: model.map(str::to_string),
+        bridged: options.is_some(),
+    });
+    let Some(mut options) = options else {
         return;
     };
     if options.idle_timeout_secs.is_none() {

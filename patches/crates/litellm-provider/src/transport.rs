@@ -3,9 +3,9 @@
 //! `/responses` request either way and parses the same Responses SSE stream back.
 
 use codex_http_client::HttpTransport;
-use codex_http_client::ReqwestTransport;
 use codex_http_client::Request;
 use codex_http_client::RequestBody;
+use codex_http_client::ReqwestTransport;
 use codex_http_client::Response;
 use codex_http_client::StreamResponse;
 use codex_http_client::TransportError;
@@ -97,7 +97,9 @@ impl HttpTransport for ProviderTransport {
             BridgeReply::Stream { headers, body } => Ok(StreamResponse {
                 status: StatusCode::OK,
                 headers,
-                bytes: Box::pin(body.map(|chunk| chunk.map_err(|err| TransportError::Network(err.0)))),
+                bytes: Box::pin(
+                    body.map(|chunk| chunk.map_err(|err| TransportError::Network(err.0))),
+                ),
             }),
             BridgeReply::HttpError {
                 status,

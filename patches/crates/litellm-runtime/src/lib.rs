@@ -5,10 +5,16 @@
 pub mod chat_providers;
 mod global;
 pub mod identity;
+pub mod session;
 pub mod settings;
 pub mod startup;
 
 pub use global::background_model;
+pub use session::hides_openai_account_rows;
+pub use session::note_session_provider;
+pub use session::print_exec_start_line;
+pub use session::product_title;
+pub use session::session_provider_line;
 pub use global::chat_bridge_options;
 pub use global::exchange_observer;
 pub use global::is_codex_litellm;
