@@ -161,6 +161,7 @@ impl Bridge {
     }
 
     pub async fn respond(&self, request: BridgeRequest) -> BridgeReply {
+        register_header_secrets(&request.headers);
         let mut guard = ReportGuard::new(self.new_report(&request), self.observer.clone());
         let started = Instant::now();
         let identity_model = request
@@ -441,7 +442,8 @@ impl Bridge {
             message.push_str(". ");
             message.push_str(hint);
         }
-        (code, message)
+        // Codex may log or persist this text: the same redaction as telemetry.
+        (code, crate::redact::redact_text(&message))
     }
 
     fn fail(
@@ -639,6 +641,23 @@ fn sse_reply(bytes: Bytes) -> BridgeReply {
     }
 }
 
+/// The credentials Codex sends (its configured key, whatever its shape) are replaced
+/// literally wherever a backend echoes them.
+fn register_header_secrets(headers: &HeaderMap) {
+    for (name, value) in headers {
+        if !is_secret_name(name.as_str()) {
+            continue;
+        }
+        let Ok(value) = value.to_str() else {
+            continue;
+        };
+        crate::redact::register_secret(value);
+        if let Some((_scheme, credential)) = value.split_once(' ') {
+            crate::redact::register_secret(credential);
+        }
+    }
+}
+
 /// `{base}/responses?q` -> `{base}/chat/completions?q`.
 pub fn chat_completions_url(responses_url: &str) -> String {
     let (path, query) = match responses_url.split_once('?') {
@@ -792,6 +811,53 @@ impl Drop for ReportGuard {
 mod tests {
     use super::*;
     use pretty_assertions::assert_eq;
+
+    fn bridge() -> Bridge {
+        Bridge::new(reqwest::Client::new(), BridgeOptions::default(), "test")
+    }
+
+    /// The message Codex shows (and may persist) never carries a credential the backend
+    /// echoed, in any known shape, nor the key Codex sent, whatever its shape.
+    #[test]
+    fn user_messages_are_redacted() {
+        let bridge = bridge();
+        for (text, secret) in crate::redact::tests::ECHOED_SHAPES {
+            for fault in [
+                Fault::HttpStatus {
+                    status: 401,
+                    message: text.to_string(),
+                    retry_after_ms: None,
+                },
+                Fault::ErrorInStream {
+                    message: text.to_string(),
+                    code: None,
+                    at_byte: 1,
+                },
+            ] {
+                let (_, message) = bridge.failure_message(&fault, 1);
+                assert!(!message.contains(secret), "{message}");
+            }
+        }
+        let key = "gw-unshaped-key-value-8812";
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            header::AUTHORIZATION,
+            HeaderValue::from_str(&format!("Bearer {key}"))
+                .unwrap_or(HeaderValue::from_static("x")),
+        );
+        register_header_secrets(&headers);
+        let echoed = Fault::HttpStatus {
+            status: 403,
+            message: format!("key {key} is not allowed for this model"),
+            retry_after_ms: None,
+        };
+        let (_, message) = bridge.failure_message(&echoed, 1);
+        assert!(!message.contains(key), "{message}");
+        assert!(
+            message.contains("is not allowed for this model"),
+            "{message}"
+        );
+    }
 
     #[test]
     fn urls() {

@@ -39,22 +39,23 @@ impl ChatSseParser {
     /// Feeds bytes; returns the complete items found in them.
     pub fn feed(&mut self, bytes: &[u8]) -> Result<Vec<SseItem>, Fault> {
         let mut items = Vec::new();
-        for &byte in bytes {
-            self.offset += 1;
-            if byte == b'\n' {
-                let mut line = std::mem::take(&mut self.line);
-                if line.last() == Some(&b'\r') {
-                    line.pop();
-                }
-                let line_start = self.offset - line.len() as u64 - 1;
-                let text = String::from_utf8(line).map_err(|err| Fault::InvalidUtf8 {
-                    at_byte: line_start + err.utf8_error().valid_up_to() as u64,
-                })?;
-                self.line_complete(&text, line_start, &mut items)?;
-            } else {
-                self.line.push(byte);
+        let mut rest = bytes;
+        while let Some(end) = rest.iter().position(|&b| b == b'\n') {
+            self.line.extend_from_slice(&rest[..end]);
+            rest = &rest[end + 1..];
+            self.offset += end as u64 + 1;
+            let mut line = std::mem::take(&mut self.line);
+            if line.last() == Some(&b'\r') {
+                line.pop();
             }
+            let line_start = self.offset - line.len() as u64 - 1;
+            let text = String::from_utf8(line).map_err(|err| Fault::InvalidUtf8 {
+                at_byte: line_start + err.utf8_error().valid_up_to() as u64,
+            })?;
+            self.line_complete(&text, line_start, &mut items)?;
         }
+        self.line.extend_from_slice(rest);
+        self.offset += rest.len() as u64;
         Ok(items)
     }
 

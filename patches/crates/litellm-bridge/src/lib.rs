@@ -22,6 +22,7 @@ mod live;
 pub mod options;
 pub mod postprocess;
 pub mod reasoning_carrier;
+pub mod redact;
 pub mod report;
 pub mod request;
 pub mod shapes;

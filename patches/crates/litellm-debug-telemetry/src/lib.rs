@@ -16,7 +16,8 @@ mod diagnose;
 mod format;
 pub mod reader;
 mod record;
-pub mod redact;
+/// Redaction lives in the bridge, which uses the same rules for what it shows the user.
+pub use codex_litellm_bridge::redact;
 mod writer;
 
 pub use config::DEFAULT_MAX_RAW_BYTES;

@@ -784,6 +784,80 @@ mod tests {
         );
     }
 
+    /// Every shape backends echo credentials in (the bridge's redaction table), carried in
+    /// a fault message, the outcome message, raw bytes and the request body: never on
+    /// disk, at any level.
+    #[test]
+    fn echoed_secret_shapes_never_reach_the_file_at_any_level() {
+        let shapes: &[(&str, &str)] = &[
+            (
+                "Incorrect API key provided: lk-9f8e7d6c5b4a3921.",
+                "lk-9f8e7d6c5b4a3921",
+            ),
+            (
+                "Invalid API key: 0123456789abcdef0123",
+                "0123456789abcdef0123",
+            ),
+            ("token: tkn_Zq81LmWx0pRt", "tkn_Zq81LmWx0pRt"),
+            ("OPENAI_KEY=opk-77Hh22Jj", "opk-77Hh22Jj"),
+            ("DB_PASS=hunter2hunter2", "hunter2hunter2"),
+            (
+                "-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0B\n-----END PRIVATE KEY-----",
+                "MIIEvQIBADANBgkqhkiG9w0B",
+            ),
+            (
+                "Authorization: Digest username=\"b\", response=\"6629fae49393a05397450978507c4ef1\"",
+                "6629fae49393a05397450978507c4ef1",
+            ),
+            (
+                r#"[["Authorization","Basic Ym9iOnNlY3JldHB3"]]"#,
+                "Ym9iOnNlY3JldHB3",
+            ),
+            (
+                r#"{"api_key": {"value": "vk-Secret-4455"}}"#,
+                "vk-Secret-4455",
+            ),
+            (
+                "aws_secret_access_key = wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+                "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+            ),
+            (
+                "glpat-AbCdEfGhIjKlMnOpQrSt12",
+                "glpat-AbCdEfGhIjKlMnOpQrSt12",
+            ),
+            ("https://h/cb?code=oauthCode9911", "oauthCode9911"),
+        ];
+        for level in [TelemetryLevel::Summary, TelemetryLevel::Full] {
+            let tmp = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+            let telemetry = DebugTelemetry::new(config(tmp.path(), level));
+            for (text, _) in shapes {
+                let mut r = report(Some("shapes"), T0);
+                let fault = Fault::ErrorInStream {
+                    message: text.to_string(),
+                    code: None,
+                    at_byte: 3,
+                };
+                r.attempts[0].fault = Some(fault.clone());
+                r.attempts[0].raw_body =
+                    Some(format!("data: {{\"error\": {}}}\n\n{text}", json!(text)));
+                r.request_body = json!({"messages": [{"role": "user", "content": text}]});
+                r.outcome = Outcome::Failed {
+                    code: "invalid_prompt".into(),
+                    message: text.to_string(),
+                    fault,
+                };
+                telemetry.on_exchange(&r);
+            }
+            assert!(telemetry.flush());
+            let text = fs::read_to_string(tmp.path().join("20260301T101500-shapes.jsonl"))
+                .unwrap_or_default();
+            assert_eq!(text.lines().count(), shapes.len(), "{level}");
+            for (shape, secret) in shapes {
+                assert!(!text.contains(secret), "{level}: {shape} leaked: {text}");
+            }
+        }
+    }
+
     /// The issue's promise: no secret reaches the file, whatever carries it.
     #[test]
     fn no_secret_reaches_the_file() {
@@ -899,7 +973,7 @@ mod tests {
         assert_eq!(
             line["diagnosis"],
             json!(
-                "authentication failed (HTTP 401, check the API key): Incorrect API key provided: sk-[REDACTED] — gave up after 2 attempts"
+                "authentication failed (HTTP 401, check the API key): Incorrect API key provided: [REDACTED] — gave up after 2 attempts"
             )
         );
     }

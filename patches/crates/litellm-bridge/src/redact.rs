@@ -1,21 +1,26 @@
-//! Credential removal. Everything the writer puts on disk goes through [`redact_json`]
-//! first; raw upstream bytes go through [`redact_raw`] before that.
+//! Credential removal, one set of rules for everything codex-litellm writes or shows:
+//! telemetry records (everything on disk goes through [`redact_json`]; raw upstream bytes
+//! through [`redact_raw`] first) and the failure messages handed to Codex and the user.
 //!
-//! Three layers, each conservative (a false positive costs a little readability, a false
+//! Four layers, each conservative (a false positive costs a little readability, a false
 //! negative leaks a key):
 //! - by name: values of object keys / headers that name a credential ([`is_secret_name`]);
 //! - by shape: bearer tokens, `sk-…` style keys, JWTs and other well-known key formats in
 //!   any string;
-//! - in URLs: user info and key-like query parameters.
+//! - in URLs: user info and key-like query parameters;
+//! - first of all, literally: the key values in use ([`register_secret`]: the provider's
+//!   configured key, whatever shape it has) are replaced wherever they appear.
 
 use regex_lite::Regex;
 use serde_json::Value;
 use std::sync::LazyLock;
+use std::sync::PoisonError;
+use std::sync::RwLock;
 
 /// What a removed value is replaced with.
 pub const REDACTED: &str = "[REDACTED]";
 
-pub use codex_litellm_bridge::is_secret_name;
+pub use crate::bridge::is_secret_name;
 
 /// Names of settings and headers that hold credentials, as written in text
 /// (`x-api-key`, `OPENAI_API_KEY`, `proxy-authorization`, `client_secret`, `set-cookie`).
@@ -31,7 +36,7 @@ fn patterns() -> Vec<(String, &'static str)> {
         ),
         // key-like query parameters (?api_key=..., &access_token=..., &sig=...)
         (
-            r"(?i)([?&;][a-z0-9_.\-]*(?:key|token|secret|auth|sig|password|credential)[a-z0-9_.\-]*=)[^&\s#'\x22<>]+",
+            r"(?i)([?&;](?:[a-z0-9_.\-]*(?:key|token|secret|auth|sig|password|credential)[a-z0-9_.\-]*|code)=)[^&\s#'\x22<>]+",
             "${1}[REDACTED]",
         ),
         // "…key…": "value" inside text that is JSON but was not parsed (cut raw bodies,
@@ -40,11 +45,56 @@ fn patterns() -> Vec<(String, &'static str)> {
             r#"(?i)("[^"\\]{0,64}(?:key|secret|password|passwd|token|auth|cookie|credential)[^"\\]{0,64}"\s*:\s*)"(?:[^"\\]|\\.)*""#,
             r#"${1}"[REDACTED]""#,
         ),
+        // ... and one level down: "api_key": {"value": "..."}
+        (
+            r#"(?i)("[^"\\]{0,64}(?:key|secret|password|passwd|token|auth|cookie|credential)[^"\\]{0,64}"\s*:\s*\{\s*"[a-z_]{1,32}"\s*:\s*)"(?:[^"\\]|\\.)*""#,
+            r#"${1}"[REDACTED]""#,
+        ),
     ];
     let mut out: Vec<(String, &'static str)> = fixed
         .iter()
         .map(|(pattern, replacement)| (pattern.to_string(), *replacement))
         .collect();
+    // Shapes error texts echo keys in; before the by-name rules, which would only take
+    // the first word of a multi-part value.
+    let echoed: &[(&str, &'static str)] = &[
+        // PEM private keys, whole (or to the end of a cut text)
+        (
+            r"(?s)-----BEGIN [A-Z ]*PRIVATE KEY-----.*?(?:-----END [A-Z ]*PRIVATE KEY-----|$)",
+            "[REDACTED PRIVATE KEY]",
+        ),
+        // Authorization schemes with parameters (Digest, AWS4, NTLM ...): the rest of the line
+        (
+            r"(?i)\b((?:proxy-)?authorization\x22?\s*[:=]\s*\x22?)(?:digest|negotiate|ntlm|aws4-hmac-sha256|hmac|signature)\b[^\n]*",
+            "${1}[REDACTED]",
+        ),
+        // Headers as name/value pairs: ["Authorization", "Basic ..."]
+        (
+            r#"(?i)("[a-z0-9_\-]*(?:authorization|api[-_]?key|token|secret|password|passwd|cookie|credential)[a-z0-9_\-]*"\s*,\s*)"(?:[^"\\]|\\.)*""#,
+            r#"${1}"[REDACTED]""#,
+        ),
+        // Error texts that echo the key: "Incorrect API key provided: lk-...",
+        // "Invalid API key: 0123...", "token: ...", "secret = ..."
+        (
+            r"(?i)\b((?:api[ _\-]?key|token|secret|password|passwd|credentials?)(?:\s+(?:provided|is|was|given|used|sent|value))?\s*[:=]\s*)[\x22']?[^\s\x22',;&]+[\x22']?",
+            "${1}[REDACTED]",
+        ),
+        // Environment-style settings: OPENAI_KEY=..., DB_PASS=..., *_TOKEN=...
+        (
+            r"\b([A-Z][A-Z0-9_]*_(?:KEY|PASS|PASSWORD|PWD|TOKEN|SECRET)[A-Z0-9_]*)(\s*[:=]\s*)[^\s,;&]+",
+            "${1}${2}[REDACTED]",
+        ),
+        // AWS secret access keys next to their name
+        (
+            r"(?i)(aws.{0,30}?secret.{0,30}?[:=]\s*[\x22']?)[A-Za-z0-9/+=]{40}",
+            "${1}[REDACTED]",
+        ),
+    ];
+    out.extend(
+        echoed
+            .iter()
+            .map(|(pattern, replacement)| (pattern.to_string(), *replacement)),
+    );
     // Settings and headers written as text: `x-api-key: …`, `OPENAI_API_KEY=…`,
     // `password='…'`, `Authorization: Bearer …` (scheme included).
     out.push((
@@ -57,7 +107,7 @@ fn patterns() -> Vec<(String, &'static str)> {
     ));
     out.push((
         format!(
-            r"(?i)\b({SECRET_WORDS})(\x22?\s*[:=]\s*)(?:(?:bearer|basic|token)\s+)?[^\s,;&'\x22]+"
+            r"(?i)\b({SECRET_WORDS})(\x22?\s*[:=]\s*)(?:(?:bearer|basic|token)\s+)?[^\s,;&'\x22{{\[]+"
         ),
         "${1}${2}[REDACTED]",
     ));
@@ -81,6 +131,7 @@ fn patterns() -> Vec<(String, &'static str)> {
         (r"\bgsk_[A-Za-z0-9]{20,}", "[REDACTED]"),
         (r"\bxai-[A-Za-z0-9]{20,}", "[REDACTED]"),
         (r"\bxox[abposr]-[A-Za-z0-9\-]{10,}", "[REDACTED]"),
+        (r"\bglpat-[A-Za-z0-9_\-]{20,}", "[REDACTED]"),
     ];
     out.extend(
         by_shape
@@ -99,9 +150,40 @@ static COMPILED: LazyLock<Vec<(Regex, &'static str)>> = LazyLock::new(|| {
         .collect()
 });
 
+/// Key values in use, replaced literally wherever they appear.
+static SECRETS: RwLock<Vec<String>> = RwLock::new(Vec::new());
+
+/// Shorter values are not replaced literally (they would blank out ordinary words); the
+/// patterns still apply to them.
+const MIN_LITERAL_SECRET: usize = 8;
+
+/// Remembers a key value in use (the provider's API key, an `env_key` value, a token), so
+/// that it is replaced wherever it appears, before anything is written or shown.
+pub fn register_secret(value: &str) {
+    let value = value.trim();
+    if value.len() < MIN_LITERAL_SECRET {
+        return;
+    }
+    let mut secrets = SECRETS.write().unwrap_or_else(PoisonError::into_inner);
+    if !secrets.iter().any(|known| known == value) {
+        secrets.push(value.to_string());
+        // Longest first, so a key that contains another is replaced whole.
+        secrets.sort_by_key(|known| std::cmp::Reverse(known.len()));
+    }
+}
+
 /// Removes credentials from free text (messages, error texts, URLs, raw bytes).
 pub fn redact_text(text: &str) -> String {
     let mut out = text.to_string();
+    for secret in SECRETS
+        .read()
+        .unwrap_or_else(PoisonError::into_inner)
+        .iter()
+    {
+        if out.contains(secret.as_str()) {
+            out = out.replace(secret.as_str(), REDACTED);
+        }
+    }
     for (regex, replacement) in COMPILED.iter() {
         if regex.is_match(&out) {
             out = regex.replace_all(&out, *replacement).into_owned();
@@ -127,7 +209,11 @@ pub fn redact_json(value: &mut Value) {
                 }
             }
         }
-        Value::Array(items) => items.iter_mut().for_each(redact_json),
+        Value::Array(items) => {
+            if !redact_pair(items) {
+                items.iter_mut().for_each(redact_json);
+            }
+        }
         Value::String(text) => {
             let clean = redact_text(text);
             if clean != *text {
@@ -138,20 +224,62 @@ pub fn redact_json(value: &mut Value) {
     }
 }
 
-/// Under a secret-named key: strings and numbers go, arrays are emptied of them, objects are
-/// searched normally (so a tool schema's `"api_key": {"type": "string"}` stays readable).
+/// Keys of a JSON schema: under a secret-named key they describe the secret (a tool's
+/// `"api_key": {"type": "string"}`) and stay readable.
+const SCHEMA_KEYS: [&str; 10] = [
+    "type",
+    "description",
+    "title",
+    "format",
+    "pattern",
+    "properties",
+    "items",
+    "required",
+    "minLength",
+    "maxLength",
+];
+
+/// Under a secret-named key: strings and numbers go, arrays are emptied of them, objects
+/// lose theirs too (`{"api_key": {"value": ...}}`) except schema keywords.
 fn redact_scalars(value: &mut Value) {
     match value {
         Value::String(_) | Value::Number(_) => *value = Value::String(REDACTED.to_string()),
         Value::Array(items) => items.iter_mut().for_each(redact_scalars),
-        Value::Object(_) => redact_json(value),
+        Value::Object(map) => {
+            for (key, child) in map.iter_mut() {
+                if SCHEMA_KEYS.contains(&key.as_str()) {
+                    redact_json(child);
+                } else {
+                    redact_scalars(child);
+                }
+            }
+        }
         Value::Null | Value::Bool(_) => {}
+    }
+}
+
+/// `[["Authorization", "Basic ..."], ...]`: a name/value pair whose name is a secret name.
+fn redact_pair(items: &mut [Value]) -> bool {
+    match items {
+        [Value::String(name), value] if is_secret_name(name) => {
+            redact_scalars(value);
+            true
+        }
+        _ => false,
     }
 }
 
 /// Raw upstream bytes: one JSON document, or SSE whose `data:` lines are JSON, are redacted
 /// structurally (then as text); anything else as text.
 pub fn redact_raw(raw: &str) -> String {
+    // Private keys span lines: removed from the whole text before it is split.
+    let whole_text_done;
+    let raw = if raw.contains("PRIVATE KEY-----") {
+        whole_text_done = redact_text(raw);
+        whole_text_done.as_str()
+    } else {
+        raw
+    };
     if let Ok(mut value) = serde_json::from_str::<Value>(raw) {
         redact_json(&mut value);
         return value.to_string();
@@ -175,7 +303,7 @@ pub fn redact_raw(raw: &str) -> String {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use pretty_assertions::assert_eq;
     use serde_json::json;
@@ -233,7 +361,7 @@ mod tests {
             ),
             (
                 "Incorrect API key provided: sk-proj-AbCdEf1234567890xyz.",
-                "Incorrect API key provided: sk-[REDACTED].",
+                "Incorrect API key provided: [REDACTED]",
             ),
             (
                 "https://bob:hunter2@gw.example.com/v1/chat/completions?api_key=abc123&api-version=2024",
@@ -257,6 +385,91 @@ mod tests {
         for (input, expected) in cases {
             assert_eq!(redact_text(input), expected, "{input}");
         }
+    }
+
+    /// Every shape a backend is known to echo a credential in, with the secret part. Used by
+    /// the telemetry tests (every level) and the user-message test too.
+    pub const ECHOED_SHAPES: &[(&str, &str)] = &[
+        (
+            "Incorrect API key provided: lk-9f8e7d6c5b4a3921. You can find your key",
+            "lk-9f8e7d6c5b4a3921",
+        ),
+        (
+            "Invalid API key: 0123456789abcdef0123",
+            "0123456789abcdef0123",
+        ),
+        ("token: tkn_Zq81LmWx0pRt", "tkn_Zq81LmWx0pRt"),
+        ("env has OPENAI_KEY=opk-77Hh22Jj", "opk-77Hh22Jj"),
+        ("MY_SERVICE_KEY=abc123def456", "abc123def456"),
+        ("DB_PASS=hunter2hunter2", "hunter2hunter2"),
+        (
+            "-----BEGIN RSA PRIVATE KEY-----\nMIIEowIBAAKCAQEA7bq9Q\n-----END RSA PRIVATE KEY-----",
+            "MIIEowIBAAKCAQEA7bq9Q",
+        ),
+        (
+            "cut: -----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0B",
+            "MIIEvQIBADANBgkqhkiG9w0B",
+        ),
+        (
+            "Authorization: Digest username=\"bob\", realm=\"x\", response=\"6629fae49393a05397450978507c4ef1\"",
+            "6629fae49393a05397450978507c4ef1",
+        ),
+        (
+            r#"headers: [["Authorization","Basic Ym9iOnNlY3JldHB3"]]"#,
+            "Ym9iOnNlY3JldHB3",
+        ),
+        (
+            r#"{"api_key": {"value": "vk-Secret-4455"}}"#,
+            "vk-Secret-4455",
+        ),
+        (
+            "aws_secret_access_key = wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+            "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+        ),
+        (
+            "gitlab says glpat-AbCdEfGhIjKlMnOpQrSt12",
+            "glpat-AbCdEfGhIjKlMnOpQrSt12",
+        ),
+        (
+            "redirect to https://h/cb?code=oauthCode9911&state=x",
+            "oauthCode9911",
+        ),
+        ("Bearer eyJabc.def", "eyJabc.def"),
+    ];
+
+    #[test]
+    fn echoed_shapes_are_redacted() {
+        for (text, secret) in ECHOED_SHAPES {
+            let clean = redact_text(text);
+            assert!(!clean.contains(secret), "{text:?} -> {clean:?}");
+            let mut value =
+                serde_json::from_str::<Value>(text).unwrap_or_else(|_| json!({"message": text}));
+            redact_json(&mut value);
+            assert!(!value.to_string().contains(secret), "{text:?} -> {value}");
+            assert!(!redact_raw(text).contains(secret), "{text:?} raw");
+        }
+        // Readable text stays readable.
+        for text in [
+            "max tokens: 4096",
+            "the model used 120 tokens",
+            "commit 3ba0f711642a888aec92a611a3f3b2211157ff89",
+            "code review: looks good",
+        ] {
+            assert_eq!(redact_text(text), text);
+        }
+    }
+
+    #[test]
+    fn registered_values_are_replaced_literally_whatever_their_shape() {
+        let key = "plainKEYvalue-no-known-shape-31337";
+        assert!(redact_text(&format!("echo {key} back")).contains(key));
+        register_secret(key);
+        register_secret("short");
+        assert_eq!(
+            redact_text(&format!("echo {key} back")),
+            "echo [REDACTED] back"
+        );
+        assert_eq!(redact_text("a short word"), "a short word");
     }
 
     #[test]
