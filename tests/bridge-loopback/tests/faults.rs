@@ -247,7 +247,8 @@ async fn retries_run_out_into_a_clean_failure() {
     let h = harness(vec![Response::error(502, "bad gateway"); 3], fast_options()).await;
     let (events, report, _) = h.run().await;
     let (code, message) = failure(&events.unwrap());
-    assert_eq!(code, "backend_error");
+    // The budget is spent: a code Codex does not retry, so its retry loop adds nothing.
+    assert_eq!(code, "invalid_prompt");
     assert!(
         message.contains("HTTP 502")
             && message.contains("bad gateway")
@@ -266,8 +267,72 @@ async fn rate_limit_exhausted_tells_codex_when_to_try_again() {
     .await;
     let (events, _, _) = h.run().await;
     let (code, message) = failure(&events.unwrap());
-    assert_eq!(code, "rate_limit_exceeded");
+    assert_eq!(code, "invalid_prompt");
     assert!(message.contains("Please try again in 1s"), "{message}");
+}
+
+/// The retry-after the user is told is capped like the wait (an HTTP date far ahead or
+/// `1e9` would otherwise read as days).
+#[tokio::test(flavor = "multi_thread")]
+async fn rate_limit_message_caps_retry_after() {
+    let options = BridgeOptions {
+        max_attempts: 1,
+        ..fast_options()
+    };
+    let h = harness(
+        vec![Response::error(429, "slow down").with_header("retry-after", "1e9")],
+        options,
+    )
+    .await;
+    let (events, _, _) = h.run().await;
+    let (_, message) = failure(&events.unwrap());
+    assert!(message.contains("Please try again in 2s"), "{message}");
+}
+
+/// One retry budget per turn (issue: 24 requests and 31 s for a backend that puts
+/// {"error"} in every 200 stream). With the default attempts and delays the backend sees
+/// `max_attempts` requests, the bridge answers within the backoff sum, and the failure code
+/// is one Codex does not retry, so its own loop re-sends nothing.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_backend_that_always_fails_gets_one_budget_per_turn() {
+    let always_failing = Response::sse(vec![
+        json!({"error": {"message": "upstream exploded", "code": "500"}}),
+    ]);
+    let defaults = BridgeOptions {
+        idle_timeout_secs: Some(5),
+        ..BridgeOptions::default()
+    };
+    let h = harness(vec![always_failing; 10], defaults.clone()).await;
+    let (events, report, elapsed) = h.run().await;
+    let (code, message) = failure(&events.unwrap());
+    assert_eq!(code, "invalid_prompt", "{message}");
+    assert_eq!(h.mock.chat_requests().len(), defaults.max_attempts as usize);
+    assert_eq!(report.attempts.len(), 4);
+    // Backoff 0.5 + 1 + 2 s, +25% jitter at most: 4.4 s.
+    assert!(
+        elapsed < Duration::from_millis(4_375 + 1_500),
+        "{elapsed:?}"
+    );
+
+    // The time half of the budget: a turn deadline shorter than the backoff ends the turn
+    // before the next wait would pass it.
+    let short = BridgeOptions {
+        turn_timeout_secs: 1,
+        ..defaults
+    };
+    let always_failing = Response::sse(vec![
+        json!({"error": {"message": "upstream exploded", "code": "500"}}),
+    ]);
+    let h = harness(vec![always_failing; 10], short).await;
+    let (events, _, elapsed) = h.run().await;
+    let (code, _) = failure(&events.unwrap());
+    assert_eq!(code, "invalid_prompt");
+    assert!(
+        h.mock.chat_requests().len() <= 2,
+        "{}",
+        h.mock.chat_requests().len()
+    );
+    assert!(elapsed < Duration::from_secs(1), "{elapsed:?}");
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -508,7 +573,7 @@ async fn connection_refused_fails_with_a_hint() {
     let bytes = bridge.respond(request).await.into_bytes().await.unwrap();
     let events = sse_payloads(&bytes).unwrap();
     let (code, message) = failure(&events);
-    assert_eq!(code, "backend_error");
+    assert_eq!(code, "invalid_prompt");
     assert!(
         message.contains("connection refused") && message.contains("Is the gateway running"),
         "{message}"
@@ -672,7 +737,7 @@ async fn passthrough_streams_live_and_fails_cleanly_mid_stream() {
     let h = harness(vec![cut, Response::text("never used")], options).await;
     let (events, report, _) = h.run().await;
     let (code, message) = failure(&events.unwrap());
-    assert_eq!(code, "backend_error");
+    assert_eq!(code, "invalid_prompt");
     assert!(message.contains("cut off"), "{message}");
     assert_eq!(
         h.mock.chat_requests().len(),

@@ -194,9 +194,13 @@ impl Bridge {
             url: chat_completions_url(&request.url),
             headers: forward_headers(&request.headers),
         };
+        let budget = TurnBudget::new(&self.options, started);
         match self.options.mode {
-            BridgeMode::Buffered => self.respond_buffered(guard, chat, target, started).await,
-            BridgeMode::Passthrough => self.respond_live(guard, chat, target, started),
+            BridgeMode::Buffered => {
+                self.respond_buffered(guard, chat, target, started, budget)
+                    .await
+            }
+            BridgeMode::Passthrough => self.respond_live(guard, chat, target, started, budget),
         }
     }
 
@@ -206,9 +210,10 @@ impl Bridge {
         chat: ChatRequest,
         target: Target,
         started: Instant,
+        mut budget: TurnBudget,
     ) -> BridgeReply {
         let fetched = self
-            .fetch_with_retries(&target, &chat.body, &mut guard.report, &mut ())
+            .fetch_with_retries(&target, &chat.body, &mut guard.report, &mut (), &mut budget)
             .await;
         let mut answer = match fetched {
             Ok(answer) => answer,
@@ -239,7 +244,7 @@ impl Bridge {
         {
             let body = continuation_body(&chat.body, &answer);
             match self
-                .fetch_with_retries(&target, &body, &mut guard.report, &mut ())
+                .fetch_with_retries(&target, &body, &mut guard.report, &mut (), &mut budget)
                 .await
             {
                 Ok(next) => {
@@ -275,6 +280,7 @@ impl Bridge {
         chat: ChatRequest,
         target: Target,
         started: Instant,
+        mut budget: TurnBudget,
     ) -> BridgeReply {
         let (tx, rx) = tokio::sync::mpsc::unbounded_channel::<Bytes>();
         let bridge = self.clone();
@@ -295,7 +301,13 @@ impl Bridge {
                 bridge.options.think_tags,
             );
             let fetched = bridge
-                .fetch_with_retries(&target, &chat.body, &mut guard.report, &mut sink)
+                .fetch_with_retries(
+                    &target,
+                    &chat.body,
+                    &mut guard.report,
+                    &mut sink,
+                    &mut budget,
+                )
                 .await;
             match fetched {
                 Ok(mut answer) => {
@@ -368,10 +380,11 @@ impl Bridge {
         body: &Value,
         report: &mut ExchangeReport,
         sink: &mut dyn LiveAware,
+        budget: &mut TurnBudget,
     ) -> Result<ChatAnswer, GaveUp> {
-        let max_attempts = self.options.max_attempts();
         let mut attempt = 1;
         loop {
+            budget.attempts_left = budget.attempts_left.saturating_sub(1);
             let output = fetch_once(
                 &self.client,
                 target,
@@ -379,6 +392,7 @@ impl Bridge {
                 &self.options,
                 self.capture_limit,
                 report.attempts.len() as u32 + 1,
+                budget.deadline,
                 sink.as_chunk_sink(),
             )
             .await;
@@ -389,8 +403,13 @@ impl Bridge {
                     return Ok(answer);
                 }
                 Err(fault) => {
-                    let can_retry =
-                        fault.retryable() && attempt < max_attempts && !sink.content_sent();
+                    let (delay, reason) = retry_delay(&fault, attempt + 1, &self.options);
+                    // Retry only within the turn's budget: attempts left, and time for the
+                    // wait before the turn's end.
+                    let can_retry = fault.retryable()
+                        && budget.attempts_left > 0
+                        && Instant::now() + delay < budget.deadline
+                        && !sink.content_sent();
                     if !can_retry {
                         report.attempts.push(attempt_report);
                         return Err(GaveUp {
@@ -398,7 +417,6 @@ impl Bridge {
                             before_error: output.before_error,
                         });
                     }
-                    let (delay, reason) = retry_delay(&fault, attempt + 1, &self.options);
                     debug!(
                         fault = fault.kind(),
                         attempt,
@@ -421,6 +439,19 @@ impl Bridge {
             FailureSignal::Failed { code } => code,
             FailureSignal::Http { .. } => crate::simulate::codes::INVALID_PROMPT,
         };
+        let rate_limited = code == crate::simulate::codes::RATE_LIMIT_EXCEEDED;
+        // The bridge only gives up once the turn's retry budget is spent: a code Codex
+        // would retry would re-send the turn and multiply the attempts (Codex 0.148
+        // retries every response.failed code but context_length_exceeded,
+        // insufficient_quota, usage_not_included, invalid_prompt, bio_policy,
+        // cyber_policy, misalignment_policy_violation, server_is_overloaded and slow_down).
+        // invalid_prompt ends the turn and shows the message as is.
+        let code = match code {
+            crate::simulate::codes::BACKEND_ERROR | crate::simulate::codes::RATE_LIMIT_EXCEEDED => {
+                crate::simulate::codes::INVALID_PROMPT
+            }
+            other => other,
+        };
         let tries = if attempts == 1 {
             "1 attempt".to_string()
         } else {
@@ -431,10 +462,13 @@ impl Bridge {
             self.provider,
             fault.describe()
         );
-        if code == crate::simulate::codes::RATE_LIMIT_EXCEEDED {
+        if rate_limited {
+            // The server's Retry-After may be an HTTP date or 1e9: what the user is told is
+            // capped like what the bridge waits.
             let wait = fault
                 .retry_after_ms()
                 .unwrap_or(self.options.retry_max_delay_ms)
+                .min(self.options.max_retry_after_secs.saturating_mul(1000))
                 .max(1000);
             message.push_str(&format!(". Please try again in {}s.", wait.div_ceil(1000)));
         }
@@ -477,7 +511,7 @@ impl Bridge {
                 body: json!({"error": {"message": message, "type": "codex_litellm_backend_error"}})
                     .to_string(),
             },
-            FailureSignal::Failed { code } => {
+            FailureSignal::Failed { .. } => {
                 let events = match before_error {
                     Some(mut partial) => {
                         crate::postprocess::split_harmony(&mut partial);
@@ -526,6 +560,27 @@ struct GaveUp {
     fault: Fault,
     /// What the last attempt received before the backend's error, if it sent one.
     before_error: Option<ChatAnswer>,
+}
+
+/// One budget per turn, across every attempt and continuation of one request to the
+/// bridge: attempts (`max_attempts`) and time (`turn_timeout_secs`). When it is spent the
+/// bridge ends the turn with a code Codex does not retry, so retries never multiply.
+struct TurnBudget {
+    attempts_left: u32,
+    deadline: Instant,
+}
+
+impl TurnBudget {
+    fn new(options: &BridgeOptions, started: Instant) -> Self {
+        let turn = std::time::Duration::from_secs(options.turn_timeout_secs);
+        Self {
+            attempts_left: options.max_attempts(),
+            // Bounded options cannot overflow; code-built ones get the attempt caps alone.
+            deadline: started
+                .checked_add(turn)
+                .unwrap_or_else(|| started + std::time::Duration::from_secs(86_400)),
+        }
+    }
 }
 
 /// Lets the retry loop ask a pass-through sink whether content already reached Codex.

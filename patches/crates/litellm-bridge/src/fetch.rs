@@ -60,6 +60,7 @@ pub async fn fetch_once(
     options: &BridgeOptions,
     capture_limit: usize,
     attempt: u32,
+    turn_deadline: Instant,
     sink: &mut dyn ChunkSink,
 ) -> AttemptOutput {
     let started = Instant::now();
@@ -69,12 +70,17 @@ pub async fn fetch_once(
     };
     let mut capture = Capture::new(capture_limit);
     let mut accumulator = ChunkAccumulator::default();
+    // The attempt ends at its own cap or at the turn's end, whichever is first.
+    let deadline = started
+        .checked_add(Duration::from_secs(options.request_timeout_secs))
+        .map_or(turn_deadline, |own| own.min(turn_deadline));
     let result = fetch_inner(
         client,
         target,
         body,
         options,
         started,
+        deadline,
         &mut report,
         &mut capture,
         &mut accumulator,
@@ -131,13 +137,14 @@ async fn fetch_inner(
     body: &Value,
     options: &BridgeOptions,
     started: Instant,
+    deadline: Instant,
     report: &mut AttemptReport,
     capture: &mut Capture,
     accumulator: &mut ChunkAccumulator,
     sink: &mut dyn ChunkSink,
 ) -> Result<ChatAnswer, Fault> {
     let idle = options.idle_timeout();
-    let total = Duration::from_secs(options.request_timeout_secs);
+    let total = deadline.saturating_duration_since(started);
     let body_bytes = serde_json::to_vec(body).map_err(|err| Fault::BadRequest {
         detail: err.to_string(),
     })?;
@@ -174,7 +181,6 @@ async fn fetch_inner(
 
     if !status.is_success() {
         let mut body = Vec::new();
-        let deadline = started + total;
         while body.len() < MAX_ERROR_BODY {
             let wait = idle.min(deadline.saturating_duration_since(Instant::now()));
             match tokio::time::timeout(wait, stream.next()).await {
@@ -211,7 +217,7 @@ async fn fetch_inner(
     let mut total_bytes: u64 = 0;
     loop {
         let finished = accumulator.answer().has_finish_reason();
-        let remaining = (started + total).saturating_duration_since(Instant::now());
+        let remaining = deadline.saturating_duration_since(Instant::now());
         if remaining.is_zero() {
             if finished {
                 break;

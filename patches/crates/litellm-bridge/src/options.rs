@@ -111,40 +111,32 @@ pub struct BridgeOptions {
     /// Move leading `<think>...</think>` blocks out of the answer into reasoning.
     pub think_tags: bool,
     /// Force every request to this model, whatever Codex asked for.
-    #[serde(deserialize_with = "bounded::model")]
     pub model: Option<String>,
     /// Output token cap sent with every request.
-    #[serde(deserialize_with = "bounded::optional_u64::<_, 1, 10_000_000>")]
     pub max_output_tokens: Option<u64>,
     pub max_tokens_field: MaxTokensField,
     /// On `finish_reason = "length"`, ask for a continuation and splice it, at most this many
     /// times. 0 reports the answer as cut off instead.
-    #[serde(deserialize_with = "bounded::u32_in::<_, 0, 10>")]
     pub auto_continue: u32,
     /// Extra top-level body parameters merged into every chat request (they win over ours).
-    #[serde(deserialize_with = "bounded::extra_body")]
     pub extra_body: Map<String, Value>,
     /// Total tries for one request (first try included) before giving up.
-    #[serde(deserialize_with = "bounded::u32_in::<_, 1, 10>")]
     pub max_attempts: u32,
-    #[serde(deserialize_with = "bounded::u64_in::<_, 0, 60_000>")]
     pub retry_base_delay_ms: u64,
-    #[serde(deserialize_with = "bounded::u64_in::<_, 0, 300_000>")]
     pub retry_max_delay_ms: u64,
     /// A server's `Retry-After` is honoured up to this many seconds.
-    #[serde(deserialize_with = "bounded::u64_in::<_, 0, 600>")]
     pub max_retry_after_secs: u64,
-    #[serde(deserialize_with = "bounded::u64_in::<_, 1, 300>")]
     pub connect_timeout_secs: u64,
     /// Fail an attempt when no byte arrives for this long (before or during the body).
     /// Defaults to the provider's `stream_idle_timeout_ms` when Codex supplies it.
-    #[serde(deserialize_with = "bounded::optional_u64::<_, 1, 3_600>")]
     pub idle_timeout_secs: Option<u64>,
     /// Hard cap on one attempt, from sending the request to the last byte.
-    #[serde(deserialize_with = "bounded::u64_in::<_, 1, 86_400>")]
     pub request_timeout_secs: u64,
+    /// The end in time of one turn: every attempt, retry wait and continuation of one
+    /// request to the bridge ends by then (the retry budget's time half; `max_attempts` is
+    /// the other).
+    pub turn_timeout_secs: u64,
     /// Largest answer accepted, in bytes.
-    #[serde(deserialize_with = "bounded::usize_in::<_, 1_024, 1_073_741_824>")]
     pub max_response_bytes: usize,
 }
 
@@ -177,6 +169,7 @@ impl Default for BridgeOptions {
             connect_timeout_secs: 15,
             idle_timeout_secs: None,
             request_timeout_secs: 1_800,
+            turn_timeout_secs: 1_800,
             max_response_bytes: 64 * 1024 * 1024,
         }
     }
@@ -196,10 +189,12 @@ impl BridgeOptions {
         self.max_attempts.max(1)
     }
 
-    /// Checks every bound (reading a table already does; this covers options built in
-    /// code): returns a message that says which key is wrong and what is allowed.
+    /// Checks every bound: returns a message that says which key is wrong and what is
+    /// allowed. codex-litellm runs it on every `litellm_bridge` table when it reads
+    /// config.toml (`codex_litellm_runtime::LitellmSettings::load`).
     pub fn validate(&self) -> Result<(), String> {
-        let numbers: [(&str, Option<u64>, u64, u64); 10] = [
+        let numbers: [(&str, Option<u64>, u64, u64); 11] = [
+            ("turn_timeout_secs", Some(self.turn_timeout_secs), 1, 86_400),
             ("max_attempts", Some(u64::from(self.max_attempts)), 1, 10),
             ("auto_continue", Some(u64::from(self.auto_continue)), 0, 10),
             (
@@ -259,72 +254,16 @@ impl BridgeOptions {
     }
 }
 
-/// Field readers that refuse out-of-range values while the table is read, so a bad value in
-/// any `litellm_bridge` table (built-in or `[model_providers.<id>.litellm_bridge]`) is a
-/// config error naming the key (the TOML reader adds its path) and the allowed range.
+/// Checks of values that are not plain numbers.
 mod bounded {
-    use serde::Deserialize;
-    use serde::Deserializer;
-    use serde::de::Error;
     use serde_json::Map;
     use serde_json::Value;
-
-    fn in_range<'de, D: Deserializer<'de>>(
-        value: u64,
-        min: u64,
-        max: u64,
-    ) -> Result<u64, D::Error> {
-        if (min..=max).contains(&value) {
-            Ok(value)
-        } else {
-            Err(D::Error::custom(format!(
-                "{value} is out of range: use a value from {min} to {max}"
-            )))
-        }
-    }
-
-    pub fn u64_in<'de, D: Deserializer<'de>, const MIN: u64, const MAX: u64>(
-        deserializer: D,
-    ) -> Result<u64, D::Error> {
-        in_range::<D>(u64::deserialize(deserializer)?, MIN, MAX)
-    }
-
-    pub fn u32_in<'de, D: Deserializer<'de>, const MIN: u64, const MAX: u64>(
-        deserializer: D,
-    ) -> Result<u32, D::Error> {
-        let value = in_range::<D>(u64::from(u32::deserialize(deserializer)?), MIN, MAX)?;
-        u32::try_from(value).map_err(D::Error::custom)
-    }
-
-    pub fn usize_in<'de, D: Deserializer<'de>, const MIN: u64, const MAX: u64>(
-        deserializer: D,
-    ) -> Result<usize, D::Error> {
-        let value = in_range::<D>(u64::deserialize(deserializer)?, MIN, MAX)?;
-        usize::try_from(value).map_err(D::Error::custom)
-    }
-
-    pub fn optional_u64<'de, D: Deserializer<'de>, const MIN: u64, const MAX: u64>(
-        deserializer: D,
-    ) -> Result<Option<u64>, D::Error> {
-        match Option::<u64>::deserialize(deserializer)? {
-            Some(value) => in_range::<D>(value, MIN, MAX).map(Some),
-            None => Ok(None),
-        }
-    }
 
     pub fn check_model(model: &str) -> Result<(), String> {
         if model.trim().is_empty() {
             return Err("must not be empty (remove it to keep Codex's model)".to_string());
         }
         Ok(())
-    }
-
-    pub fn model<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<String>, D::Error> {
-        let model = Option::<String>::deserialize(deserializer)?;
-        if let Some(model) = &model {
-            check_model(model).map_err(D::Error::custom)?;
-        }
-        Ok(model)
     }
 
     /// Parameters the bridge owns: setting them would replace the conversation or break
@@ -339,14 +278,6 @@ mod bounded {
             None => Ok(()),
         }
     }
-
-    pub fn extra_body<'de, D: Deserializer<'de>>(
-        deserializer: D,
-    ) -> Result<Map<String, Value>, D::Error> {
-        let extra = Map::<String, Value>::deserialize(deserializer)?;
-        check_extra_body(&extra).map_err(D::Error::custom)?;
-        Ok(extra)
-    }
 }
 
 #[cfg(test)]
@@ -354,13 +285,14 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    /// Every bounded key refuses values outside its range while the table is read, saying
-    /// what is allowed, and `validate` agrees.
+    /// Every bounded key refuses values outside its range, naming the key and what is
+    /// allowed.
     #[test]
     fn out_of_range_values_are_refused_with_the_allowed_range() {
         let cases = [
             ("request_timeout_secs", json!(u64::MAX), "from 1 to 86400"),
             ("request_timeout_secs", json!(0), "from 1 to 86400"),
+            ("turn_timeout_secs", json!(0), "from 1 to 86400"),
             ("max_response_bytes", json!(0), "from 1024 to 1073741824"),
             ("max_attempts", json!(0), "from 1 to 10"),
             ("max_attempts", json!(1000), "from 1 to 10"),
@@ -383,12 +315,14 @@ mod tests {
             ),
         ];
         for (key, value, allowed) in cases {
-            let err = serde_json::from_value::<BridgeOptions>(json!({key: value}))
-                .map(|_| ())
-                .map_err(|err| err.to_string());
+            let options = serde_json::from_value::<BridgeOptions>(json!({key: value}))
+                .map_err(|err| err.to_string())
+                .and_then(|options| options.validate());
             assert!(
-                err.as_ref().is_err_and(|e| e.contains(allowed)),
-                "{key} = {value}: {err:?}"
+                options
+                    .as_ref()
+                    .is_err_and(|e| e.contains(allowed) && e.contains(key)),
+                "{key} = {value}: {options:?}"
             );
         }
         let mut options = BridgeOptions {

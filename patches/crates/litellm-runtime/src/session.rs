@@ -104,9 +104,15 @@ mod tests {
             bridged: true,
         };
         let line = describe(&provider);
-        assert!(line.starts_with("provider litellm (chat, bridged) · http://"), "{line}");
+        assert!(
+            line.starts_with("provider litellm (chat, bridged) · http://"),
+            "{line}"
+        );
         assert!(line.ends_with(" · model qwen3-coder"), "{line}");
-        assert!(!line.contains("hunter2") && !line.contains("sk-secret"), "{line}");
+        assert!(
+            !line.contains("hunter2") && !line.contains("sk-secret"),
+            "{line}"
+        );
 
         let responses = SessionProvider {
             id: "openai".to_string(),

@@ -65,6 +65,12 @@ impl Default for TelemetrySettings {
 pub enum SettingsError {
     #[error("{path}: the [litellm] table is invalid: {message}")]
     Invalid { path: String, message: String },
+    #[error("{path}: [model_providers.{provider}.litellm_bridge] is invalid: {message}")]
+    InvalidProviderBridge {
+        path: String,
+        provider: String,
+        message: String,
+    },
 }
 
 impl LitellmSettings {
@@ -82,6 +88,7 @@ impl LitellmSettings {
         let Ok(document) = toml::from_str::<toml::Table>(text) else {
             return Ok(Self::default());
         };
+        validate_provider_bridge_tables(&document, path)?;
         let Some(table) = document.get("litellm") else {
             return Ok(Self::default());
         };
@@ -137,6 +144,37 @@ impl LitellmSettings {
     }
 }
 
+/// Every `[model_providers.<id>.litellm_bridge]` table is read as strictly as
+/// `[litellm.bridge]` (unknown keys, out-of-range values), so a bad value stops codex-litellm
+/// with a message naming the provider and the key instead of being ignored.
+fn validate_provider_bridge_tables(
+    document: &toml::Table,
+    path: &str,
+) -> Result<(), SettingsError> {
+    let Some(providers) = document
+        .get("model_providers")
+        .and_then(toml::Value::as_table)
+    else {
+        return Ok(());
+    };
+    for (id, provider) in providers {
+        let Some(table) = provider.get("litellm_bridge") else {
+            continue;
+        };
+        let invalid = |message: String| SettingsError::InvalidProviderBridge {
+            path: path.to_string(),
+            provider: id.clone(),
+            message,
+        };
+        let options: BridgeOptions = table
+            .clone()
+            .try_into()
+            .map_err(|err: toml::de::Error| invalid(err.message().to_string()))?;
+        options.validate().map_err(invalid)?;
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -183,6 +221,33 @@ name = "x"
     }
 
     #[test]
+    fn provider_bridge_tables_are_validated_with_bounds() {
+        for (table, wanted) in [
+            ("request_timeout_secs = 0", "use a value from 1 to 86400"),
+            (
+                "request_timeout_secs = 1000000000000",
+                "request_timeout_secs = 1000000000000 is out of range",
+            ),
+            ("max_response_bytes = 0", "from 1024 to 1073741824"),
+            ("extra_body = { messages = [] }", "must not set `messages`"),
+            ("max_atempts = 3", "unknown field"),
+        ] {
+            let text = format!("[model_providers.vllm.litellm_bridge]\n{table}\n");
+            let err = LitellmSettings::from_config_toml(&text, "config.toml")
+                .map(|_| ())
+                .map_err(|err| err.to_string());
+            assert!(
+                err.as_ref()
+                    .is_err_and(|e| e.contains("[model_providers.vllm.litellm_bridge]")
+                        && e.contains(wanted)),
+                "{table}: {err:?}"
+            );
+        }
+        let fine = "[model_providers.vllm.litellm_bridge]\nrequest_timeout_secs = 600\n";
+        assert!(LitellmSettings::from_config_toml(fine, "config.toml").is_ok());
+    }
+
+    #[test]
     fn typos_are_clear_errors() {
         let cases = [
             ("[litellm]\nmodle = \"x\"", "unknown field `modle`"),
@@ -196,7 +261,7 @@ name = "x"
             ),
             (
                 "[litellm.bridge]\nmax_attempts = 0",
-                "max_attempts must be at least 1",
+                "litellm_bridge.max_attempts = 0 is out of range: use a value from 1 to 10",
             ),
             (
                 "[litellm.telemetry]\nlevel = \"verbose\"",
