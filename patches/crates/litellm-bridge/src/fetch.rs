@@ -53,6 +53,7 @@ pub struct AttemptOutput {
 }
 
 /// Sends one request and reads the answer to its end.
+#[allow(clippy::too_many_arguments)]
 pub async fn fetch_once(
     client: &reqwest::Client,
     target: &Target,

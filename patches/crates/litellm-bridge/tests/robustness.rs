@@ -123,7 +123,7 @@ fn base_answers() -> Vec<Vec<Value>> {
                 json!({"tool_calls": [{"index": 2, "id": "call_c", "function": {"name": "local_shell", "arguments": "{\"command\":[\"pwd\"]}"}}]}),
                 json!("tool_calls"),
             ),
-            usage.clone(),
+            usage,
         ],
         vec![chunk(
             json!({"content": "<think>hm</think>I'll run it <tool_call>{\"name\": \"shell\", \"arguments\": {\"command\": [\"ls\"]}}</tool_call>"}),
