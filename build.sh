@@ -4,7 +4,8 @@
 # Builds codex-litellm from the pinned upstream Codex plus the patch series:
 #   fetch upstream (upstream.lock) -> apply patches/ -> Cargo.lock drift check
 #   -> cargo build --locked --bin codex -> dist/codex-litellm,
-#      dist/codex-litellm-<target>.tar.gz and its .sha256 -> smoke test.
+#      dist/codex-litellm-<version>-<target>.tar.gz and its .sha256 -> smoke test.
+# <version> is <upstream X.Y.Z>-litellm.<patches/VERSION> (the npm package's version).
 # The work dir and the cargo target dir are reused, so a second build is incremental.
 #
 #   --release             optimised build (the default)
@@ -24,6 +25,10 @@
 #   CODEX_LITELLM_WORK_DIR      same as --work-dir
 #   CODEX_LITELLM_DIST_DIR      output directory (default: dist)
 #   CODEX_LITELLM_SMOKE         smoke script to run (default: scripts/smoke.sh)
+#   CARGO_BUILD_TARGET          build for this target triple (default: the host's)
+#   CARGO_PROFILE_RELEASE_LTO, CARGO_PROFILE_RELEASE_CODEGEN_UNITS
+#                               cargo's own overrides of upstream's release profile (fat
+#                               LTO, 1 codegen unit), e.g. thin / 4 where memory is short
 set -euo pipefail
 # shellcheck source=scripts/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/scripts/lib.sh"
@@ -67,35 +72,38 @@ step "[5/6] cargo ${cargo_args[*]} (in $CL_WORK_DIR/codex-rs)"
 
 out_dir=$CARGO_TARGET_DIR
 [[ -n ${CARGO_BUILD_TARGET:-} ]] && out_dir+=/$CARGO_BUILD_TARGET
-bin=$out_dir/$profile/codex
+exe=''
+[[ $triple == *-windows-* ]] && exe=.exe
+bin=$out_dir/$profile/codex$exe
 [[ -x $bin ]] || die "cargo finished but $bin does not exist"
 
 step "[6/6] package into $dist"
 mkdir -p "$dist"
-tarball=codex-litellm-$triple.tar.gz
-if cmp -s "$bin" "$dist/codex-litellm" && [[ -f $dist/$tarball && -f $dist/$tarball.sha256 ]] &&
+name=codex-litellm$exe
+tarball=codex-litellm-$(release_version)-$triple.tar.gz
+if cmp -s "$bin" "$dist/$name" && [[ -f $dist/$tarball && -f $dist/$tarball.sha256 ]] &&
   (cd "$dist" && sha256sum --status -c "$tarball.sha256"); then
   info "  binary unchanged: $dist is up to date"
 else
-  cp -f "$bin" "$dist/codex-litellm.tmp"
-  mv -f "$dist/codex-litellm.tmp" "$dist/codex-litellm"
+  cp -f "$bin" "$dist/$name.tmp"
+  mv -f "$dist/$name.tmp" "$dist/$name"
   # Reproducible: fixed owner, order and mtime (the upstream commit's time), gzip -n.
   epoch=$(git -C "$CL_WORK_DIR" log -1 --format=%ct "$(lock_get UPSTREAM_COMMIT)")
-  tar -C "$dist" --sort=name --owner=0 --group=0 --numeric-owner --mtime="@$epoch" -cf - codex-litellm |
+  tar -C "$dist" --sort=name --owner=0 --group=0 --numeric-owner --mtime="@$epoch" -cf - "$name" |
     gzip -n >"$dist/$tarball.tmp"
   mv -f "$dist/$tarball.tmp" "$dist/$tarball"
   (cd "$dist" && sha256sum "$tarball" >"$tarball.sha256")
 fi
-info "  $dist/codex-litellm"
+info "  $dist/$name"
 info "  $dist/$tarball"
 info "  $dist/$tarball.sha256: $(cut -c1-16 "$dist/$tarball.sha256")..."
 
 if [[ -z $smoke ]]; then
   info "smoke test skipped (--no-smoke)"
 elif [[ -f $smoke_script ]]; then
-  step "smoke test: $smoke_script $dist/codex-litellm"
-  if [[ -x $smoke_script ]]; then "$smoke_script" "$dist/codex-litellm"; else bash "$smoke_script" "$dist/codex-litellm"; fi
+  step "smoke test: $smoke_script $dist/$name"
+  if [[ -x $smoke_script ]]; then "$smoke_script" "$dist/$name"; else bash "$smoke_script" "$dist/$name"; fi
 else
   info "smoke test skipped: $smoke_script does not exist yet"
 fi
-step "done in $((SECONDS - start))s: $dist/codex-litellm ($profile, $triple)"
+step "done in $((SECONDS - start))s: $dist/$name ($profile, $triple)"

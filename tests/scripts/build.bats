@@ -25,19 +25,19 @@ commit_in_work_dir() { tgit -C "$WD" commit -q -am "$1"; }
     "==> [6/6] package into $CODEX_LITELLM_DIST_DIR" "smoke test skipped (--no-smoke)"
   [[ -x $CODEX_LITELLM_DIST_DIR/codex-litellm ]]
   [[ $("$CODEX_LITELLM_DIST_DIR/codex-litellm" --version) == "codex-litellm 0.1.0+litellm" ]]
-  [[ $(tar -tzf "$CODEX_LITELLM_DIST_DIR/codex-litellm-$TRIPLE.tar.gz") == codex-litellm ]]
-  (cd "$CODEX_LITELLM_DIST_DIR" && sha256sum -c "codex-litellm-$TRIPLE.tar.gz.sha256")
+  [[ $(tar -tzf "$CODEX_LITELLM_DIST_DIR/codex-litellm-0.1.0-litellm.3-$TRIPLE.tar.gz") == codex-litellm ]]
+  (cd "$CODEX_LITELLM_DIST_DIR" && sha256sum -c "codex-litellm-0.1.0-litellm.3-$TRIPLE.tar.gz.sha256")
   [[ -x $CARGO_TARGET_DIR/debug/codex ]]
   # Our crate is now in the work dir's Cargo.lock; that is not an edit.
   grep -q 'name = "codex-demo-bridge"' "$WD/codex-rs/Cargo.lock"
-  sum=$(cat "$CODEX_LITELLM_DIST_DIR/codex-litellm-$TRIPLE.tar.gz.sha256")
+  sum=$(cat "$CODEX_LITELLM_DIST_DIR/codex-litellm-0.1.0-litellm.3-$TRIPLE.tar.gz.sha256")
 
   run "$REPO_ROOT/build.sh" --debug --no-smoke
   assert_success
   assert_output_has "reusing $WD" "already applied" "Finished" "binary unchanged: $CODEX_LITELLM_DIST_DIR is up to date"
   assert_output_lacks "Compiling" "cloning"
   # Same binary, same (reproducible) tarball.
-  [[ $(cat "$CODEX_LITELLM_DIST_DIR/codex-litellm-$TRIPLE.tar.gz.sha256") == "$sum" ]]
+  [[ $(cat "$CODEX_LITELLM_DIST_DIR/codex-litellm-0.1.0-litellm.3-$TRIPLE.tar.gz.sha256") == "$sum" ]]
 }
 
 @test "build: a missing toolchain fails before anything is fetched" {

@@ -402,14 +402,14 @@ async fn documented_answer_shapes_come_out_right_buffered() {
     synthetic_all(BridgeMode::Buffered).await;
 }
 
-/// The smoke scenarios for answer shapes (tests/smoke/12*), first answer through the bridge:
+/// The smoke scenarios for answer shapes (tests/smoke/13*), first answer through the bridge:
 /// what `scripts/smoke.sh` checks end to end against a built binary, here without one.
 #[tokio::test(flavor = "multi_thread")]
 async fn smoke_shape_scenarios_come_out_right_through_the_bridge() {
     let smoke = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../smoke");
     let cases = [
         (
-            "12a-content-array.json",
+            "13a-content-array.json",
             Seen {
                 text: Some("Hello from content parts.".into()),
                 reasoning: Some("Parts-thinking: the user wants a greeting.".into()),
@@ -418,7 +418,7 @@ async fn smoke_shape_scenarios_come_out_right_through_the_bridge() {
             },
         ),
         (
-            "12b-object-reasoning.json",
+            "13b-object-reasoning.json",
             Seen {
                 text: None,
                 reasoning: Some("Object-reasoning: list the workspace first.".into()),
@@ -430,7 +430,7 @@ async fn smoke_shape_scenarios_come_out_right_through_the_bridge() {
             },
         ),
         (
-            "12c-multi-choice.json",
+            "13c-multi-choice.json",
             Seen {
                 text: Some("Running it now.".into()),
                 reasoning: None,

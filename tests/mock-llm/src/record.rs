@@ -28,6 +28,10 @@ pub enum ServedBy {
     Fallback,
     /// The built-in `GET /v1/models` handler.
     Models,
+    /// `routes[index]` of the scenario.
+    Route { index: usize },
+    /// A chat request refused by `context_limit`.
+    ContextLimit,
     /// A path the mock does not serve (404).
     NotFound,
     /// A request the mock could not parse (400).

@@ -38,6 +38,73 @@ pub struct Scenario {
     /// Served when no unconsumed entry matches a chat request.
     #[serde(default = "default_fallback")]
     pub fallback: Response,
+    /// Extra endpoints (model metadata as gateways serve it: `/model/info`, `/api/show`,
+    /// `/props`, or another `/v1/models`), checked before the built-in ones, never consumed.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub routes: Vec<Route>,
+    /// Refuse chat requests whose body is larger than this, the way a backend refuses a
+    /// prompt that exceeds its context window.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub context_limit: Option<ContextLimit>,
+}
+
+/// An extra endpoint: `method` + exact `path` (+ body substrings) answered by `response`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Route {
+    #[serde(default = "default_route_method")]
+    pub method: String,
+    pub path: String,
+    /// Substrings that must all occur in the body (e.g. the model of a `POST /api/show`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub body_contains: Vec<String>,
+    /// Headers (name case-insensitive) that must have exactly this value (e.g.
+    /// `if-none-match`, to answer 304).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub headers: BTreeMap<String, String>,
+    pub response: Response,
+}
+
+fn default_route_method() -> String {
+    "GET".to_string()
+}
+
+impl Route {
+    /// `GET path` answered with `json` (status 200).
+    pub fn get_json(path: impl Into<String>, json: Value) -> Self {
+        Self {
+            method: default_route_method(),
+            path: path.into(),
+            body_contains: Vec::new(),
+            headers: BTreeMap::new(),
+            response: Response::json(json),
+        }
+    }
+
+    /// `GET path` answered with `status` and an OpenAI-style error body.
+    pub fn get_status(path: impl Into<String>, status: u16) -> Self {
+        Self {
+            method: default_route_method(),
+            path: path.into(),
+            body_contains: Vec::new(),
+            headers: BTreeMap::new(),
+            response: Response::json(
+                json!({"error": {"message": "mock-llm route", "code": status}}),
+            )
+            .with_status(status),
+        }
+    }
+}
+
+/// Chat requests with a body over `max_body_bytes` get HTTP 400 `context_length_exceeded`
+/// (OpenAI's wording, which vLLM and LiteLLM also use), counted at about 4 bytes a token.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ContextLimit {
+    pub max_body_bytes: usize,
+    /// Replaces the default message.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
 }
 
 fn default_models() -> Vec<Value> {
@@ -62,6 +129,8 @@ impl Default for Scenario {
             models: default_models(),
             responses: Vec::new(),
             fallback: default_fallback(),
+            routes: Vec::new(),
+            context_limit: None,
         }
     }
 }
@@ -631,6 +700,19 @@ impl Scenario {
         self
     }
 
+    pub fn with_route(mut self, route: Route) -> Self {
+        self.routes.push(route);
+        self
+    }
+
+    pub fn with_context_limit(mut self, max_body_bytes: usize) -> Self {
+        self.context_limit = Some(ContextLimit {
+            max_body_bytes,
+            message: None,
+        });
+        self
+    }
+
     pub fn push(mut self, response: Response) -> Self {
         self.responses.push(response);
         self
@@ -711,6 +793,21 @@ impl Scenario {
         self.fallback
             .validate()
             .map_err(|e| invalid("fallback".to_string(), e))?;
+        for (i, route) in self.routes.iter().enumerate() {
+            if !route.path.starts_with('/') {
+                return Err(invalid(
+                    format!("routes[{i}].path"),
+                    (
+                        String::new(),
+                        format!("`{}` must start with '/'", route.path),
+                    ),
+                ));
+            }
+            route
+                .response
+                .validate()
+                .map_err(|e| invalid(format!("routes[{i}].response"), e))?;
+        }
         Ok(())
     }
 }

@@ -181,7 +181,12 @@ impl MockLlm {
     pub fn chat_requests(&self) -> Vec<RecordedRequest> {
         self.requests()
             .into_iter()
-            .filter(|r| matches!(r.served_by, ServedBy::Entry { .. } | ServedBy::Fallback))
+            .filter(|r| {
+                matches!(
+                    r.served_by,
+                    ServedBy::Entry { .. } | ServedBy::Fallback | ServedBy::ContextLimit
+                )
+            })
             .collect()
     }
 
@@ -284,15 +289,66 @@ async fn handle_connection(mut stream: TcpStream, shared: Arc<Shared>) {
         }
     };
 
+    let route = shared.scenario.routes.iter().position(|route| {
+        route.method.eq_ignore_ascii_case(&request.method)
+            && route.path == request.path
+            && route
+                .body_contains
+                .iter()
+                .all(|needle| String::from_utf8_lossy(&request.body).contains(needle.as_str()))
+            && route
+                .headers
+                .iter()
+                .all(|(name, value)| request.header(name) == Some(value.as_str()))
+    });
     let is_chat = request.method.eq_ignore_ascii_case("POST")
         && (request.path == "/v1/chat/completions" || request.path == "/chat/completions");
+    let over_context_limit = shared
+        .scenario
+        .context_limit
+        .as_ref()
+        .filter(|limit| is_chat && request.body.len() > limit.max_body_bytes);
     let models_path = request
         .path
         .strip_prefix("/v1/models")
         .or_else(|| request.path.strip_prefix("/models"));
     let is_models = request.method.eq_ignore_ascii_case("GET") && models_path.is_some();
 
-    let plan = if is_chat {
+    let plan = if let Some(index) = route {
+        let (record, seq) = shared.record(
+            &request,
+            ServedBy::Route { index },
+            received,
+            received_unix_ms,
+        );
+        let info = RequestInfo {
+            seq,
+            body_json: record.json(),
+            body_len: request.body.len(),
+        };
+        let spec = &shared.scenario.routes[index].response;
+        render::render(spec, &info)
+            .unwrap_or_else(|message| error_plan(500, &format!("mock-llm: {message}"), seq))
+    } else if let Some(limit) = over_context_limit {
+        let (_, seq) = shared.record(&request, ServedBy::ContextLimit, received, received_unix_ms);
+        let window_tokens = limit.max_body_bytes / 4;
+        let asked_tokens = request.body.len() / 4;
+        let message = limit.message.clone().unwrap_or_else(|| {
+            format!(
+                "This model's maximum context length is {window_tokens} tokens. However, your \
+                 messages resulted in {asked_tokens} tokens. Please reduce the length of the \
+                 messages."
+            )
+        });
+        let mut plan = http::simple_plan(
+            400,
+            json!({"error": {"message": message, "type": "invalid_request_error",
+                             "param": "messages", "code": "context_length_exceeded"}}),
+        );
+        plan.headers
+            .push(("x-mock-llm-seq".to_string(), seq.to_string()));
+        plan
+    } else if is_chat {
         let (served_by, spec) = shared.pick(&request);
         let (record, seq) = shared.record(&request, served_by, received, received_unix_ms);
         let info = RequestInfo {
@@ -435,6 +491,8 @@ impl Shared {
                 ServedBy::Entry { index } => format!("responses[{index}]"),
                 ServedBy::Fallback => "fallback".to_string(),
                 ServedBy::Models => "models".to_string(),
+                ServedBy::Route { index } => format!("routes[{index}]"),
+                ServedBy::ContextLimit => "context_limit".to_string(),
                 ServedBy::NotFound => "404".to_string(),
                 ServedBy::BadRequest => "400".to_string(),
             };

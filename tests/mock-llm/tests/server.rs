@@ -800,3 +800,91 @@ async fn works_on_a_multi_thread_runtime() {
         .unwrap();
     assert!(text.ends_with("data: [DONE]\n\n"));
 }
+
+#[tokio::test]
+async fn routes_serve_metadata_endpoints_before_the_built_in_ones() {
+    let scenario = Scenario::from_json_str(
+        r#"{
+          "models": ["small"],
+          "routes": [
+            {"path": "/model/info", "response": {"json": {"data": [
+              {"model_name": "small", "model_info": {"max_input_tokens": 16384}}]}}},
+            {"method": "POST", "path": "/api/show", "body_contains": ["\"small\""],
+             "response": {"json": {"parameters": "num_ctx 16384"}}},
+            {"path": "/v1/models", "response": {"status": 404, "json": {"error": "gone"}}}
+          ]
+        }"#,
+    )
+    .unwrap();
+    let mock = MockLlm::start(scenario).await.unwrap();
+    let info: Value = client()
+        .get(format!("{}/model/info", mock.root_url()))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(info["data"][0]["model_info"]["max_input_tokens"], 16384);
+    let show = client()
+        .post(format!("{}/api/show", mock.root_url()))
+        .json(&json!({"model": "small"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(show.status(), 200);
+    let other = client()
+        .post(format!("{}/api/show", mock.root_url()))
+        .json(&json!({"model": "other"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(other.status(), 404, "body_contains must hold");
+    let models = client()
+        .get(format!("{}/models", mock.base_url()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        models.status(),
+        404,
+        "a route replaces the built-in /v1/models"
+    );
+    let served: Vec<ServedBy> = mock.requests().iter().map(|r| r.served_by).collect();
+    assert_eq!(
+        served,
+        [
+            ServedBy::Route { index: 0 },
+            ServedBy::Route { index: 1 },
+            ServedBy::NotFound,
+            ServedBy::Route { index: 2 },
+        ]
+    );
+    assert!(
+        Scenario::from_json_str(r#"{"routes": [{"path": "model/info", "response": {}}]}"#).is_err()
+    );
+}
+
+#[tokio::test]
+async fn context_limit_refuses_oversized_chat_requests_without_consuming_entries() {
+    let mock =
+        MockLlm::start(Scenario::new(vec![Response::text("fits")]).with_context_limit(2_000))
+            .await
+            .unwrap();
+    let big = json!({"model": "m", "messages": [{"role": "user", "content": "x".repeat(4_000)}]});
+    let refused = post(&mock, &big).await;
+    assert_eq!(refused.status(), 400);
+    let body: Value = refused.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "context_length_exceeded");
+    let message = body["error"]["message"].as_str().unwrap();
+    assert!(
+        message.contains("maximum context length is 500 tokens"),
+        "{message}"
+    );
+    let small =
+        json!({"model": "m", "stream": false, "messages": [{"role": "user", "content": "hi"}]});
+    let answered: Value = post(&mock, &small).await.json().await.unwrap();
+    assert_eq!(answered["choices"][0]["message"]["content"], "fits");
+    assert_eq!(mock.chat_requests().len(), 2);
+    assert_eq!(mock.requests()[0].served_by, ServedBy::ContextLimit);
+}

@@ -34,6 +34,9 @@ pub struct LitellmSettings {
     /// provider; default: the session's model.
     pub background_model: Option<String>,
     pub telemetry: TelemetrySettings,
+    /// `[litellm.models."<id>"]`: per-model values that beat what the backend reports
+    /// (context window, output cap, tools, reasoning, parallel tool calls, images).
+    pub models: codex_litellm_models::ModelOverrides,
 }
 
 /// `[litellm.telemetry]`.
@@ -267,6 +270,10 @@ name = "x"
                 "[litellm.telemetry]\nlevel = \"verbose\"",
                 "telemetry.level must be",
             ),
+            (
+                "[litellm.models.\"qwen3-coder\"]\ncontext_windw = 32768",
+                "unknown field `context_windw`",
+            ),
         ];
         for (text, expected) in cases {
             let err = LitellmSettings::from_config_toml(text, "/h/config.toml")
@@ -278,6 +285,17 @@ name = "x"
                 "{text:?} gave {err:?}"
             );
         }
+    }
+
+    #[test]
+    fn metadata_overrides_are_read_from_litellm_models() {
+        let text = "[litellm.models.\"qwen3-coder\"]\ncontext_window = 32768\nsupports_tools = true\n";
+        let settings = LitellmSettings::from_config_toml(text, "c").unwrap_or_default();
+        let coder = settings.models.get("qwen3-coder").cloned().unwrap_or_default();
+        assert_eq!(
+            (coder.context_window, coder.supports_tools, coder.reasoning),
+            (Some(32_768), Some(true), None)
+        );
     }
 
     #[test]
