@@ -248,8 +248,7 @@ impl BridgeOptions {
         if let Some(model) = &self.model {
             bounded::check_model(model).map_err(|why| format!("model {why}"))?;
         }
-        bounded::check_extra_body(&self.extra_body)
-            .map_err(|why| format!("extra_body {why}"))?;
+        bounded::check_extra_body(&self.extra_body).map_err(|why| format!("extra_body {why}"))?;
         Ok(())
     }
 }
