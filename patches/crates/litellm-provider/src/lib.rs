@@ -14,6 +14,9 @@ mod provider;
 mod registry;
 mod transport;
 
+pub use codex_litellm_doctor::CATEGORIES as DOCTOR_CATEGORIES;
+pub use codex_litellm_doctor::Row as DoctorRow;
+pub use codex_litellm_doctor::Status as DoctorStatus;
 pub use doctor::doctor_rows;
 pub use models::PreparedModels;
 pub use provider::ChatModelProvider;
