@@ -60,6 +60,9 @@ SCENARIOS=(
   11b-passthrough-stream-cut
   12a-metadata-auto-compaction
   12b-metadata-missing-context-error
+  13a-content-array
+  13b-object-reasoning
+  13c-multi-choice
 )
 
 smoke_usage_error() {
@@ -609,6 +612,47 @@ check(len(asst) == 1 and asst[0].get("tool_calls"), f"assistant messages in the 
 check(asst[0].get("reasoning_content") == r1, f"reasoning_content sent back: {asst[0].get('reasoning_content')!r}")
 check((ws / "looked.txt").is_file(), "the command did not run")
 check(tele and tele[0].get("usage", {}).get("reasoning_output_tokens", 0) > 0, f"telemetry usage: {tele[0].get('usage') if tele else None}")
+PY
+}
+
+scenario_13a_content_array() {
+  run_codex "Say hello"
+  checks <<'PY'
+check(rc == 0, f"exit status {rc}, wanted 0: {short(err[-300:])}")
+check(out.strip() == "Hello from content parts.", f"stdout is {short(out)!r}, wanted the text parts joined")
+check("Parts-thinking: the user wants a greeting." in err, "the thinking part is not shown as reasoning")
+check("Parts-thinking" not in out, "the thinking part leaked into the answer")
+check(len(bodies) == 1, f"the mock received {len(bodies)} requests, wanted 1")
+check(len(tele) == 1 and tele[0].get("outcome", {}).get("status") == "completed", f"telemetry: {short(tele)}")
+PY
+}
+
+scenario_13b_object_reasoning() {
+  run_codex "${WRITE_ARGS[@]}" "Think, look, answer."
+  checks <<'PY'
+check(rc == 0, f"exit status {rc}, wanted 0: {short(err[-300:])}")
+r = "Object-reasoning: list the workspace first."
+check(out.strip() == "Listed with object reasoning.", f"stdout is {short(out)!r}")
+check(r in err, "the object reasoning is not shown")
+check((ws / "object.txt").is_file(), "the command did not run")
+check(len(bodies) == 2, f"the mock received {len(bodies)} requests, wanted 2")
+asst = [m for m in messages(1) if m.get("role") == "assistant"]
+check(len(asst) == 1 and asst[0].get("reasoning_content") == r, f"reasoning sent back: {short(asst)}")
+PY
+}
+
+scenario_13c_multi_choice() {
+  run_codex "${WRITE_ARGS[@]}" "Run it."
+  checks <<'PY'
+check(rc == 0, f"exit status {rc}, wanted 0: {short(err[-300:])}")
+check(out.strip() == "Ran it once.", f"stdout is {short(out)!r}")
+ran = read(ws / "choices.txt") if (ws / "choices.txt").is_file() else None
+check(ran == "once\n", f"choices.txt is {ran!r}: the call must run exactly once")
+check(len(bodies) == 2, f"the mock received {len(bodies)} requests, wanted 2")
+asst = [m for m in messages(1) if m.get("role") == "assistant"]
+check(len(asst) == 1 and asst[0].get("content") == "Running it now.", f"assistant message sent back: {short(asst)}")
+calls = asst[0].get("tool_calls") or [] if asst else []
+check([c.get("id") for c in calls] == ["call_smoke_choice"], f"tool calls sent back: {short(calls)}")
 PY
 }
 

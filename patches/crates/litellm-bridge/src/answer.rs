@@ -1,6 +1,7 @@
 //! A Chat Completions answer, assembled from streamed chunks or from one JSON body. Pure.
 
 use crate::json_shape::JsonShape;
+use crate::shapes;
 use serde::Serialize;
 use serde_json::Value;
 use std::collections::HashMap;
@@ -102,13 +103,15 @@ impl ChatAnswer {
             && self.refusal.is_none()
     }
 
-    /// Parses a non-streamed completion body (`choices[0].message`).
+    /// Parses a non-streamed completion body (`choices[].message`; several choices are
+    /// parts of one answer, see [`ChunkAccumulator`]).
     pub fn from_completion(body: &Value) -> Self {
         let mut accumulator = ChunkAccumulator::default();
         accumulator.absorb_metadata(body);
-        if let Some(choice) = first_choice(body) {
+        for (key, choice) in choices(body) {
+            let target = accumulator.for_choice(key);
             if let Some(message) = choice.get("message") {
-                accumulator.absorb_message_part(message);
+                target.absorb_message_part(message);
                 if let Some(calls) = message.get("tool_calls").and_then(Value::as_array) {
                     for (position, call) in calls.iter().enumerate() {
                         // A non-object entry is no call; never index into it.
@@ -119,28 +122,60 @@ impl ChatAnswer {
                         fragment
                             .entry("index")
                             .or_insert_with(|| Value::from(position as u64));
-                        accumulator.absorb_tool_fragment(&Value::Object(fragment));
+                        target.absorb_tool_fragment(&Value::Object(fragment));
                     }
                 }
             }
-            accumulator.absorb_finish(choice);
+            target.absorb_finish(choice);
         }
         accumulator.finish()
     }
 }
 
-fn first_choice(value: &Value) -> Option<&Value> {
-    let choices = value.get("choices")?.as_array()?;
-    choices
-        .iter()
-        .find(|c| c.get("index").and_then(Value::as_u64).unwrap_or(0) == 0)
+/// The choices of a chunk or body with their key: `index`, else the position.
+fn choices(value: &Value) -> impl Iterator<Item = (u64, &Value)> {
+    value
+        .get("choices")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .enumerate()
+        .map(|(position, choice)| {
+            let key = choice
+                .get("index")
+                .and_then(Value::as_u64)
+                .unwrap_or(position as u64);
+            (key, choice)
+        })
+}
+
+/// Appends `new` to `accumulated` unless it repeats it: a `message` snapshot inside a
+/// stream chunk may carry everything so far, or only what is new.
+fn merge_snapshot(accumulated: &mut String, new: &str) {
+    if new.is_empty() || accumulated.ends_with(new) {
+        return;
+    }
+    match new.strip_prefix(accumulated.as_str()) {
+        Some(rest) if !accumulated.is_empty() => accumulated.push_str(rest),
+        _ => accumulated.push_str(new),
+    }
 }
 
 /// Folds streamed `chat.completion.chunk` objects into a [`ChatAnswer`].
+///
+/// Several `choices` are read as parts of ONE answer: the bridge never asks for `n > 1`, and
+/// gateways that put the text and each tool call in choices of their own (GitHub Copilot's
+/// Claude models, some proxies) mean one answer. The first choice seen is the answer; the
+/// others add their text, reasoning and tool calls after it. A text or a tool call that
+/// repeats one already taken is an alternative, not a second call, and is dropped: no tool
+/// runs twice.
 #[derive(Debug, Default)]
 pub struct ChunkAccumulator {
     answer: ChatAnswer,
     chunks: usize,
+    /// The key of the choice `answer` holds (the first one seen).
+    main_choice: Option<u64>,
+    others: std::collections::BTreeMap<u64, ChunkAccumulator>,
     /// Per tool call (same positions): whether its arguments are complete JSON yet, kept
     /// up to date fragment by fragment instead of re-parsing the growing text.
     argument_shapes: Vec<JsonShape>,
@@ -162,16 +197,60 @@ impl ChunkAccumulator {
     pub fn push_chunk(&mut self, chunk: &Value) {
         self.chunks += 1;
         self.absorb_metadata(chunk);
-        if let Some(choice) = first_choice(chunk) {
-            if let Some(delta) = choice.get("delta").or_else(|| choice.get("message")) {
-                self.absorb_message_part(delta);
+        for (key, choice) in choices(chunk) {
+            let target = self.for_choice(key);
+            let delta = choice.get("delta");
+            if let Some(delta) = delta {
+                target.absorb_message_part(delta);
                 if let Some(calls) = delta.get("tool_calls").and_then(Value::as_array) {
                     for call in calls {
-                        self.absorb_tool_fragment(call);
+                        target.absorb_tool_fragment(call);
                     }
                 }
             }
-            self.absorb_finish(choice);
+            // A whole `message` inside a stream chunk (alone, or next to the delta carrying
+            // what the delta lacks, e.g. the reasoning).
+            if let Some(message) = choice.get("message") {
+                if delta.is_none() {
+                    target.absorb_message_part(message);
+                } else {
+                    target.absorb_message_snapshot(message);
+                }
+                if target.answer.tool_calls.is_empty()
+                    && let Some(calls) = message.get("tool_calls").and_then(Value::as_array)
+                {
+                    for call in calls {
+                        target.absorb_tool_fragment(call);
+                    }
+                }
+            }
+            target.absorb_finish(choice);
+        }
+    }
+
+    /// The accumulator of one choice: this one for the first choice seen, a nested one for
+    /// each other choice (merged in [`ChunkAccumulator::finish`]).
+    fn for_choice(&mut self, key: u64) -> &mut ChunkAccumulator {
+        let main = *self.main_choice.get_or_insert(key);
+        if main == key {
+            self
+        } else {
+            self.others.entry(key).or_default()
+        }
+    }
+
+    /// Text and reasoning of a `message` next to a `delta`, without repeating what the
+    /// deltas already brought.
+    fn absorb_message_snapshot(&mut self, message: &Value) {
+        let content = shapes::content_text(message.get("content"));
+        merge_snapshot(&mut self.answer.text, &content.text);
+        merge_snapshot(&mut self.answer.reasoning, &content.reasoning);
+        let reasoning = message
+            .get("reasoning_content")
+            .and_then(shapes::reasoning_text)
+            .or_else(|| message.get("reasoning").and_then(shapes::reasoning_text));
+        if let Some(reasoning) = reasoning {
+            merge_snapshot(&mut self.answer.reasoning, &reasoning);
         }
     }
 
@@ -200,24 +279,29 @@ impl ChunkAccumulator {
     }
 
     fn absorb_message_part(&mut self, part: &Value) {
-        if let Some(text) = part.get("content").and_then(Value::as_str) {
-            self.answer.text.push_str(text);
-        }
+        let content = shapes::content_text(part.get("content"));
+        self.answer.text.push_str(&content.text);
         // Some gateways send the same text as both `reasoning_content` and `reasoning`.
         let reasoning = part
             .get("reasoning_content")
-            .and_then(Value::as_str)
-            .filter(|s| !s.is_empty())
-            .or_else(|| part.get("reasoning").and_then(Value::as_str));
+            .and_then(shapes::reasoning_text)
+            .or_else(|| part.get("reasoning").and_then(shapes::reasoning_text));
         let mut got_reasoning_text = false;
         if let Some(reasoning) = reasoning {
-            self.answer.reasoning.push_str(reasoning);
-            got_reasoning_text = !reasoning.is_empty();
+            self.answer.reasoning.push_str(&reasoning);
+            got_reasoning_text = true;
+        }
+        if !content.reasoning.is_empty() {
+            self.answer.reasoning.push_str(&content.reasoning);
+            got_reasoning_text = true;
         }
         if let Some(details) = part.get("reasoning_details").and_then(Value::as_array) {
             for detail in details {
                 if !got_reasoning_text
-                    && let Some(text) = detail.get("text").and_then(Value::as_str)
+                    && let Some(text) = detail
+                        .get("text")
+                        .or_else(|| detail.get("summary"))
+                        .and_then(Value::as_str)
                 {
                     self.answer.reasoning.push_str(text);
                 }
@@ -336,7 +420,54 @@ impl ChunkAccumulator {
     }
 
     pub fn finish(self) -> ChatAnswer {
-        self.answer
+        let mut answer = self.answer;
+        for (_, other) in self.others {
+            merge_choice(&mut answer, other.finish());
+        }
+        answer
+    }
+}
+
+/// Adds another choice's part of the answer (see [`ChunkAccumulator`]).
+fn merge_choice(answer: &mut ChatAnswer, other: ChatAnswer) {
+    for (into, add) in [
+        (&mut answer.text, &other.text),
+        (&mut answer.reasoning, &other.reasoning),
+    ] {
+        if !add.is_empty() && !into.contains(add.as_str()) {
+            if !into.is_empty() {
+                into.push_str("\n\n");
+            }
+            into.push_str(add);
+        }
+    }
+    for call in other.tool_calls {
+        let repeated = answer.tool_calls.iter().any(|taken| {
+            (call.id.is_some() && taken.id == call.id)
+                || (taken.name == call.name && same_arguments(&taken.arguments, &call.arguments))
+        });
+        if !repeated {
+            answer.tool_calls.push(ToolCall {
+                index: None,
+                ..call
+            });
+        }
+    }
+    let calls_finish = other.finish_reason.as_deref() == Some("tool_calls");
+    if !answer.has_finish_reason() || calls_finish {
+        answer.finish_reason = other.finish_reason.or(answer.finish_reason.take());
+    }
+    answer.usage = answer.usage.or(other.usage);
+    answer.refusal = answer.refusal.take().or(other.refusal);
+}
+
+fn same_arguments(a: &str, b: &str) -> bool {
+    match (
+        serde_json::from_str::<Value>(a),
+        serde_json::from_str::<Value>(b),
+    ) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => a.trim() == b.trim(),
     }
 }
 

@@ -21,6 +21,7 @@ use crate::simulate::ResponseIdentity;
 use crate::simulate::encode_sse;
 use crate::simulate::simulate;
 use crate::simulate::simulate_failure;
+use crate::simulate::simulate_failure_after;
 use bytes::Bytes;
 use futures::StreamExt;
 use futures::stream::BoxStream;
@@ -216,14 +217,24 @@ impl Bridge {
             .await;
         let mut answer = match fetched {
             Ok(answer) => answer,
-            Err(fault) => {
+            Err(GaveUp {
+                fault,
+                before_error,
+            }) => {
                 let identity = ResponseIdentity::for_answer(
                     &ChatAnswer::default(),
                     &chat.summary.model,
                     now_secs(),
                 );
                 let attempts = guard.report.attempts.len() as u32;
-                return self.fail(&mut guard, fault, identity, attempts, started);
+                return self.fail_after(
+                    &mut guard,
+                    fault,
+                    identity,
+                    attempts,
+                    started,
+                    before_error,
+                );
             }
         };
         let mut continuations = 0;
@@ -240,7 +251,7 @@ impl Bridge {
                     continuations += 1;
                     splice(&mut answer, next);
                 }
-                Err(fault) => {
+                Err(GaveUp { fault, .. }) => {
                     warn!(
                         fault = fault.kind(),
                         "continuation failed; handing over what was received"
@@ -283,7 +294,12 @@ impl Bridge {
                 model: chat.summary.model.clone(),
                 created_at: now_secs(),
             };
-            let mut sink = LiveSink::new(identity, tx, chat.tool_map.clone());
+            let mut sink = LiveSink::new(
+                identity,
+                tx,
+                chat.tool_map.clone(),
+                bridge.options.think_tags,
+            );
             let fetched = bridge
                 .fetch_with_retries(
                     &target,
@@ -295,14 +311,33 @@ impl Bridge {
                 .await;
             match fetched {
                 Ok(mut answer) => {
-                    // Text already reached Codex as it streamed; recovered calls are added
-                    // after it (the sink keeps the streamed text).
-                    let recovered =
+                    let recovered = if sink.content_sent() {
+                        // Text already reached Codex as it streamed (split by the sink);
+                        // calls it found in markup, or recovered from the text, are added
+                        // after it.
+                        let markup_calls = sink.take_markup_calls();
+                        let mut recovered: Vec<_> = markup_calls
+                            .iter()
+                            .map(|call| crate::postprocess::RecoveredCall {
+                                name: call.name.clone(),
+                                syntax: "harmony_commentary",
+                            })
+                            .collect();
+                        answer.tool_calls.extend(markup_calls);
                         if bridge.options.tool_call_recovery && answer.tool_calls.is_empty() {
-                            crate::postprocess::recover_tool_calls(&mut answer, &chat.tool_map)
-                        } else {
-                            Vec::new()
-                        };
+                            recovered.extend(crate::postprocess::recover_tool_calls(
+                                &mut answer,
+                                &chat.tool_map,
+                            ));
+                        }
+                        recovered
+                    } else {
+                        // Nothing streamed (a non-streamed body): the whole answer,
+                        // post-processed as in buffered mode.
+                        let recovered = postprocess(&mut answer, &chat.tool_map, &bridge.options);
+                        sink.show_whole(&answer);
+                        recovered
+                    };
                     answer
                         .tool_calls
                         .retain(|call| !call.name.trim().is_empty());
@@ -313,7 +348,7 @@ impl Bridge {
                     );
                     guard.report.record_answer(&answer, &events, recovered);
                 }
-                Err(fault) => {
+                Err(GaveUp { fault, .. }) => {
                     let attempts = guard.report.attempts.len() as u32;
                     let (code, message) = bridge.failure_message(&fault, attempts);
                     let events = sink.fail(code, &message);
@@ -346,7 +381,7 @@ impl Bridge {
         report: &mut ExchangeReport,
         sink: &mut dyn LiveAware,
         budget: &mut TurnBudget,
-    ) -> Result<ChatAnswer, Fault> {
+    ) -> Result<ChatAnswer, GaveUp> {
         let mut attempt = 1;
         loop {
             budget.attempts_left = budget.attempts_left.saturating_sub(1);
@@ -377,7 +412,10 @@ impl Bridge {
                         && !sink.content_sent();
                     if !can_retry {
                         report.attempts.push(attempt_report);
-                        return Err(fault);
+                        return Err(GaveUp {
+                            fault,
+                            before_error: output.before_error,
+                        });
                     }
                     debug!(
                         fault = fault.kind(),
@@ -450,6 +488,21 @@ impl Bridge {
         attempts: u32,
         started: Instant,
     ) -> BridgeReply {
+        self.fail_after(guard, fault, identity, attempts, started, None)
+    }
+
+    /// Ends the turn on `fault`. When the backend ended its answer with an error of its
+    /// own, the reasoning and text it sent before the error are the model's and are shown
+    /// first (no tool call: those only run from a complete answer).
+    fn fail_after(
+        &self,
+        guard: &mut ReportGuard,
+        fault: Fault,
+        identity: ResponseIdentity,
+        attempts: u32,
+        started: Instant,
+        before_error: Option<ChatAnswer>,
+    ) -> BridgeReply {
         let (code, message) = self.failure_message(&fault, attempts.max(1));
         let reply = match self.failure_signal(&fault) {
             FailureSignal::Http { status } => BridgeReply::HttpError {
@@ -459,7 +512,16 @@ impl Bridge {
                     .to_string(),
             },
             FailureSignal::Failed { .. } => {
-                let events = simulate_failure(identity, code, &message);
+                let events = match before_error {
+                    Some(mut partial) => {
+                        crate::postprocess::split_harmony(&mut partial);
+                        if self.options.think_tags {
+                            crate::postprocess::extract_think_tags(&mut partial);
+                        }
+                        simulate_failure_after(&partial, identity, code, &message)
+                    }
+                    _ => simulate_failure(identity, code, &message),
+                };
                 guard.report.count_events(&events);
                 sse_reply(encode_sse(&events))
             }
@@ -491,6 +553,13 @@ impl Bridge {
             ..ExchangeReport::default()
         }
     }
+}
+
+/// Why the retry loop stopped without an answer.
+struct GaveUp {
+    fault: Fault,
+    /// What the last attempt received before the backend's error, if it sent one.
+    before_error: Option<ChatAnswer>,
 }
 
 /// One budget per turn, across every attempt and continuation of one request to the

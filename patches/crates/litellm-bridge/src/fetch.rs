@@ -47,6 +47,9 @@ impl ChunkSink for () {
 pub struct AttemptOutput {
     pub result: Result<ChatAnswer, Fault>,
     pub report: AttemptReport,
+    /// What arrived before the backend sent an error inside its answer (the error ends
+    /// the answer; what came before it is the model's, e.g. its reasoning).
+    pub before_error: Option<ChatAnswer>,
 }
 
 /// Sends one request and reads the answer to its end.
@@ -67,6 +70,7 @@ pub async fn fetch_once(
         ..AttemptReport::default()
     };
     let mut capture = Capture::new(capture_limit);
+    let mut accumulator = ChunkAccumulator::default();
     // The attempt ends at its own cap or at the turn's end, whichever is first.
     let deadline = started
         .checked_add(Duration::from_secs(options.request_timeout_secs))
@@ -80,9 +84,13 @@ pub async fn fetch_once(
         deadline,
         &mut report,
         &mut capture,
+        &mut accumulator,
         sink,
     )
     .await;
+    let before_error = matches!(result, Err(Fault::ErrorInStream { .. }))
+        .then(|| accumulator.finish())
+        .filter(|answer| !answer.is_empty());
     report.total_ms = elapsed_ms(started);
     if capture.limit > 0 {
         report.raw_body = Some(String::from_utf8_lossy(&capture.bytes).into_owned());
@@ -91,7 +99,11 @@ pub async fn fetch_once(
     if let Err(fault) = &result {
         report.fault = Some(fault.clone());
     }
-    AttemptOutput { result, report }
+    AttemptOutput {
+        result,
+        report,
+        before_error,
+    }
 }
 
 struct Capture {
@@ -129,6 +141,7 @@ async fn fetch_inner(
     deadline: Instant,
     report: &mut AttemptReport,
     capture: &mut Capture,
+    accumulator: &mut ChunkAccumulator,
     sink: &mut dyn ChunkSink,
 ) -> Result<ChatAnswer, Fault> {
     let idle = options.idle_timeout();
@@ -193,7 +206,6 @@ async fn fetch_inner(
         .unwrap_or("")
         .to_ascii_lowercase();
     let mut parser = ChatSseParser::default();
-    let mut accumulator = ChunkAccumulator::default();
     let mut raw_json: Vec<u8> = Vec::new();
     // Decided on the first bytes when the content type does not say.
     let mut is_sse: Option<bool> = if content_type.contains("text/event-stream") {
@@ -264,7 +276,7 @@ async fn fetch_inner(
             continue;
         }
         let items = parser.feed(&bytes)?;
-        if absorb_items(items, &mut accumulator, report, &parser, sink)? {
+        if absorb_items(items, accumulator, report, &parser, sink)? {
             break;
         }
     }
@@ -274,10 +286,10 @@ async fn fetch_inner(
     }
     if !report.done_marker {
         let items = parser.finish()?;
-        absorb_items(items, &mut accumulator, report, &parser, sink)?;
+        absorb_items(items, accumulator, report, &parser, sink)?;
     }
     report.chunks = accumulator.chunks() as u64;
-    let answer = accumulator.finish();
+    let answer = std::mem::take(accumulator).finish();
     if !answer.has_finish_reason() && !report.done_marker {
         return Err(Fault::StreamCut {
             at_byte: total_bytes,

@@ -15,6 +15,8 @@ pub mod chat_sse;
 pub mod conformance;
 pub mod fault;
 pub mod fetch;
+pub mod harmony;
+pub mod history;
 pub mod json_shape;
 mod live;
 pub mod options;
@@ -23,7 +25,9 @@ pub mod reasoning_carrier;
 pub mod redact;
 pub mod report;
 pub mod request;
+pub mod shapes;
 pub mod simulate;
+pub mod think_split;
 pub mod tools;
 
 pub use answer::ChatAnswer;

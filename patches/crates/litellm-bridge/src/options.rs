@@ -48,6 +48,27 @@ pub enum ReasoningReturn {
     None,
 }
 
+/// Which earlier assistant messages keep their reasoning when the history is sent back.
+/// A turn runs from one user message to the next.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ReasoningHistory {
+    /// The turn in progress (its tool loop) and every earlier turn in which the model called
+    /// tools: DeepSeek's thinking mode answers HTTP 400 when the reasoning of a tool-calling
+    /// turn is missing from later requests, and ignores the reasoning of turns without tool
+    /// calls (https://api-docs.deepseek.com/guides/thinking_mode). Chat templates (Qwen3,
+    /// gpt-oss) and Anthropic drop earlier turns' reasoning themselves.
+    #[default]
+    ToolTurns,
+    /// Only the turn in progress (after the last user message): the fewest tokens, for
+    /// backends that need reasoning only inside the tool loop (Anthropic thinking, gpt-oss).
+    CurrentTurn,
+    /// Every turn's reasoning.
+    All,
+    /// None at all.
+    None,
+}
+
 /// Name of the output-token cap in the chat request.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -75,6 +96,8 @@ pub struct BridgeOptions {
     /// than one system message).
     pub merge_system_messages: bool,
     pub reasoning_return: ReasoningReturn,
+    /// Which earlier turns' reasoning is sent back (`reasoning_return` says in which field).
+    pub reasoning_history: ReasoningHistory,
     /// Send `reasoning.effort` as `reasoning_effort`.
     pub send_reasoning_effort: bool,
     /// Pass `parallel_tool_calls` through when tools are present.
@@ -127,6 +150,7 @@ impl Default for BridgeOptions {
             developer_role: DeveloperRole::System,
             merge_system_messages: true,
             reasoning_return: ReasoningReturn::ReasoningContent,
+            reasoning_history: ReasoningHistory::ToolTurns,
             send_reasoning_effort: true,
             send_parallel_tool_calls: true,
             send_strict: false,

@@ -4,6 +4,8 @@
 use crate::answer::ChatAnswer;
 use crate::answer::ToolCall;
 use crate::answer::is_complete_json;
+use crate::harmony;
+use crate::harmony::Piece;
 use crate::options::BridgeOptions;
 use crate::tools::ToolMap;
 use crate::tools::ToolTarget;
@@ -25,15 +27,17 @@ pub fn postprocess(
     tool_map: &ToolMap,
     options: &BridgeOptions,
 ) -> Vec<RecoveredCall> {
+    let mut recovered = if options.think_tags {
+        split_harmony(answer)
+    } else {
+        Vec::new()
+    };
     if options.think_tags {
         extract_think_tags(answer);
     }
-    let recovered =
-        if options.tool_call_recovery && answer.tool_calls.is_empty() && !answer.text.is_empty() {
-            recover_tool_calls(answer, tool_map)
-        } else {
-            Vec::new()
-        };
+    if options.tool_call_recovery && answer.tool_calls.is_empty() && !answer.text.is_empty() {
+        recovered.extend(recover_tool_calls(answer, tool_map));
+    }
     answer
         .tool_calls
         .retain(|call| !call.name.trim().is_empty());
@@ -42,6 +46,40 @@ pub fn postprocess(
             call.arguments = "{}".to_string();
         }
     }
+    recovered
+}
+
+/// Splits gpt-oss Harmony markup in the text into reasoning, text and tool calls.
+pub fn split_harmony(answer: &mut ChatAnswer) -> Vec<RecoveredCall> {
+    if !harmony::has_markup(&answer.text) {
+        return Vec::new();
+    }
+    let mut text = String::new();
+    let mut recovered = Vec::new();
+    for piece in harmony::split(&answer.text) {
+        match piece {
+            Piece::Text(part) => text.push_str(&part),
+            Piece::Reasoning(part) => {
+                if !answer.reasoning.is_empty() && !answer.reasoning.ends_with('\n') {
+                    answer.reasoning.push_str("\n\n");
+                }
+                answer.reasoning.push_str(part.trim());
+            }
+            Piece::ToolCall { name, arguments } => {
+                recovered.push(RecoveredCall {
+                    name: name.clone(),
+                    syntax: "harmony_commentary",
+                });
+                answer.tool_calls.push(ToolCall {
+                    index: None,
+                    id: None,
+                    name,
+                    arguments,
+                });
+            }
+        }
+    }
+    answer.text = text.trim_start().to_string();
     recovered
 }
 

@@ -41,7 +41,20 @@ pub struct RequestSummary {
     /// Input item kinds the backend has no equivalent for (dropped).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub dropped_items: Vec<String>,
+    /// What `history::repair` changed so a backend accepts the history, by kind.
+    #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub history_repairs: crate::history::Repairs,
+    /// Earlier assistant messages whose reasoning was not sent back
+    /// (`litellm_bridge.reasoning_history`).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub reasoning_not_sent_back: u64,
     pub stream: bool,
+}
+
+// serde's `skip_serializing_if` passes a reference.
+#[allow(clippy::trivially_copy_pass_by_ref)]
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -98,7 +111,10 @@ pub fn translate_request(
     for item in input {
         builder.push_item(item);
     }
-    let (messages, dropped_items) = builder.finish();
+    let (mut messages, dropped_items) = builder.finish();
+    let reasoning_not_sent_back =
+        crate::history::scope_reasoning(&mut messages, options.reasoning_history);
+    let history_repairs = crate::history::repair(&mut messages);
 
     let mut chat = Map::new();
     chat.insert("model".into(), json!(model));
@@ -177,6 +193,8 @@ pub fn translate_request(
         tools: tool_count,
         dropped_tools: translated_tools.dropped,
         dropped_items,
+        history_repairs,
+        reasoning_not_sent_back,
         stream: options.stream,
     };
     Ok(ChatRequest {
@@ -459,13 +477,12 @@ impl<'a> MessageBuilder<'a> {
         self.result_ids.clear();
         self.unanswered_calls = 0;
         let Some(assistant) = assistant else {
-            // Results without a call in this block (history was truncated): keep the text
-            // as a user message so nothing is lost and the conversation stays valid.
+            // Results without a call in this block (history was truncated): left as tool
+            // messages for `history::repair`, which keeps them as user text.
             for result in results {
-                self.messages.push(json!({
-                    "role": "user",
-                    "content": format!("Output of tool call {}:\n{}", result.call_id, result.content)
-                }));
+                self.messages.push(
+                    json!({"role": "tool", "tool_call_id": result.call_id, "content": result.content}),
+                );
                 self.push_images(result.images);
             }
             return;
@@ -515,7 +532,9 @@ impl<'a> MessageBuilder<'a> {
             self.messages.push(Value::Object(message));
         }
         let mut images = Vec::new();
-        // Results by call id, in arrival order, taken as their calls come up (linear).
+        // Results by call id, in arrival order, taken as their calls come up (linear). A
+        // call without a result, or a result without a call, is left for `history::repair`
+        // to answer or to keep as user text.
         let mut by_call_id: HashMap<String, VecDeque<usize>> = HashMap::new();
         for (position, result) in results.iter().enumerate() {
             by_call_id
@@ -529,24 +548,17 @@ impl<'a> MessageBuilder<'a> {
                 .get_mut(id)
                 .and_then(VecDeque::pop_front)
                 .and_then(|position| results[position].take());
-            let (content, result_images) = match taken {
-                Some(result) => (result.content, result.images),
-                None => (
-                    "(no result was recorded for this call)".to_string(),
-                    Vec::new(),
-                ),
-            };
-            images.extend(result_images);
-            self.messages
-                .push(json!({"role": "tool", "tool_call_id": id, "content": content}));
+            if let Some(result) = taken {
+                images.extend(result.images);
+                self.messages
+                    .push(json!({"role": "tool", "tool_call_id": id, "content": result.content}));
+            }
         }
-        // Results whose call is not in this block: keep them, as user text.
         for result in results.into_iter().flatten() {
-            self.messages.push(json!({
-                "role": "user",
-                "content": format!("Output of tool call {}:\n{}", result.call_id, result.content)
-            }));
             images.extend(result.images);
+            self.messages.push(
+                json!({"role": "tool", "tool_call_id": result.call_id, "content": result.content}),
+            );
         }
         self.push_images(images);
         if only_reasoning && !reasoning.is_empty() {

@@ -336,6 +336,32 @@ pub fn call_id_for(call: &ToolCall, position: usize, response_id: &str) -> Strin
 pub fn simulate(answer: &ChatAnswer, tool_map: &ToolMap, identity: ResponseIdentity) -> Vec<Value> {
     let mut writer = EventWriter::new(identity);
     writer.created();
+    write_reasoning_and_text(&mut writer, answer);
+    let response_id = writer.identity().response_id.clone();
+    for (position, call) in answer.tool_calls.iter().enumerate() {
+        let call_id = call_id_for(call, position, &response_id);
+        writer.tool_call(call, &call_id, tool_map);
+    }
+    writer.completed(answer.usage);
+    writer.finish()
+}
+
+/// The reasoning and text the backend sent before the error that ended its answer, then
+/// the failure (no tool call: an answer that ended in an error runs nothing).
+pub fn simulate_failure_after(
+    answer: &ChatAnswer,
+    identity: ResponseIdentity,
+    code: &str,
+    message: &str,
+) -> Vec<Value> {
+    let mut writer = EventWriter::new(identity);
+    writer.created();
+    write_reasoning_and_text(&mut writer, answer);
+    writer.failed(code, message);
+    writer.finish()
+}
+
+fn write_reasoning_and_text(writer: &mut EventWriter, answer: &ChatAnswer) {
     if !answer.reasoning.trim().is_empty() || answer.reasoning_details.is_some() {
         writer.begin_reasoning();
         if !answer.reasoning.is_empty() {
@@ -352,13 +378,6 @@ pub fn simulate(answer: &ChatAnswer, tool_map: &ToolMap, identity: ResponseIdent
         writer.text_delta(&text);
         writer.end_message(&text);
     }
-    let response_id = writer.identity().response_id.clone();
-    for (position, call) in answer.tool_calls.iter().enumerate() {
-        let call_id = call_id_for(call, position, &response_id);
-        writer.tool_call(call, &call_id, tool_map);
-    }
-    writer.completed(answer.usage);
-    writer.finish()
 }
 
 /// The events of a response that failed before producing anything.

@@ -76,6 +76,10 @@ pub struct RequestRecord {
     pub dropped_tools: Vec<String>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub dropped_items: Vec<String>,
+    /// History the backend would have refused, repaired before sending, by kind
+    /// (`unanswered_tool_call`, `orphan_tool_output`, `consecutive_assistant`, `late_system`).
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub history_repairs: BTreeMap<String, u64>,
     pub stream: bool,
     /// Size of the translated body.
     pub bytes: u64,
@@ -280,6 +284,7 @@ impl ExchangeRecord {
                 tools: summary.tools as u64,
                 dropped_tools: summary.dropped_tools.clone(),
                 dropped_items: summary.dropped_items.clone(),
+                history_repairs: summary.history_repairs.clone(),
                 stream: summary.stream,
                 bytes: report.request_bytes,
             },
