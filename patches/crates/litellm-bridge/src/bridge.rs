@@ -324,12 +324,11 @@ impl Bridge {
                             })
                             .collect();
                         answer.tool_calls.extend(markup_calls);
-                        if bridge.options.tool_call_recovery && answer.tool_calls.is_empty() {
-                            recovered.extend(crate::postprocess::recover_tool_calls(
-                                &mut answer,
-                                &chat.tool_map,
-                            ));
-                        }
+                        recovered.extend(crate::postprocess::recover_written_calls(
+                            &mut answer,
+                            &chat.tool_map,
+                            bridge.options.tool_call_recovery,
+                        ));
                         recovered
                     } else {
                         // Nothing streamed (a non-streamed body): the whole answer,
