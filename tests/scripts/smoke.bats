@@ -32,6 +32,15 @@ if [[ ${1:-} == --version ]]; then echo "codex-litellm 0.0.0+fake"; exit 0; fi
 case ${FAKE_MODE:-} in
   hello) echo "Hello from the mock."; exit 0 ;;
   leak) printf 'key=%s\n' "$LITELLM_API_KEY" >"$CODEX_HOME/leak.txt"; echo "Hello from the mock."; exit 0 ;;
+  ask)
+    # One real chat request to LITELLM_BASE_URL with the key; prints the answer's text.
+    printf '%s\n' "$LITELLM_BASE_URL" >"$CODEX_HOME/base_url"
+    curl -s --noproxy '*' -H "authorization: Bearer $LITELLM_API_KEY" -H 'content-type: application/json' \
+      -d '{"model": "mock-model", "messages": [{"role": "user", "content": "Say hello"}]}' \
+      "$LITELLM_BASE_URL/chat/completions" |
+      python3 -c 'import json, sys; print(json.load(sys.stdin)["choices"][0]["message"]["content"])'
+    exit 0
+    ;;
   hang)
     setsid sleep 300 </dev/null >/dev/null 2>&1 &   # a "daemon" that leaves the group
     : >"$CODEX_HOME/started"
@@ -62,7 +71,7 @@ scenario_files() {
 @test "smoke: --help" {
   run "$SMOKE" --help
   assert_success
-  assert_output_has "Usage: scripts/smoke.sh [options] <path-to-codex-litellm>" "--only NAME" "--keep" "--timeout SECS" "MOCK_LLM" "SMOKE_SANDBOX"
+  assert_output_has "Usage: scripts/smoke.sh [options] <path-to-codex-litellm>" "--only NAME" "--keep" "--timeout SECS" "--via-litellm" "MOCK_LLM" "SMOKE_SANDBOX"
 }
 
 @test "smoke: --list names exactly the scenario files, each with a function" {
@@ -193,5 +202,28 @@ scenario_files() {
   kill -TERM "$pid"
   wait "$pid" || status=$?
   [[ $status -eq 143 ]] || { echo "status $status" >&2; cat "$BATS_TEST_TMPDIR/out" >&2; false; }
+  assert_all_cleaned_up
+}
+
+@test "smoke: --via-litellm puts a real LiteLLM proxy between codex-litellm and the mock, then stops it" {
+  require_mock
+  "$REPO_ROOT/scripts/litellm-proxy.sh" install >&2
+  FAKE_MODE=ask run "$SMOKE" --via-litellm --keep --only 01 "$FAKE"
+  [[ $status -eq 1 ]] || { echo "status $status: $output" >&2; false; }
+  # The fake got the mock's answer (served only for the smoke key, which the proxy
+  # forwarded) and only then failed on the first check a real codex-litellm would pass.
+  assert_output_has "smoke: via LiteLLM 1.108.7 at http://127.0.0.1:" \
+    "FAIL 01-plain-answer: no 'tokens used' line on stderr" "0 passed, 1 failed"
+  local kept proxy_url
+  kept=$(sed -n 's/^smoke: kept //p' <<<"$output")
+  proxy_url=$(sed -n 's|^smoke: via LiteLLM [^ ]* at \([^ ]*\) -> .*|\1|p' <<<"$output")
+  [[ $(cat "$kept/01-plain-answer/run1.out") == "Hello from the mock." ]]
+  [[ $(cat "$kept/01-plain-answer/home/base_url") == "$proxy_url/v1" ]]
+  # The mock saw LiteLLM's request, not the fake's curl.
+  refute grep -q '"user-agent": *"curl' "$kept/01-plain-answer/requests.jsonl"
+  grep -q '"authorization": *"Bearer \*\*\*"' "$kept/01-plain-answer/requests.jsonl"
+  rm -rf "$kept"
+  run curl -s --noproxy '*' --max-time 2 "$proxy_url/health/liveliness"
+  assert_failure
   assert_all_cleaned_up
 }

@@ -786,3 +786,39 @@ async fn no_secret_reaches_messages_or_reports() {
     }
     assert!(report.contains("api_key=***"));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_tool_call_cut_mid_arguments_under_a_made_up_stop_is_retried() {
+    // What LiteLLM 1.108.7 sends when its backend's close-delimited stream is cut in the
+    // middle of a tool call: the arguments so far, then its own finish_reason "stop".
+    let chunk = |delta: Value, finish: Value| {
+        json!({"id": "c", "object": "chat.completion.chunk", "created": 1, "model": "mock-model",
+               "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]})
+    };
+    let cut = Response::sse(vec![
+        chunk(json!({"role": "assistant"}), Value::Null),
+        chunk(
+            json!({"tool_calls": [{"index": 0, "id": "call_1", "type": "function", "function": {"name": "shell", "arguments": ""}}]}),
+            Value::Null,
+        ),
+        chunk(
+            json!({"tool_calls": [{"index": 0, "function": {"arguments": "{\"co"}}]}),
+            Value::Null,
+        ),
+        chunk(json!({}), json!("stop")),
+        json!("[DONE]"),
+    ]);
+    let whole = Response::tool_call("call_1", "shell", json!({"command": ["ls"]}));
+    let h = harness(vec![cut, whole], fast_options()).await;
+    let (events, report, _) = h.run().await;
+    let arguments: Vec<String> = events
+        .unwrap()
+        .iter()
+        .filter(|e| {
+            e["type"] == "response.output_item.done" && e["item"]["type"] == "function_call"
+        })
+        .map(|e| e["item"]["arguments"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(arguments, [r#"{"command":["ls"]}"#]);
+    assert_eq!(fault_kinds(&report), ["stream_cut", "ok"]);
+}

@@ -1,4 +1,5 @@
-//! Every answer in tests/fixtures/real-shapes (captured from real servers and gateways)
+//! Every answer in ../shared/real-shapes beside the repository (captured from real servers
+//! and gateways; `CODEX_LITELLM_REAL_SHAPES` points elsewhere)
 //! replayed byte for byte by the mock server over loopback, through the bridge, in each
 //! bridge mode. What Codex receives must match the sample's `expect`: text, reasoning,
 //! tool calls, or the backend's error. The fixture README gives the conventions.
@@ -20,8 +21,14 @@ use serde_json::json;
 use std::path::PathBuf;
 use std::time::Duration;
 
+/// The project keeps the samples in `shared/` beside the repository (as CI has it), not in
+/// the repository itself.
 fn samples_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../fixtures/real-shapes")
+    std::env::var_os("CODEX_LITELLM_REAL_SHAPES")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/real-shapes")
+        })
 }
 
 struct Sample {
@@ -33,7 +40,7 @@ struct Sample {
 
 fn samples() -> Vec<Sample> {
     let mut samples: Vec<Sample> = std::fs::read_dir(samples_dir())
-        .expect("tests/fixtures/real-shapes exists")
+        .expect("the real-shapes samples: ../shared/real-shapes beside the repository, or set CODEX_LITELLM_REAL_SHAPES")
         .map(|entry| entry.unwrap().path())
         .filter(|path| path.extension().is_some_and(|ext| ext == "json"))
         .map(|path| {

@@ -15,6 +15,7 @@
 mod http;
 mod record;
 mod render;
+mod responses;
 mod scenario;
 mod server;
 

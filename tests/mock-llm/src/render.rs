@@ -15,6 +15,8 @@ pub const CREATED: u64 = 1_700_000_000;
 /// What the request asked for, as far as rendering cares.
 pub(crate) struct RequestInfo<'a> {
     pub seq: usize,
+    /// `POST /v1/responses`: the shorthand is rendered as a Responses stream.
+    pub responses_api: bool,
     pub body_json: Option<&'a Value>,
     pub body_len: usize,
 }
@@ -89,6 +91,11 @@ pub(crate) fn render(spec: &Response, req: &RequestInfo<'_>) -> Result<Plan, Str
             Some("application/octet-stream"),
             vec![spec.decoded_raw_bytes()?.unwrap_or_default()],
             false,
+        ),
+        BodyKind::Shorthand if req.responses_api => (
+            Some("text/event-stream"),
+            crate::responses::shorthand_responses_stream(spec, req, &usage(spec, req)),
+            true,
         ),
         BodyKind::Shorthand => {
             let stream = spec.stream.unwrap_or_else(|| req.wants_stream());
@@ -433,6 +440,7 @@ mod tests {
             &spec,
             &RequestInfo {
                 seq: 0,
+                responses_api: false,
                 body_json: Some(&body),
                 body_len: 10,
             },
@@ -455,6 +463,7 @@ mod tests {
             &spec,
             &RequestInfo {
                 seq: 0,
+                responses_api: false,
                 body_json: Some(&body),
                 body_len: 10,
             },

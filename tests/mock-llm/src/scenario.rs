@@ -38,6 +38,11 @@ pub struct Scenario {
     /// Served when no unconsumed entry matches a chat request.
     #[serde(default = "default_fallback")]
     pub fallback: Response,
+    /// Also answer `POST /v1/responses` from the same entries (the shorthand rendered as a
+    /// Responses stream), for stock Codex; off by default, so a client that wrongly calls
+    /// `/v1/responses` gets a 404.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub responses_api: bool,
     /// Extra endpoints (model metadata as gateways serve it: `/model/info`, `/api/show`,
     /// `/props`, or another `/v1/models`), checked before the built-in ones, never consumed.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -129,6 +134,7 @@ impl Default for Scenario {
             models: default_models(),
             responses: Vec::new(),
             fallback: default_fallback(),
+            responses_api: false,
             routes: Vec::new(),
             context_limit: None,
         }
@@ -697,6 +703,12 @@ impl Scenario {
 
     pub fn with_fallback(mut self, fallback: Response) -> Self {
         self.fallback = fallback;
+        self
+    }
+
+    /// Serves `POST /v1/responses` too (see [`Scenario::responses_api`]).
+    pub fn with_responses_api(mut self) -> Self {
+        self.responses_api = true;
         self
     }
 

@@ -301,8 +301,13 @@ async fn handle_connection(mut stream: TcpStream, shared: Arc<Shared>) {
                 .iter()
                 .all(|(name, value)| request.header(name) == Some(value.as_str()))
     });
-    let is_chat = request.method.eq_ignore_ascii_case("POST")
-        && (request.path == "/v1/chat/completions" || request.path == "/chat/completions");
+    let is_post = request.method.eq_ignore_ascii_case("POST");
+    let is_responses = is_post
+        && shared.scenario.responses_api
+        && (request.path == "/v1/responses" || request.path == "/responses");
+    let is_chat = is_responses
+        || is_post
+            && (request.path == "/v1/chat/completions" || request.path == "/chat/completions");
     let over_context_limit = shared
         .scenario
         .context_limit
@@ -323,6 +328,7 @@ async fn handle_connection(mut stream: TcpStream, shared: Arc<Shared>) {
         );
         let info = RequestInfo {
             seq,
+            responses_api: false,
             body_json: record.json(),
             body_len: request.body.len(),
         };
@@ -353,6 +359,7 @@ async fn handle_connection(mut stream: TcpStream, shared: Arc<Shared>) {
         let (record, seq) = shared.record(&request, served_by, received, received_unix_ms);
         let info = RequestInfo {
             seq,
+            responses_api: is_responses,
             body_json: record.json(),
             body_len: request.body.len(),
         };
@@ -373,7 +380,7 @@ async fn handle_connection(mut stream: TcpStream, shared: Arc<Shared>) {
         error_plan(
             404,
             &format!(
-                "mock-llm serves POST /v1/chat/completions and GET /v1/models, not {} {}",
+                "mock-llm serves POST /v1/chat/completions and GET /v1/models (and POST /v1/responses with \"responses_api\": true), not {} {}",
                 request.method, request.path
             ),
             seq,

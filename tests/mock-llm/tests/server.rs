@@ -802,6 +802,80 @@ async fn works_on_a_multi_thread_runtime() {
 }
 
 #[tokio::test]
+async fn responses_endpoint_streams_the_shorthand_as_responses_events() {
+    let mock = MockLlm::start(
+        Scenario::new(vec![
+            Response::tool_call("call_r1", "shell", json!({"command": ["ls"]}))
+                .with_reasoning("look first"),
+            Response::text("Done.")
+                .when_body_contains("call_r1")
+                .with_usage(json!({"prompt_tokens": 7, "completion_tokens": 2})),
+            Response::error(429, "slow down"),
+        ])
+        .with_responses_api(),
+    )
+    .await
+    .unwrap();
+    let url = format!("{}/responses", mock.base_url());
+    let body = json!({"model": "m", "input": [], "stream": true});
+    let first = client().post(&url).json(&body).send().await.unwrap();
+    assert_eq!(first.status(), 200);
+    let text = first.text().await.unwrap();
+    assert!(
+        text.starts_with("event: response.created\ndata: "),
+        "{text}"
+    );
+    let events: Vec<Value> = text
+        .split("\n\n")
+        .filter_map(|e| e.lines().find_map(|l| l.strip_prefix("data: ")))
+        .map(|d| serde_json::from_str(d).unwrap())
+        .collect();
+    let kinds: Vec<&str> = events.iter().map(|e| e["type"].as_str().unwrap()).collect();
+    assert_eq!(kinds.first(), Some(&"response.created"));
+    assert_eq!(kinds.last(), Some(&"response.completed"));
+    let done: Vec<&Value> = events
+        .iter()
+        .filter(|e| e["type"] == "response.output_item.done")
+        .map(|e| &e["item"])
+        .collect();
+    assert_eq!(done.len(), 2);
+    assert_eq!(done[0]["summary"][0]["text"], "look first");
+    assert_eq!(
+        (&done[1]["call_id"], &done[1]["arguments"]),
+        (&json!("call_r1"), &json!(r#"{"command":["ls"]}"#))
+    );
+
+    let follow_up = json!({"model": "m", "stream": true,
+        "input": [{"type": "function_call_output", "call_id": "call_r1", "output": "a.txt"}]});
+    let text = client()
+        .post(&url)
+        .json(&follow_up)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let deltas: String = text
+        .split("\n\n")
+        .filter(|e| e.starts_with("event: response.output_text.delta\n"))
+        .map(|e| {
+            let data: Value =
+                serde_json::from_str(e.lines().nth(1).unwrap().strip_prefix("data: ").unwrap())
+                    .unwrap();
+            data["delta"].as_str().unwrap().to_string()
+        })
+        .collect();
+    assert_eq!(deltas, "Done.");
+    assert!(text.contains(r#""usage":{"input_tokens":7"#), "{text}");
+
+    // Non-shorthand entries (errors) are sent as scripted on either endpoint.
+    let error = client().post(&url).json(&body).send().await.unwrap();
+    assert_eq!(error.status(), 429);
+    assert_eq!(mock.chat_requests().len(), 3);
+}
+
+#[tokio::test]
 async fn routes_serve_metadata_endpoints_before_the_built_in_ones() {
     let scenario = Scenario::from_json_str(
         r#"{

@@ -442,17 +442,29 @@ fn classify_send_error(err: reqwest::Error, started: Instant) -> Fault {
     Fault::Connect { detail }
 }
 
-/// `retry-after-ms`, `retry-after` in seconds, or `retry-after` as an HTTP date.
+/// `retry-after-ms`, `retry-after` in seconds, or `retry-after` as an HTTP date. LiteLLM
+/// drops the backend's `retry-after` from a 429 and passes it on as
+/// `llm_provider-retry-after`: read that when the standard header is missing.
 pub fn retry_after_ms(headers: &HeaderMap) -> Option<u64> {
-    if let Some(ms) = headers
-        .get("retry-after-ms")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.trim().parse::<f64>().ok())
+    ["", "llm_provider-"]
+        .into_iter()
+        .find_map(|prefix| prefixed_retry_after_ms(headers, prefix))
+}
+
+fn prefixed_retry_after_ms(headers: &HeaderMap, prefix: &str) -> Option<u64> {
+    let get = |name: &str| {
+        headers
+            .get(format!("{prefix}{name}").as_str())
+            .and_then(|v| v.to_str().ok())
+            .map(str::trim)
+    };
+    if let Some(ms) = get("retry-after-ms")
+        .and_then(|v| v.parse::<f64>().ok())
         .filter(|v| v.is_finite() && *v >= 0.0)
     {
         return Some(ms as u64);
     }
-    let value = headers.get(header::RETRY_AFTER)?.to_str().ok()?.trim();
+    let value = get("retry-after")?;
     if let Ok(seconds) = value.parse::<f64>() {
         return (seconds.is_finite() && seconds >= 0.0).then_some((seconds * 1000.0) as u64);
     }
@@ -594,6 +606,15 @@ mod tests {
         let mut junk = HeaderMap::new();
         junk.insert("retry-after", HeaderValue::from_static("soon"));
         assert_eq!(retry_after_ms(&junk), None);
+        let mut via_litellm = HeaderMap::new();
+        via_litellm.insert("llm_provider-retry-after", HeaderValue::from_static("7"));
+        assert_eq!(retry_after_ms(&via_litellm), Some(7000));
+        via_litellm.insert("retry-after", HeaderValue::from_static("2"));
+        assert_eq!(
+            retry_after_ms(&via_litellm),
+            Some(2000),
+            "the standard header wins"
+        );
     }
 
     #[test]

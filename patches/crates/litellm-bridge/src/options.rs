@@ -294,15 +294,14 @@ impl BridgeOptions {
                 && !(min..=max).contains(&value)
             {
                 return Err(format!(
-                    "litellm_bridge.{key} = {value} is out of range: use a value from {min} to {max}"
+                    "{key} = {value} is out of range: use a value from {min} to {max}"
                 ));
             }
         }
         if let Some(model) = &self.model {
-            bounded::check_model(model).map_err(|why| format!("litellm_bridge.model {why}"))?;
+            bounded::check_model(model).map_err(|why| format!("model {why}"))?;
         }
-        bounded::check_extra_body(&self.extra_body)
-            .map_err(|why| format!("litellm_bridge.extra_body {why}"))?;
+        bounded::check_extra_body(&self.extra_body).map_err(|why| format!("extra_body {why}"))?;
         Ok(())
     }
 }
@@ -385,7 +384,7 @@ mod tests {
         assert_eq!(
             options.validate(),
             Err(format!(
-                "litellm_bridge.request_timeout_secs = {} is out of range: use a value from 1 to 86400",
+                "request_timeout_secs = {} is out of range: use a value from 1 to 86400",
                 u64::MAX
             ))
         );

@@ -1,18 +1,19 @@
 //! The process-wide codex-litellm state: settings read once, and the observers every
 //! bridged request reports to (debug telemetry files, per-session model counters).
 
-use crate::chat_providers::ENV_OSS_BASE_URL;
-use crate::chat_providers::builtin_provider_args;
 use crate::identity::IDENTITY_ENV;
 use crate::identity::invoked_as_codex_litellm;
 use crate::identity::series;
-use crate::settings::ENV_BASE_URL;
-use crate::settings::ENV_MODEL;
+use crate::selection::Context;
+use crate::selection::Resolution;
+use crate::settings::CONFIG_TOML;
 use crate::settings::ENV_TELEMETRY;
+use crate::settings::LITELLM_TOML;
 use crate::settings::LitellmSettings;
 use crate::settings::codex_home;
 use crate::startup::StartupAction;
 use crate::startup::plan;
+use crate::startup::subcommand;
 use codex_litellm_bridge::BridgeOptions;
 use codex_litellm_bridge::ExchangeObserver;
 use codex_litellm_bridge::ExchangeReport;
@@ -25,10 +26,10 @@ use std::sync::Arc;
 use std::sync::OnceLock;
 
 struct Runtime {
+    /// Started as codex-litellm; run as `codex`, no provider is a chat provider.
+    active: bool,
     settings: LitellmSettings,
-    /// `$CODEX_HOME/config.toml` as a table (empty when missing or unparsable: Codex
-    /// reports a broken config itself).
-    config_toml: toml::Table,
+    resolution: Option<Resolution>,
     telemetry: Option<Arc<DebugTelemetry>>,
     telemetry_dir: PathBuf,
     raw_capture_limit: usize,
@@ -38,18 +39,28 @@ static RUNTIME: OnceLock<Runtime> = OnceLock::new();
 
 fn runtime() -> &'static Runtime {
     RUNTIME.get_or_init(|| {
-        // Not started through `startup_args` (e.g. run as `codex`): read settings now; a
-        // broken [litellm] table must not stop stock behaviour, so it is reported and ignored.
+        // Not started through `startup_args` (run as `codex`, or a library caller): read the
+        // settings now; a broken litellm.toml must not stop stock behaviour, so it is
+        // reported and ignored.
+        let active = is_codex_litellm();
         let home = codex_home();
-        let settings = LitellmSettings::load(&home).unwrap_or_else(|err| {
-            tracing::warn!("{err}; using defaults");
-            LitellmSettings::default()
-        });
-        build_runtime(home, settings, None)
+        let settings = load_view(&home)
+            .map(|view| view.settings)
+            .unwrap_or_else(|err| {
+                tracing::warn!("{err}; using defaults");
+                LitellmSettings::default()
+            });
+        build_runtime(home, settings, None, None, active)
     })
 }
 
-fn build_runtime(home: PathBuf, settings: LitellmSettings, flag_level: Option<String>) -> Runtime {
+fn build_runtime(
+    home: PathBuf,
+    settings: LitellmSettings,
+    flag_level: Option<String>,
+    resolution: Option<Resolution>,
+    active: bool,
+) -> Runtime {
     let level_text = flag_level
         .or_else(|| {
             std::env::var(ENV_TELEMETRY)
@@ -86,23 +97,77 @@ fn build_runtime(home: PathBuf, settings: LitellmSettings, flag_level: Option<St
     } else {
         0
     };
-    let config_toml = std::fs::read_to_string(home.join("config.toml"))
-        .ok()
-        .and_then(|text| toml::from_str(&text).ok())
-        .unwrap_or_default();
     Runtime {
+        active,
         settings,
-        config_toml,
+        resolution,
         telemetry,
         telemetry_dir,
         raw_capture_limit,
     }
 }
 
-/// The command line Codex should parse. When run as `codex-litellm`, handles `--version`,
-/// `telemetry ...` and bad `[litellm]` settings itself (and exits), takes out the telemetry
-/// flags and adds the default provider and model. Run as `codex`, returns the arguments as
-/// they are.
+/// config.toml and litellm.toml as codex-litellm sees them: after the migration, whether or
+/// not it has been written yet (the doctor never writes).
+#[derive(Debug, Clone, Default)]
+pub struct ConfigView {
+    pub codex_home: PathBuf,
+    /// config.toml parsed (empty when missing or unparsable).
+    pub config: toml::Table,
+    pub settings: LitellmSettings,
+    /// Settings still in config.toml that belong in litellm.toml.
+    pub pending_migration: Vec<String>,
+}
+
+/// Reads `$CODEX_HOME`'s config.toml and litellm.toml without changing them.
+pub fn load_view(codex_home: &std::path::Path) -> Result<ConfigView, String> {
+    let config_text = std::fs::read_to_string(codex_home.join(CONFIG_TOML)).unwrap_or_default();
+    let litellm_path = codex_home.join(LITELLM_TOML);
+    let litellm_text = match std::fs::read_to_string(&litellm_path) {
+        Ok(text) => text,
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => String::new(),
+        Err(err) => return Err(format!("{}: cannot be read: {err}", litellm_path.display())),
+    };
+    let pending_migration = crate::migrate::legacy_settings_in(&config_text);
+    let (config_text, litellm_text) = match crate::migrate::plan(&config_text, &litellm_text)? {
+        Some(plan) => (plan.config_toml, plan.litellm_toml),
+        None => (config_text, litellm_text),
+    };
+    let settings = LitellmSettings::from_toml(&litellm_text, &litellm_path.display().to_string())
+        .map_err(|err| err.to_string())?;
+    Ok(ConfigView {
+        codex_home: codex_home.to_path_buf(),
+        config: toml::from_str(&config_text).unwrap_or_default(),
+        settings,
+        pending_migration,
+    })
+}
+
+/// The run's choice for `view`, from these arguments and the process environment.
+pub fn resolve_for(view: &ConfigView, args: &[String]) -> Result<Resolution, String> {
+    let home = view.codex_home.clone();
+    let profile = move |name: &str| {
+        std::fs::read_to_string(home.join(format!("{name}.config.toml")))
+            .ok()
+            .and_then(|text| toml::from_str::<toml::Table>(&text).ok())
+    };
+    let env = |name: &str| std::env::var(name).ok();
+    crate::selection::resolve(
+        args,
+        &Context {
+            config: &view.config,
+            settings: &view.settings,
+            profile: &profile,
+            env: &env,
+        },
+    )
+}
+
+/// The command line Codex should parse. When run as `codex-litellm`: moves legacy settings
+/// out of config.toml (not for `doctor`, which only reads), handles `--version`,
+/// `telemetry ...` and bad settings itself (and exits), takes out the telemetry flags and
+/// adds the provider, model and chat provider definitions as `-c` overrides. Run as `codex`,
+/// returns the arguments as they are.
 pub fn startup_args() -> Vec<OsString> {
     let args: Vec<OsString> = std::env::args_os().collect();
     let identity = std::env::var(IDENTITY_ENV).ok();
@@ -110,22 +175,46 @@ pub fn startup_args() -> Vec<OsString> {
         return args;
     }
     let home = codex_home();
-    let settings = match LitellmSettings::load(&home) {
-        Ok(settings) => settings,
+    let text: Vec<String> = args
+        .iter()
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect();
+    if subcommand(&text) != Some("doctor") {
+        match crate::migrate::migrate_codex_home(&home) {
+            Ok(Some(report)) => eprintln!("{}", report.message()),
+            Ok(None) => {}
+            Err(err) => exit_with(1, &format!("codex-litellm: {err}")),
+        }
+    }
+    let view = match load_view(&home) {
+        Ok(view) => view,
         Err(err) => exit_with(1, &format!("codex-litellm: {err}")),
     };
-    let env_model = std::env::var(ENV_MODEL).ok();
-    let planned = match plan(args, &settings, env_model, true) {
+    let profile_home = home.clone();
+    let profile = move |name: &str| {
+        std::fs::read_to_string(profile_home.join(format!("{name}.config.toml")))
+            .ok()
+            .and_then(|text| toml::from_str::<toml::Table>(&text).ok())
+    };
+    let env = |name: &str| std::env::var(name).ok();
+    let context = Context {
+        config: &view.config,
+        settings: &view.settings,
+        profile: &profile,
+        env: &env,
+    };
+    let planned = match plan(args, &context, true) {
         Ok(planned) => planned,
         Err(message) => exit_with(2, &format!("codex-litellm: {message}")),
     };
+    let settings = view.settings;
     match planned.action {
         StartupAction::PrintVersion => {
             println!("{}", series().version_line());
             std::process::exit(0);
         }
         StartupAction::TelemetryReader(reader_args) => {
-            let runtime = build_runtime(home, settings, Some("off".to_string()));
+            let runtime = build_runtime(home, settings, Some("off".to_string()), None, true);
             let mut args = vec![
                 "--dir".to_string(),
                 runtime.telemetry_dir.display().to_string(),
@@ -139,21 +228,22 @@ pub fn startup_args() -> Vec<OsString> {
             std::process::exit(code);
         }
         StartupAction::Continue => {
-            let runtime =
-                RUNTIME.get_or_init(|| build_runtime(home, settings, planned.telemetry_level));
-            let mut args = planned.args;
-            // After the program name: the user's own `-c` flags, later, still win.
-            let builtin = builtin_provider_args(
-                &runtime.settings,
-                &runtime.config_toml,
-                std::env::var(ENV_BASE_URL).ok(),
-                std::env::var(ENV_OSS_BASE_URL).ok(),
-            );
-            let at = args.len().min(1);
-            args.splice(at..at, builtin);
-            args
+            let _ = RUNTIME.set(build_runtime(
+                home,
+                settings,
+                planned.telemetry_level,
+                planned.resolution,
+                true,
+            ));
+            planned.args
         }
     }
+}
+
+/// Whether this process is codex-litellm (started as `codex-litellm` or with
+/// `CODEX_LITELLM_IDENTITY=1`); run as `codex`, everything of ours stays out of the way.
+pub fn is_active() -> bool {
+    is_codex_litellm()
 }
 
 /// True when this process is codex-litellm (see `identity::invoked_as_codex_litellm`).
@@ -174,13 +264,7 @@ pub fn parse_cli<T: clap::Parser>() -> T {
     T::from_arg_matches(&matches).unwrap_or_else(|err| err.exit())
 }
 
-/// The bridge options for provider `id` when codex-litellm bridges it, else `None`.
-pub fn chat_bridge_options(id: &str) -> Option<BridgeOptions> {
-    let runtime = runtime();
-    crate::chat_providers::chat_bridge_options(&runtime.settings, &runtime.config_toml, id)
-}
-
-/// `[litellm] background_model`: the model for upstream's background calls (approval
+/// litellm.toml `background_model`: the model for upstream's background calls (approval
 /// review, memories) on a chat provider; `None` means the session's model.
 pub fn background_model() -> Option<String> {
     runtime()
@@ -190,9 +274,75 @@ pub fn background_model() -> Option<String> {
         .filter(|model| !model.trim().is_empty())
 }
 
-/// `[litellm.models."<id>"]`: per-model metadata that beats what the backend reports.
+/// Every chat provider id (empty when run as `codex`).
+pub fn chat_provider_ids() -> Vec<String> {
+    let runtime = runtime();
+    if !runtime.active {
+        return Vec::new();
+    }
+    runtime.settings.chat_provider_ids()
+}
+
+/// Bridge options of provider `provider_id` if it is a chat provider (`litellm`,
+/// `ollama-chat`, or listed in litellm.toml's `[providers]`); `None` for a Responses
+/// provider, and for every provider when run as `codex`.
+pub fn chat_bridge_options(provider_id: &str) -> Option<BridgeOptions> {
+    let runtime = runtime();
+    if !runtime.active {
+        return None;
+    }
+    runtime.settings.bridge_options(provider_id)
+}
+
+/// litellm.toml's `[models]` table, raw (codex-litellm-models parses it).
 pub fn model_overrides() -> codex_litellm_models::ModelOverrides {
     runtime().settings.models.clone()
+}
+
+/// The start-up line: `provider litellm (from litellm.toml provider) · http://gw:4000/v1
+/// (LITELLM_BASE_URL) · model qwen3-coder (LITELLM_MODEL)`. Pass what Codex finally
+/// loaded; where a value is what codex-litellm chose, its origin is told, otherwise it is
+/// `Codex config`. `None` when run as `codex`.
+pub fn start_line(
+    provider_id: &str,
+    base_url: Option<&str>,
+    model: Option<&str>,
+) -> Option<String> {
+    let runtime = runtime();
+    if !runtime.active {
+        return None;
+    }
+    let ours = runtime.resolution.as_ref();
+    let source_of = |choice: Option<&crate::selection::Choice>, value: Option<&str>| match choice {
+        Some(choice) if value.is_some() && choice.value.as_deref() == value => {
+            choice.source.to_string()
+        }
+        _ => "Codex config".to_string(),
+    };
+    let base = match base_url {
+        Some(url) => format!(
+            "{} ({})",
+            codex_litellm_bridge::redact_url(url),
+            source_of(ours.map(|r| &r.base_url), Some(url))
+        ),
+        None => "default base URL".to_string(),
+    };
+    let model = match model {
+        Some(model) => format!(
+            "model {model} ({})",
+            source_of(ours.map(|r| &r.model), Some(model))
+        ),
+        None => "model not set".to_string(),
+    };
+    let bridged = if runtime.settings.is_chat_provider(provider_id) {
+        ""
+    } else {
+        " · Responses API, not bridged"
+    };
+    Some(format!(
+        "provider {provider_id} (from {}) · {base} · {model}{bridged}",
+        source_of(ours.map(|r| &r.provider), Some(provider_id))
+    ))
 }
 
 fn exit_with(code: i32, message: &str) -> ! {

@@ -60,31 +60,47 @@ pub fn describe(provider: &SessionProvider) -> String {
     line
 }
 
-/// The TUI session header's rows: the provider line, then notices and warnings about the
+/// The TUI session header's provider row, with where each value came from
+/// (`provider litellm (from litellm.toml provider) · http://gw:4000/v1 (LITELLM_BASE_URL) ·
+/// model qwen3-coder (LITELLM_MODEL)`); `None` when run as `codex`.
+pub fn session_provider_line() -> Option<String> {
+    if !crate::is_codex_litellm() {
+        return None;
+    }
+    session_provider().map(|provider| {
+        crate::start_line(
+            &provider.id,
+            provider.base_url.as_deref(),
+            provider.model.as_deref(),
+        )
+        .unwrap_or_else(|| describe(&provider))
+    })
+}
+
+/// The TUI session header's rows: the provider line, then warnings and notices about the
 /// model; empty when run as `codex`.
 pub fn session_header_lines() -> Vec<String> {
-    if !crate::is_codex_litellm() {
-        return Vec::new();
-    }
-    let Some(provider) = session_provider() else {
+    let Some(line) = session_provider_line() else {
         return Vec::new();
     };
-    let mut lines = vec![describe(&provider)];
-    lines.extend(provider.unknown_model.iter().map(|m| format!("⚠ {m}")));
-    lines.extend(provider.notices.iter().map(|n| format!("⚠ {n}")));
+    let mut lines = vec![line];
+    if let Some(provider) = session_provider() {
+        lines.extend(provider.unknown_model.iter().map(|m| format!("⚠ {m}")));
+        lines.extend(provider.notices.iter().map(|n| format!("⚠ {n}")));
+    }
     lines
 }
 
 /// What `codex-litellm exec` says first, on stderr. A model the backend does not serve
-/// ends the run here, before the prompt is sent, with the close matches.
+/// ends the run here, before the prompt is sent, naming the close matches.
 pub fn print_exec_start_line() {
-    if !crate::is_codex_litellm() {
+    let Some(line) = session_provider_line() else {
         return;
-    }
+    };
+    eprintln!("{BINARY_NAME}: {line}");
     let Some(provider) = session_provider() else {
         return;
     };
-    eprintln!("{BINARY_NAME}: {}", describe(&provider));
     if let Some(unknown) = &provider.unknown_model {
         eprintln!("{BINARY_NAME}: error: {unknown}");
         std::process::exit(2);
@@ -130,11 +146,6 @@ mod tests {
             unknown_model: None,
         };
         let line = describe(&provider);
-        let provider = SessionProvider {
-            notices: vec!["n".to_string()],
-            ..provider
-        };
-        assert_eq!(describe(&provider), line, "notices are rows of their own");
         assert!(
             line.starts_with("provider litellm (chat, bridged) · http://"),
             "{line}"
@@ -170,6 +181,6 @@ mod tests {
             ("OpenAI Codex".to_string(), "v0.148.0".to_string())
         );
         assert!(!hides_openai_account_rows(false));
-        assert!(session_header_lines().is_empty());
+        assert_eq!(session_provider_line(), None);
     }
 }

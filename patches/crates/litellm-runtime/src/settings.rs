@@ -1,45 +1,89 @@
-//! codex-litellm's own settings: the `[litellm]` table of `$CODEX_HOME/config.toml`, plus
-//! environment variables. Stock `codex` ignores an unknown top-level table, so this is the
-//! place for everything only codex-litellm understands (stock `codex` refuses to start when
-//! it sees `wire_api = "chat"` or an unknown `model_provider`).
+//! codex-litellm's own settings: `$CODEX_HOME/litellm.toml`, a file stock `codex` never
+//! reads. Stock `codex` warns about every key of config.toml it does not know (0.171 and
+//! later) and refuses `wire_api = "chat"`, so nothing codex-litellm-only lives there any
+//! more; [`crate::migrate`] moves what older releases put there.
+//!
+//! ```toml
+//! model = "qwen3-coder"            # default model (LITELLM_MODEL wins)
+//! provider = "litellm"             # default provider
+//! background_model = "small-model" # upstream's background calls (default: the session's)
+//! [telemetry]
+//! level = "summary"
+//! [providers.litellm]              # every id listed here is a chat provider
+//! base_url = "http://gw:4000/v1"   # provider keys: fill in what config.toml lacks
+//! [providers.litellm.bridge]       # bridge options
+//! reasoning_return = "reasoning"
+//! [models."qwen3-coder"]           # per-model metadata, read by codex-litellm-models
+//! ```
 
 use codex_litellm_bridge::BridgeOptions;
 use serde::Deserialize;
+use std::collections::BTreeMap;
 use std::path::Path;
 use std::path::PathBuf;
 
 pub use codex_litellm_debug_telemetry::ENV_TELEMETRY;
 pub use codex_litellm_debug_telemetry::codex_home;
 
+pub const LITELLM_TOML: &str = "litellm.toml";
+pub const CONFIG_TOML: &str = "config.toml";
 pub const DEFAULT_LITELLM_BASE_URL: &str = "http://localhost:4000/v1";
 pub const LITELLM_PROVIDER_ID: &str = "litellm";
+pub const OLLAMA_CHAT_PROVIDER_ID: &str = "ollama-chat";
+pub const DEFAULT_OLLAMA_PORT: u16 = 11434;
 pub const ENV_BASE_URL: &str = "LITELLM_BASE_URL";
 pub const ENV_API_KEY: &str = "LITELLM_API_KEY";
 pub const ENV_MODEL: &str = "LITELLM_MODEL";
+pub const ENV_OSS_BASE_URL: &str = "CODEX_OSS_BASE_URL";
+pub const ENV_OSS_PORT: &str = "CODEX_OSS_PORT";
 
-/// `[litellm]` in config.toml.
-#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
-#[serde(default, deny_unknown_fields)]
+/// Keys of an upstream `[model_providers.<id>]` table that `[providers.<id>]` may carry;
+/// codex-litellm hands them to Codex as `-c model_providers.<id>.<key>=...`.
+/// `wire_api` is deliberately absent: listing the id in litellm.toml is what makes it a
+/// chat provider.
+pub const PROVIDER_DEFINITION_KEYS: &[&str] = &[
+    "name",
+    "base_url",
+    "env_key",
+    "env_key_instructions",
+    "experimental_bearer_token",
+    "query_params",
+    "http_headers",
+    "env_http_headers",
+    "request_max_retries",
+    "stream_max_retries",
+    "stream_idle_timeout_ms",
+];
+
+/// `$CODEX_HOME/litellm.toml`.
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct LitellmSettings {
     /// Model used when codex-litellm runs without `--model` (`LITELLM_MODEL` wins).
     pub model: Option<String>,
-    /// Provider used when codex-litellm runs without `-c model_provider=...`; defaults to the
-    /// built-in `litellm` provider.
+    /// Provider used when neither the command line nor a profile chooses one.
     pub provider: Option<String>,
-    /// Base URL of the built-in `litellm` provider (`LITELLM_BASE_URL` wins).
-    pub base_url: Option<String>,
-    /// Bridge options of the built-in `litellm` provider.
-    pub bridge: Option<BridgeOptions>,
     /// Model for upstream's background calls (approval review, memories) on a chat
     /// provider; default: the session's model.
     pub background_model: Option<String>,
     pub telemetry: TelemetrySettings,
-    /// `[litellm.models."<id>"]`: per-model values that beat what the backend reports
-    /// (context window, output cap, tools, reasoning, parallel tool calls, images).
+    /// `[providers.<id>]`: the chat providers besides the built-in ones, and the bridge
+    /// options and definition keys of any chat provider (built-in ones included).
+    pub providers: BTreeMap<String, ProviderSettings>,
+    /// `[models."<name>"]`: per-model values that beat what the backend reports (context
+    /// window, output cap, tools, reasoning, parallel tool calls, images).
     pub models: codex_litellm_models::ModelOverrides,
 }
 
-/// `[litellm.telemetry]`.
+/// `[providers.<id>]`.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ProviderSettings {
+    /// `[providers.<id>.bridge]`.
+    pub bridge: Option<BridgeOptions>,
+    /// Upstream provider keys ([`PROVIDER_DEFINITION_KEYS`]) given here.
+    pub definition: toml::Table,
+}
+
+/// `[telemetry]`.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct TelemetrySettings {
@@ -66,116 +110,172 @@ impl Default for TelemetrySettings {
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum SettingsError {
-    #[error("{path}: the [litellm] table is invalid: {message}")]
+    #[error("{path}: {message}")]
     Invalid { path: String, message: String },
-    #[error("{path}: [model_providers.{provider}.litellm_bridge] is invalid: {message}")]
-    InvalidProviderBridge {
-        path: String,
-        provider: String,
-        message: String,
-    },
 }
 
 impl LitellmSettings {
-    /// Reads `[litellm]` from `config.toml` in `codex_home`. A missing file or table gives
-    /// defaults. A config.toml that does not parse is left for Codex to report.
+    /// Reads `litellm.toml` in `codex_home`; a missing file gives defaults.
     pub fn load(codex_home: &Path) -> Result<Self, SettingsError> {
-        let path = codex_home.join("config.toml");
-        let Ok(text) = std::fs::read_to_string(&path) else {
-            return Ok(Self::default());
-        };
-        Self::from_config_toml(&text, &path.display().to_string())
+        let path = codex_home.join(LITELLM_TOML);
+        match std::fs::read_to_string(&path) {
+            Ok(text) => Self::from_toml(&text, &path.display().to_string()),
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound => Ok(Self::default()),
+            Err(err) => Err(SettingsError::Invalid {
+                path: path.display().to_string(),
+                message: format!("cannot be read: {err}"),
+            }),
+        }
     }
 
-    pub fn from_config_toml(text: &str, path: &str) -> Result<Self, SettingsError> {
-        let Ok(document) = toml::from_str::<toml::Table>(text) else {
-            return Ok(Self::default());
+    pub fn from_toml(text: &str, path: &str) -> Result<Self, SettingsError> {
+        let invalid = |message: String| SettingsError::Invalid {
+            path: path.to_string(),
+            message,
         };
-        validate_provider_bridge_tables(&document, path)?;
-        let Some(table) = document.get("litellm") else {
-            return Ok(Self::default());
-        };
-        let settings: LitellmSettings =
-            table
-                .clone()
-                .try_into()
-                .map_err(|err: toml::de::Error| SettingsError::Invalid {
-                    path: path.to_string(),
-                    message: err.message().to_string(),
-                })?;
-        if let Some(bridge) = &settings.bridge {
-            bridge
-                .validate()
-                .map_err(|message| SettingsError::Invalid {
-                    path: path.to_string(),
-                    message,
-                })?;
+        let document: toml::Table = toml::from_str(text)
+            .map_err(|err| invalid(format!("not valid TOML: {}", err.message())))?;
+        Self::from_table(document).map_err(invalid)
+    }
+
+    /// Validates and converts a parsed litellm.toml; the message names the key to fix.
+    pub fn from_table(mut document: toml::Table) -> Result<Self, String> {
+        let mut settings = Self::default();
+        if let Some(value) = document.remove("model") {
+            settings.model = Some(non_empty_string(value, "model")?);
         }
-        if !matches!(
-            settings.telemetry.level.as_str(),
-            "off" | "summary" | "full"
-        ) {
-            return Err(SettingsError::Invalid {
-                path: path.to_string(),
-                message: format!(
+        if let Some(value) = document.remove("provider") {
+            settings.provider = Some(non_empty_string(value, "provider")?);
+        }
+        if let Some(value) = document.remove("background_model") {
+            settings.background_model = Some(non_empty_string(value, "background_model")?);
+        }
+        if let Some(value) = document.remove("telemetry") {
+            settings.telemetry = value
+                .try_into()
+                .map_err(|err: toml::de::Error| format!("[telemetry]: {}", err.message()))?;
+            if !matches!(
+                settings.telemetry.level.as_str(),
+                "off" | "summary" | "full"
+            ) {
+                return Err(format!(
                     "telemetry.level must be \"off\", \"summary\" or \"full\", not {:?}",
                     settings.telemetry.level
+                ));
+            }
+        }
+        if let Some(value) = document.remove("providers") {
+            let toml::Value::Table(providers) = value else {
+                return Err("`providers` must be a table of [providers.<id>] tables".to_string());
+            };
+            for (id, value) in providers {
+                let provider = ProviderSettings::from_value(&id, value)?;
+                settings.providers.insert(id, provider);
+            }
+        }
+        if let Some(value) = document.remove("models") {
+            let toml::Value::Table(models) = value else {
+                return Err("`models` must be a table of [models.\"<name>\"] tables".to_string());
+            };
+            settings.models = toml::Value::Table(models)
+                .try_into()
+                .map_err(|err: toml::de::Error| format!("[models]: {}", err.message()))?;
+        }
+        if let Some(key) = document.keys().next() {
+            let hint = match key.as_str() {
+                "base_url" | "bridge" => format!(
+                    " (the built-in provider's {key} goes in [providers.{LITELLM_PROVIDER_ID}])"
                 ),
-            });
+                _ => String::new(),
+            };
+            return Err(format!(
+                "unknown key `{key}`{hint}; the keys are model, provider, background_model, [telemetry], [providers.<id>], [models.\"<name>\"]"
+            ));
         }
         Ok(settings)
     }
 
-    /// The model codex-litellm defaults to.
-    pub fn default_model(&self, env_model: Option<String>) -> Option<String> {
-        env_model
-            .filter(|m| !m.trim().is_empty())
-            .or_else(|| self.model.clone())
+    /// Whether `id` is a chat provider: a built-in one or one listed in `[providers]`.
+    pub fn is_chat_provider(&self, id: &str) -> bool {
+        is_builtin_chat_provider(id) || self.providers.contains_key(id)
     }
 
-    pub fn default_provider(&self) -> String {
-        self.provider
-            .clone()
-            .unwrap_or_else(|| LITELLM_PROVIDER_ID.to_string())
+    /// Every chat provider id, built-in ones first.
+    pub fn chat_provider_ids(&self) -> Vec<String> {
+        let mut ids: Vec<String> = [LITELLM_PROVIDER_ID, OLLAMA_CHAT_PROVIDER_ID]
+            .into_iter()
+            .map(str::to_string)
+            .collect();
+        ids.extend(
+            self.providers
+                .keys()
+                .filter(|id| !is_builtin_chat_provider(id))
+                .cloned(),
+        );
+        ids
     }
 
-    pub fn litellm_base_url(&self, env_base_url: Option<String>) -> String {
-        env_base_url
-            .filter(|url| !url.trim().is_empty())
-            .or_else(|| self.base_url.clone())
-            .unwrap_or_else(|| DEFAULT_LITELLM_BASE_URL.to_string())
+    /// Bridge options of a chat provider; `None` when `id` is not one.
+    pub fn bridge_options(&self, id: &str) -> Option<BridgeOptions> {
+        if !self.is_chat_provider(id) {
+            return None;
+        }
+        Some(
+            self.providers
+                .get(id)
+                .and_then(|provider| provider.bridge.clone())
+                .unwrap_or_default(),
+        )
     }
 }
 
-/// Every `[model_providers.<id>.litellm_bridge]` table is read as strictly as
-/// `[litellm.bridge]` (unknown keys, out-of-range values), so a bad value stops codex-litellm
-/// with a message naming the provider and the key instead of being ignored.
-fn validate_provider_bridge_tables(
-    document: &toml::Table,
-    path: &str,
-) -> Result<(), SettingsError> {
-    let Some(providers) = document
-        .get("model_providers")
-        .and_then(toml::Value::as_table)
-    else {
-        return Ok(());
-    };
-    for (id, provider) in providers {
-        let Some(table) = provider.get("litellm_bridge") else {
-            continue;
+pub fn is_builtin_chat_provider(id: &str) -> bool {
+    id == LITELLM_PROVIDER_ID || id == OLLAMA_CHAT_PROVIDER_ID
+}
+
+impl ProviderSettings {
+    fn from_value(id: &str, value: toml::Value) -> Result<Self, String> {
+        let toml::Value::Table(mut table) = value else {
+            return Err(format!("`providers.{id}` must be a table"));
         };
-        let invalid = |message: String| SettingsError::InvalidProviderBridge {
-            path: path.to_string(),
-            provider: id.clone(),
-            message,
-        };
-        let options: BridgeOptions = table
-            .clone()
-            .try_into()
-            .map_err(|err: toml::de::Error| invalid(err.message().to_string()))?;
-        options.validate().map_err(invalid)?;
+        if id.is_empty() || id.contains(['.', '"', '\'', ' ']) {
+            return Err(format!(
+                "provider id {id:?} cannot be used: ids are passed as `-c model_providers.<id>.<key>`, so no dots, quotes or spaces"
+            ));
+        }
+        let mut provider = Self::default();
+        if let Some(bridge) = table.remove("bridge") {
+            let options: BridgeOptions = bridge.try_into().map_err(|err: toml::de::Error| {
+                format!("[providers.{id}.bridge]: {}", err.message())
+            })?;
+            options
+                .validate()
+                .map_err(|message| format!("[providers.{id}.bridge]: {message}"))?;
+            provider.bridge = Some(options);
+        }
+        for (key, value) in table {
+            if key == "wire_api" {
+                return Err(format!(
+                    "[providers.{id}]: remove `wire_api`; being listed in litellm.toml is what makes `{id}` a chat provider"
+                ));
+            }
+            if !PROVIDER_DEFINITION_KEYS.contains(&key.as_str()) {
+                return Err(format!(
+                    "[providers.{id}]: unknown key `{key}` (provider keys: {}; bridge options go in [providers.{id}.bridge])",
+                    PROVIDER_DEFINITION_KEYS.join(", ")
+                ));
+            }
+            provider.definition.insert(key, value);
+        }
+        Ok(provider)
     }
-    Ok(())
+}
+
+fn non_empty_string(value: toml::Value, key: &str) -> Result<String, String> {
+    match value {
+        toml::Value::String(text) if !text.trim().is_empty() => Ok(text),
+        _ => Err(format!("`{key}` must be a non-empty string")),
+    }
 }
 
 #[cfg(test)]
@@ -185,135 +285,123 @@ mod tests {
     use pretty_assertions::assert_eq;
 
     #[test]
-    fn reads_the_litellm_table_and_ignores_the_rest() {
+    fn reads_every_section() {
         let text = r#"
-model = "gpt-5.1-codex"          # stock codex's model: not ours
-
-[litellm]
 model = "qwen3-coder"
-base_url = "http://gateway:4000/v1"
+provider = "vllm"
 
-[litellm.bridge]
+[telemetry]
+level = "full"
+
+[providers.litellm]
+base_url = "http://gateway:4000/v1"
+[providers.litellm.bridge]
 mode = "passthrough"
 auto_continue = 2
 
-[litellm.telemetry]
-level = "full"
+[providers.vllm]
+name = "vLLM"
+base_url = "http://gpu:8000/v1"
+http_headers = { "x-team" = "a" }
 
-[model_providers.other]
-name = "x"
+[models."qwen3-coder"]
+context_window = 262144
 "#;
-        let settings = LitellmSettings::from_config_toml(text, "config.toml").unwrap_or_default();
+        let settings = LitellmSettings::from_toml(text, "litellm.toml").unwrap_or_default();
         assert_eq!(settings.model.as_deref(), Some("qwen3-coder"));
-        assert_eq!(settings.default_provider(), "litellm");
-        assert_eq!(settings.litellm_base_url(None), "http://gateway:4000/v1");
+        assert_eq!(settings.provider.as_deref(), Some("vllm"));
+        assert_eq!(settings.telemetry.level, "full");
         assert_eq!(
-            settings.litellm_base_url(Some("http://env/v1".into())),
-            "http://env/v1"
+            settings.chat_provider_ids(),
+            ["litellm", "ollama-chat", "vllm"]
         );
-        assert_eq!(
-            settings.default_model(Some("env-model".into())).as_deref(),
-            Some("env-model")
-        );
-        let bridge = settings.bridge.unwrap_or_default();
+        let bridge = settings.bridge_options("litellm").unwrap_or_default();
         assert_eq!(
             (bridge.mode, bridge.auto_continue),
             (BridgeMode::Passthrough, 2)
         );
-        assert_eq!(settings.telemetry.level, "full");
+        assert_eq!(
+            settings.bridge_options("vllm"),
+            Some(BridgeOptions::default())
+        );
+        assert_eq!(settings.bridge_options("openai"), None);
+        assert_eq!(
+            settings.providers["vllm"]
+                .definition
+                .get("base_url")
+                .and_then(toml::Value::as_str),
+            Some("http://gpu:8000/v1")
+        );
+        assert_eq!(settings.models["qwen3-coder"].context_window, Some(262144));
     }
 
     #[test]
-    fn provider_bridge_tables_are_validated_with_bounds() {
-        for (table, wanted) in [
-            ("request_timeout_secs = 0", "use a value from 1 to 86400"),
-            (
-                "request_timeout_secs = 1000000000000",
-                "request_timeout_secs = 1000000000000 is out of range",
-            ),
-            ("max_response_bytes = 0", "from 1024 to 1073741824"),
-            ("extra_body = { messages = [] }", "must not set `messages`"),
-            ("max_atempts = 3", "unknown field"),
-        ] {
-            let text = format!("[model_providers.vllm.litellm_bridge]\n{table}\n");
-            let err = LitellmSettings::from_config_toml(&text, "config.toml")
-                .map(|_| ())
-                .map_err(|err| err.to_string());
-            assert!(
-                err.as_ref()
-                    .is_err_and(|e| e.contains("[model_providers.vllm.litellm_bridge]")
-                        && e.contains(wanted)),
-                "{table}: {err:?}"
-            );
-        }
-        let fine = "[model_providers.vllm.litellm_bridge]\nrequest_timeout_secs = 600\n";
-        assert!(LitellmSettings::from_config_toml(fine, "config.toml").is_ok());
-    }
-
-    #[test]
-    fn typos_are_clear_errors() {
+    fn mistakes_are_clear_errors_naming_the_file() {
         let cases = [
-            ("[litellm]\nmodle = \"x\"", "unknown field `modle`"),
+            ("modle = \"x\"", "unknown key `modle`"),
+            ("base_url = \"x\"", "goes in [providers.litellm]"),
             (
-                "[litellm.bridge]\ndeveloper_rol = \"user\"",
-                "unknown field `developer_rol`",
+                "[providers.x.bridge]\ndeveloper_rol = \"user\"",
+                "[providers.x.bridge]: unknown field `developer_rol`",
             ),
             (
-                "[litellm.bridge]\nmode = \"streaming\"",
+                "[providers.x.bridge]\nmode = \"streaming\"",
                 "unknown variant `streaming`",
             ),
             (
-                "[litellm.bridge]\nmax_attempts = 0",
-                "litellm_bridge.max_attempts = 0 is out of range: use a value from 1 to 10",
+                "[providers.x.bridge]\nmax_attempts = 0",
+                "max_attempts = 0 is out of range: use a value from 1 to 10",
             ),
+            ("[providers.x]\nwire_api = \"chat\"", "remove `wire_api`"),
+            ("[providers.x]\nbase_ur = \"y\"", "unknown key `base_ur`"),
             (
-                "[litellm.telemetry]\nlevel = \"verbose\"",
+                "[telemetry]\nlevel = \"verbose\"",
                 "telemetry.level must be",
             ),
-            (
-                "[litellm.models.\"qwen3-coder\"]\ncontext_windw = 32768",
-                "unknown field `context_windw`",
-            ),
+            ("model = \"\"", "`model` must be a non-empty string"),
+            ("[providers.\"a.b\"]\nname = \"x\"", "no dots"),
+            ("not [ toml", "not valid TOML"),
         ];
         for (text, expected) in cases {
-            let err = LitellmSettings::from_config_toml(text, "/h/config.toml")
+            let err = LitellmSettings::from_toml(text, "/h/litellm.toml")
                 .err()
                 .map(|e| e.to_string())
                 .unwrap_or_default();
             assert!(
-                err.contains(expected) && err.contains("/h/config.toml"),
+                err.contains(expected) && err.starts_with("/h/litellm.toml: "),
                 "{text:?} gave {err:?}"
             );
         }
     }
 
     #[test]
-    fn metadata_overrides_are_read_from_litellm_models() {
-        let text =
-            "[litellm.models.\"qwen3-coder\"]\ncontext_window = 32768\nsupports_tools = true\n";
-        let settings = LitellmSettings::from_config_toml(text, "c").unwrap_or_default();
-        let coder = settings
-            .models
-            .get("qwen3-coder")
-            .cloned()
-            .unwrap_or_default();
+    fn the_documented_example_loads() {
+        // In the codex-litellm repository only (inside codex-rs there is no docs/).
+        let manifest = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+        let Some(example) = manifest
+            .ancestors()
+            .map(|dir| dir.join("docs/examples/litellm.toml"))
+            .find(|path| path.is_file())
+        else {
+            return;
+        };
+        let text = std::fs::read_to_string(&example).unwrap_or_default();
+        let settings = LitellmSettings::from_toml(&text, "docs/examples/litellm.toml")
+            .unwrap_or_else(|err| panic!("{err}"));
+        assert_eq!(settings.model.as_deref(), Some("qwen3-coder"));
         assert_eq!(
-            (coder.context_window, coder.supports_tools, coder.reasoning),
-            (Some(32_768), Some(true), None)
+            settings.chat_provider_ids(),
+            ["litellm", "ollama-chat", "deepseek", "vllm"]
         );
     }
 
     #[test]
-    fn missing_or_broken_files_give_defaults() {
-        assert_eq!(
-            LitellmSettings::from_config_toml("", "c"),
-            Ok(LitellmSettings::default())
-        );
-        assert_eq!(
-            LitellmSettings::from_config_toml("not [ toml", "c"),
-            Ok(LitellmSettings::default())
-        );
+    fn a_missing_file_gives_defaults() {
         let dir = std::env::temp_dir().join("codex-litellm-settings-missing");
         assert_eq!(LitellmSettings::load(&dir), Ok(LitellmSettings::default()));
+        assert_eq!(
+            LitellmSettings::from_toml("", "c"),
+            Ok(LitellmSettings::default())
+        );
     }
 }

@@ -1,8 +1,11 @@
 //! What codex-litellm does with its command line before Codex parses it: its own
 //! `--version` and `telemetry` subcommand, the `--telemetry` / `--no-telemetry` flags, and
-//! the default provider and model (as `-c` overrides the user's own flags still beat).
+//! the provider and model codex-litellm chooses (as `-c` overrides the user's own flags
+//! still beat; see [`crate::selection`]).
 
-use crate::settings::LitellmSettings;
+use crate::selection::Context;
+use crate::selection::Resolution;
+use crate::selection::resolve;
 use std::ffi::OsString;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -20,12 +23,13 @@ pub struct StartupPlan {
     pub action: StartupAction,
     /// From `--telemetry[=LEVEL]` / `--no-telemetry`.
     pub telemetry_level: Option<String>,
+    /// The provider and model this run uses (with `Continue` as codex-litellm).
+    pub resolution: Option<Resolution>,
 }
 
 pub fn plan(
     args: Vec<OsString>,
-    settings: &LitellmSettings,
-    env_model: Option<String>,
+    context: &Context<'_>,
     as_codex_litellm: bool,
 ) -> Result<StartupPlan, String> {
     if !as_codex_litellm {
@@ -33,6 +37,7 @@ pub fn plan(
             args,
             action: StartupAction::Continue,
             telemetry_level: None,
+            resolution: None,
         });
     }
     let text: Vec<String> = args
@@ -45,6 +50,7 @@ pub fn plan(
                 args,
                 action: StartupAction::PrintVersion,
                 telemetry_level: None,
+                resolution: None,
             });
         }
         Some("telemetry") => {
@@ -52,6 +58,7 @@ pub fn plan(
                 args,
                 action: StartupAction::TelemetryReader(text[2..].to_vec()),
                 telemetry_level: None,
+                resolution: None,
             });
         }
         _ => {}
@@ -84,100 +91,67 @@ pub fn plan(
         kept.push(arg);
     }
 
-    let user = UserChoices::scan(&text);
-    let mut defaults: Vec<OsString> = Vec::new();
-    if !user.provider && !user.profile {
-        defaults.push("-c".into());
-        defaults.push(
-            format!(
-                "model_provider={}",
-                toml_string(&settings.default_provider())
-            )
-            .into(),
-        );
-    }
-    if !user.model
-        && !user.profile
-        && let Some(model) = settings.default_model(env_model)
-    {
-        defaults.push("-c".into());
-        defaults.push(format!("model={}", toml_string(&model)).into());
-    }
+    let resolution = resolve(&text, context)?;
     // Right after the program name: later `-c` flags (the user's) win over ours.
     let insert_at = kept.len().min(1);
-    kept.splice(insert_at..insert_at, defaults);
+    kept.splice(
+        insert_at..insert_at,
+        resolution.args.iter().map(OsString::from),
+    );
     Ok(StartupPlan {
         args: kept,
         action: StartupAction::Continue,
         telemetry_level,
+        resolution: Some(resolution),
     })
 }
 
-/// Which defaults the user already chose on the command line.
-#[derive(Debug, Default)]
-struct UserChoices {
-    provider: bool,
-    model: bool,
-    profile: bool,
-}
+/// Flags of Codex's command line that take a value as the next argument.
+const FLAGS_WITH_VALUE: &[&str] = &[
+    "-c",
+    "--config",
+    "-m",
+    "--model",
+    "-p",
+    "--profile",
+    "-i",
+    "--image",
+    "-s",
+    "--sandbox",
+    "-a",
+    "--ask-for-approval",
+    "-C",
+    "--cd",
+    "--add-dir",
+    "--local-provider",
+    "--enable",
+    "--disable",
+    "--remote",
+    "--remote-auth-token-env",
+];
 
-impl UserChoices {
-    fn scan(args: &[String]) -> Self {
-        let mut choices = Self::default();
-        let mut iter = args.iter().skip(1).peekable();
-        while let Some(arg) = iter.next() {
-            if arg == "--" {
-                break;
-            }
-            let override_value = match arg.as_str() {
-                "-c" | "--config" => iter.peek().map(|v| v.as_str()),
-                other => other
-                    .strip_prefix("--config=")
-                    .or_else(|| other.strip_prefix("-c").filter(|rest| !rest.is_empty())),
-            };
-            if let Some(value) = override_value {
-                let key = value.split('=').next().unwrap_or("").trim();
-                choices.provider |= key == "model_provider";
-                choices.model |= key == "model";
-                choices.profile |= key == "profile";
-            }
-            match arg.as_str() {
-                "-m" | "--model" => choices.model = true,
-                "-p" | "--profile" => choices.profile = true,
-                "--oss" | "--local-provider" => choices.provider = true,
-                other => {
-                    choices.model |= other.starts_with("--model=")
-                        || (other.starts_with("-m")
-                            && other.len() > 2
-                            && !other.starts_with("-m-"));
-                    choices.profile |= other.starts_with("--profile=");
-                    choices.provider |= other.starts_with("--local-provider=");
-                }
-            }
+/// The subcommand (first positional argument), e.g. `exec` or `doctor`.
+pub fn subcommand(args: &[String]) -> Option<&str> {
+    let mut iter = args.iter().skip(1);
+    while let Some(arg) = iter.next() {
+        if arg == "--" {
+            return None;
         }
-        choices
-    }
-}
-
-/// A TOML basic string, so any model name survives `-c` parsing.
-fn toml_string(value: &str) -> String {
-    let mut out = String::from("\"");
-    for c in value.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            c if c.is_control() => out.push_str(&format!("\\u{:04X}", c as u32)),
-            c => out.push(c),
+        if FLAGS_WITH_VALUE.contains(&arg.as_str()) {
+            iter.next();
+            continue;
+        }
+        if !arg.starts_with('-') {
+            return Some(arg);
         }
     }
-    out.push('"');
-    out
+    None
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::settings::LitellmSettings;
     use pretty_assertions::assert_eq;
 
     fn args(list: &[&str]) -> Vec<OsString> {
@@ -191,18 +165,65 @@ mod tests {
             .collect()
     }
 
-    fn settings(model: Option<&str>) -> LitellmSettings {
-        LitellmSettings {
+    /// Plans with litellm.toml `model = MODEL` (if any), `LITELLM_MODEL` = `env_model`.
+    fn plan_with(
+        input: &[&str],
+        model: Option<&str>,
+        env_model: Option<&str>,
+        as_codex_litellm: bool,
+    ) -> Result<StartupPlan, String> {
+        let settings = LitellmSettings {
             model: model.map(str::to_string),
             ..LitellmSettings::default()
+        };
+        let config = toml::Table::new();
+        let env = move |name: &str| {
+            (name == "LITELLM_MODEL")
+                .then(|| env_model.map(str::to_string))
+                .flatten()
+        };
+        plan(
+            args(input),
+            &Context {
+                config: &config,
+                settings: &settings,
+                profile: &|_| None,
+                env: &env,
+            },
+            as_codex_litellm,
+        )
+    }
+
+    /// The arguments without the built-in providers' definitions.
+    fn choices(plan: &StartupPlan) -> Vec<String> {
+        let all = strings(plan);
+        let mut out = Vec::new();
+        let mut i = 0;
+        while i < all.len() {
+            if all[i] == "-c"
+                && all
+                    .get(i + 1)
+                    .is_some_and(|v| v.starts_with("model_providers."))
+            {
+                i += 2;
+                continue;
+            }
+            out.push(all[i].clone());
+            i += 1;
         }
+        out
     }
 
     #[test]
     fn run_as_codex_changes_nothing() {
         let input = args(&["codex", "exec", "--telemetry", "hi"]);
-        let planned = plan(input.clone(), &settings(Some("m")), None, false)
-            .unwrap_or_else(|e| panic!("{e}"));
+        let planned = plan_with(
+            &["codex", "exec", "--telemetry", "hi"],
+            Some("m"),
+            None,
+            false,
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(
             (planned.args, planned.action),
             (input, StartupAction::Continue)
@@ -210,16 +231,11 @@ mod tests {
     }
 
     #[test]
-    fn defaults_are_injected_first_so_user_flags_win() {
-        let planned = plan(
-            args(&["codex-litellm", "exec", "hi"]),
-            &settings(Some("qwen3")),
-            None,
-            true,
-        )
-        .unwrap_or_else(|e| panic!("{e}"));
+    fn choices_are_injected_first_so_user_flags_win() {
+        let planned = plan_with(&["codex-litellm", "exec", "hi"], Some("qwen3"), None, true)
+            .unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(
-            strings(&planned),
+            choices(&planned),
             [
                 "codex-litellm",
                 "-c",
@@ -230,25 +246,37 @@ mod tests {
                 "hi"
             ]
         );
-    }
-
-    #[test]
-    fn env_model_beats_config_and_odd_names_are_quoted() {
-        let planned = plan(
-            args(&["codex-litellm"]),
-            &settings(Some("cfg")),
-            Some("openrouter/qwen/qwen3:free \"x\"".into()),
-            true,
-        )
-        .unwrap_or_else(|e| panic!("{e}"));
+        let all = strings(&planned);
+        let exec_at = all.iter().position(|a| a == "exec").unwrap_or(0);
+        assert!(
+            all[..exec_at].contains(
+                &"model_providers.litellm.base_url=\"http://localhost:4000/v1\"".to_string()
+            ),
+            "{all:?}"
+        );
         assert_eq!(
-            strings(&planned)[4],
-            "model=\"openrouter/qwen/qwen3:free \\\"x\\\"\""
+            planned.resolution.map(|r| r.line()).unwrap_or_default(),
+            "provider litellm (from built-in default) · http://localhost:4000/v1 (built-in default) · model qwen3 (litellm.toml model)"
         );
     }
 
     #[test]
-    fn user_choices_suppress_defaults() {
+    fn env_model_beats_config_and_odd_names_are_quoted() {
+        let planned = plan_with(
+            &["codex-litellm"],
+            Some("cfg"),
+            Some("openrouter/qwen/qwen3:free \"x\""),
+            true,
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            choices(&planned)[4],
+            "model='openrouter/qwen/qwen3:free \"x\"'"
+        );
+    }
+
+    #[test]
+    fn user_choices_suppress_ours() {
         let cases: Vec<(Vec<&str>, Vec<&str>)> = vec![
             (
                 vec!["codex-litellm", "-m", "x", "exec", "hi"],
@@ -259,17 +287,6 @@ mod tests {
                     "-m",
                     "x",
                     "exec",
-                    "hi",
-                ],
-            ),
-            (
-                vec!["codex-litellm", "exec", "--model=x", "hi"],
-                vec![
-                    "codex-litellm",
-                    "-c",
-                    "model_provider=\"litellm\"",
-                    "exec",
-                    "--model=x",
                     "hi",
                 ],
             ),
@@ -285,19 +302,6 @@ mod tests {
                 ],
             ),
             (
-                vec!["codex-litellm", "--config=model=y"],
-                vec![
-                    "codex-litellm",
-                    "-c",
-                    "model_provider=\"litellm\"",
-                    "--config=model=y",
-                ],
-            ),
-            (
-                vec!["codex-litellm", "-p", "work", "exec"],
-                vec!["codex-litellm", "-p", "work", "exec"],
-            ),
-            (
                 vec!["codex-litellm", "exec", "--oss", "hi"],
                 vec![
                     "codex-litellm",
@@ -310,24 +314,24 @@ mod tests {
             ),
         ];
         for (input, expected) in cases {
-            let planned = plan(args(&input), &settings(Some("qwen3")), None, true)
-                .unwrap_or_else(|e| panic!("{e}"));
-            assert_eq!(strings(&planned), expected, "{input:?}");
+            let planned =
+                plan_with(&input, Some("qwen3"), None, true).unwrap_or_else(|e| panic!("{e}"));
+            assert_eq!(choices(&planned), expected, "{input:?}");
         }
     }
 
     #[test]
     fn telemetry_flags_are_taken_out() {
-        let off = plan(
-            args(&["codex-litellm", "exec", "--no-telemetry", "hi"]),
-            &settings(None),
+        let off = plan_with(
+            &["codex-litellm", "exec", "--no-telemetry", "hi"],
+            None,
             None,
             true,
         )
         .unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(off.telemetry_level.as_deref(), Some("off"));
         assert_eq!(
-            strings(&off),
+            choices(&off),
             [
                 "codex-litellm",
                 "-c",
@@ -336,15 +340,15 @@ mod tests {
                 "hi"
             ]
         );
-        let bare = plan(
-            args(&[
+        let bare = plan_with(
+            &[
                 "codex-litellm",
                 "--telemetry",
                 "exec",
                 "--",
                 "--no-telemetry",
-            ]),
-            &settings(None),
+            ],
+            None,
             None,
             true,
         )
@@ -355,39 +359,29 @@ mod tests {
             strings(&bare).last().map(String::as_str),
             Some("--no-telemetry")
         );
-        let full = plan(
-            args(&["codex-litellm", "--telemetry=full", "exec", "hi"]),
-            &settings(None),
+        let full = plan_with(
+            &["codex-litellm", "--telemetry=full", "exec", "hi"],
+            None,
             None,
             true,
         )
         .unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(full.telemetry_level.as_deref(), Some("full"));
-        let bad = plan(
-            args(&["codex-litellm", "--telemetry=verbose"]),
-            &settings(None),
-            None,
-            true,
-        );
+        let bad = plan_with(&["codex-litellm", "--telemetry=verbose"], None, None, true);
         assert_eq!(
-            bad,
-            Err("--telemetry=verbose: the level must be off, summary or full".to_string())
+            bad.err(),
+            Some("--telemetry=verbose: the level must be off, summary or full".to_string())
         );
     }
 
     #[test]
     fn version_and_reader_are_ours() {
-        let version = plan(
-            args(&["codex-litellm", "--version"]),
-            &settings(None),
-            None,
-            true,
-        )
-        .unwrap_or_else(|e| panic!("{e}"));
+        let version = plan_with(&["codex-litellm", "--version"], None, None, true)
+            .unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(version.action, StartupAction::PrintVersion);
-        let reader = plan(
-            args(&["codex-litellm", "telemetry", "show", "last"]),
-            &settings(None),
+        let reader = plan_with(
+            &["codex-litellm", "telemetry", "show", "last"],
+            None,
             None,
             true,
         )
@@ -396,5 +390,22 @@ mod tests {
             reader.action,
             StartupAction::TelemetryReader(vec!["show".into(), "last".into()])
         );
+    }
+
+    #[test]
+    fn subcommand_skips_flags_and_their_values() {
+        let cases = [
+            (
+                vec!["codex-litellm", "-c", "x=1", "-m", "doctor", "exec"],
+                Some("exec"),
+            ),
+            (vec!["codex-litellm", "--json", "doctor"], Some("doctor")),
+            (vec!["codex-litellm", "-p", "w"], None),
+            (vec!["codex-litellm", "--", "doctor"], None),
+        ];
+        for (input, expected) in cases {
+            let input: Vec<String> = input.into_iter().map(String::from).collect();
+            assert_eq!(subcommand(&input), expected, "{input:?}");
+        }
     }
 }
