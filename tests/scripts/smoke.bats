@@ -88,9 +88,12 @@ scenario_files() {
 @test "smoke: config fragments belong to a scenario and keep stock codex working" {
   local toml
   for toml in "$SMOKE_DIR"/*.toml; do
-    [[ -f ${toml%.toml}.json ]] || { echo "$toml has no mock script" >&2; false; }
+    local base=${toml%.toml}
+    base=${base%.litellm}
+    [[ -f $base.json ]] || { echo "$toml has no mock script" >&2; false; }
     refute grep -q 'wire_api' "$toml"
-    refute grep -q '^\[litellm.telemetry\]' "$toml"
+    # codex-litellm's settings never go into the config.toml that stock codex shares.
+    if [[ $toml != *.litellm.toml ]]; then refute grep -q '^\[litellm' "$toml"; fi
   done
   python3 -c 'import json,sys; [json.load(open(f)) for f in sys.argv[1:]]' "$SMOKE_DIR"/*.json
 }
@@ -186,7 +189,8 @@ scenario_files() {
   kept=$(sed -n 's/^smoke: kept //p' <<<"$output")
   [[ -n $kept && -d $kept/01-plain-answer/home && -f $kept/01-plain-answer/run1.out ]]
   [[ $(cat "$kept/01-plain-answer/run1.out") == "Hello from the mock." ]]
-  grep -q '^level = "full"' "$kept/01-plain-answer/home/config.toml"
+  grep -q '^level = "full"' "$kept/01-plain-answer/home/litellm.toml"
+  refute grep -q 'litellm' "$kept/01-plain-answer/home/config.toml"
   rm -rf "$kept"
 }
 

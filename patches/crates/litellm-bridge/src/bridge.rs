@@ -541,7 +541,11 @@ impl Bridge {
     fn new_report(&self, request: &BridgeRequest) -> ExchangeReport {
         ExchangeReport {
             started_at_ms: now_millis(),
-            session_id: header_text(&request.headers, "session_id"),
+            // The conversation: `thread-id` survives a resume (rust-v0.148.0); `session-id`
+            // and the older `session_id` come next.
+            session_id: ["thread-id", "session-id", "session_id"]
+                .into_iter()
+                .find_map(|name| header_text(&request.headers, name)),
             turn_id: header_text(&request.headers, "x-codex-turn-metadata").and_then(|meta| {
                 serde_json::from_str::<Value>(&meta)
                     .ok()?
@@ -627,7 +631,7 @@ fn hint_for(fault: &Fault) -> Option<&'static str> {
 
 /// What to do about an answer cut off by the output limit; both config places are named
 /// because the built-in provider and user-defined providers keep their options apart.
-pub(crate) const TRUNCATION_ADVICE: &str = " Ask to continue, or raise max_output_tokens or set auto_continue in the bridge options ([litellm.bridge] for the built-in litellm provider, [model_providers.<id>.litellm_bridge] for others).";
+pub(crate) const TRUNCATION_ADVICE: &str = " Ask to continue, or raise max_output_tokens or set auto_continue in the bridge options ([providers.<id>.bridge] in litellm.toml, e.g. [providers.litellm.bridge]).";
 
 /// Appends a note the user (and the model, next turn) can act on, and drops tool calls
 /// whose arguments were cut in half: running them would act on garbage.

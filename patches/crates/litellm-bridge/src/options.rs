@@ -1,4 +1,4 @@
-//! Per-provider bridge options, read from `[model_providers.<id>.litellm_bridge]`.
+//! Per-provider bridge options, read from `[providers.<id>.bridge]` in litellm.toml.
 //!
 //! Stock Codex ignores unknown sub-tables of a provider, so these options can live in a
 //! `config.toml` shared with stock `codex`. Unknown keys are rejected here so a typo is a

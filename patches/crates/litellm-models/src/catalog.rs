@@ -98,7 +98,7 @@ impl ResolvedModel {
         let id = self.id();
         Some(format!(
             "codex-litellm: the backend does not report a context window for `{id}`; assuming \
-             {window} tokens. Set the real one in config.toml: [litellm.models.\"{id}\"] \
+             {window} tokens. Set the real one in litellm.toml: [models.\"{id}\"] \
              context_window = N",
             window = self.context_window
         ))
@@ -116,7 +116,7 @@ impl ResolvedModel {
             "codex-litellm: the backend says `{id}` cannot call tools ({source}). Codex needs \
              tools to run commands and edit files; calls the model writes as text are only \
              recovered as a fallback. Pick a model with tool support, or, if the backend is \
-             wrong, set [litellm.models.\"{id}\"] supports_tools = true in config.toml."
+             wrong, set [models.\"{id}\"] supports_tools = true in litellm.toml."
         ))
     }
 

@@ -4,7 +4,7 @@
 //! Layers, pure first:
 //! - [`parse`]: one parser per answer shape (LiteLLM `/model/info` and `/v1/models`, vLLM,
 //!   Ollama `/api/show` and `/api/ps`, llama.cpp `/props`, OpenRouter, plain OpenAI);
-//! - [`overrides`]: `[litellm.models."<id>"]` beats what the backend says;
+//! - [`overrides`]: `[models."<id>"] in litellm.toml` beats what the backend says;
 //! - [`catalog`]: values decided (with conservative defaults), upstream `ModelsResponse`
 //!   JSON, the notices and the no-tools warning;
 //! - [`matches`]: `-m <unknown>` fails fast with close matches;

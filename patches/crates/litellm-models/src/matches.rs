@@ -122,7 +122,7 @@ impl UnknownModel {
             "?"
         };
         text.push_str(end);
-        text.push_str(" Choose one with -m, or set [litellm] model in config.toml.");
+        text.push_str(" Choose one with -m, or set `model` in litellm.toml.");
         text
     }
 }
@@ -189,7 +189,7 @@ mod tests {
         assert_eq!(
             err.to_string(),
             "model `qwen3-codr` is not served by provider `litellm`; did you mean \
-             `qwen3-coder`? Choose one with -m, or set [litellm] model in config.toml."
+             `qwen3-coder`? Choose one with -m, or set `model` in litellm.toml."
         );
         let Err(err) = validate_model("zzz", "litellm", &list) else {
             panic!("an unknown model must be refused");

@@ -1,7 +1,7 @@
 //! The per-model override table: what the user says beats what the backend says.
 //!
 //! ```toml
-//! [litellm.models."qwen3-coder"]
+//! [models."qwen3-coder"]     # in $CODEX_HOME/litellm.toml
 //! context_window = 32768
 //! max_output_tokens = 8192
 //! supports_tools = true
@@ -18,7 +18,7 @@ use serde::Serialize;
 use crate::metadata::MetadataField;
 use crate::metadata::ModelMetadata;
 
-/// One `[litellm.models."<id>"]` table. Every key is optional; unknown keys are an error
+/// One `[models."<id>"] in litellm.toml` table. Every key is optional; unknown keys are an error
 /// so a typo (`context_windw`) is reported instead of silently ignored.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -31,11 +31,11 @@ pub struct ModelOverride {
     pub images: Option<bool>,
 }
 
-/// Model id → override, as read from `[litellm.models]`.
+/// Model id → override, as read from `[models]` in litellm.toml.
 pub type ModelOverrides = BTreeMap<String, ModelOverride>;
 
 /// Where an overridden value is said to come from (shown in `/status`-like texts).
-pub const OVERRIDE_SOURCE: &str = "config.toml [litellm.models]";
+pub const OVERRIDE_SOURCE: &str = "litellm.toml [models]";
 
 impl ModelOverride {
     /// `model` with every value this override sets replaced (a zero window is ignored).

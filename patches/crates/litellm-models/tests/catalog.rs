@@ -236,7 +236,7 @@ fn metadata_catalog_unknown_model_gets_conservative_defaults_and_one_notice() {
     assert_eq!(
         mystery.default_window_notice().unwrap(),
         "codex-litellm: the backend does not report a context window for `mystery`; assuming \
-         32768 tokens. Set the real one in config.toml: [litellm.models.\"mystery\"] \
+         32768 tokens. Set the real one in litellm.toml: [models.\"mystery\"] \
          context_window = N"
     );
     assert_eq!(
@@ -295,7 +295,7 @@ fn metadata_override_precedence_in_the_catalog() {
     assert_eq!(coder.context_window, 32_768);
     assert_eq!(
         coder.metadata.source(MetadataField::ContextWindow),
-        "config.toml [litellm.models]"
+        "litellm.toml [models]"
     );
     assert_eq!(
         coder.max_output_tokens,

@@ -52,7 +52,7 @@ impl ChatModelProvider {
         if background_model.is_none() {
             tracing::warn!(
                 "codex-litellm: no model known for background calls (approval review, memories) \
-on provider {}; set [litellm] background_model",
+on provider {}; set background_model in litellm.toml",
                 chat.id
             );
         }
