@@ -317,6 +317,12 @@ pub fn error_text_from_body(body: &str) -> String {
     shorten(body.trim(), 600)
 }
 
+/// The human part of an error object, else the object itself as JSON; shortened either way
+/// (a gateway's `{"error": {...}}` without a message can be as large as the body cap).
+pub fn error_text_or_json(value: &Value) -> String {
+    error_text_from_value(value).unwrap_or_else(|| shorten(&value.to_string(), 600))
+}
+
 pub fn error_text_from_value(value: &Value) -> Option<String> {
     let error = value.get("error").unwrap_or(value);
     let text = match error {

@@ -9,7 +9,7 @@ use crate::chat_sse::SseItem;
 use crate::fault::Fault;
 use crate::fault::error_code_from_value;
 use crate::fault::error_text_from_body;
-use crate::fault::error_text_from_value;
+use crate::fault::error_text_or_json;
 use crate::options::BridgeOptions;
 use crate::report::AttemptReport;
 use crate::report::interesting_headers;
@@ -374,7 +374,7 @@ fn absorb_items(
             SseItem::Json(chunk) => {
                 if chunk.get("error").is_some_and(|e| !e.is_null()) {
                     return Err(Fault::ErrorInStream {
-                        message: error_text_from_value(&chunk).unwrap_or_else(|| chunk.to_string()),
+                        message: error_text_or_json(&chunk),
                         code: error_code_from_value(&chunk),
                         at_byte: parser.bytes_seen(),
                     });
@@ -406,7 +406,7 @@ fn parse_json_body(raw: &[u8]) -> Result<ChatAnswer, Fault> {
     })?;
     if value.get("error").is_some_and(|e| !e.is_null()) {
         return Err(Fault::ErrorInStream {
-            message: error_text_from_value(&value).unwrap_or_else(|| value.to_string()),
+            message: error_text_or_json(&value),
             code: error_code_from_value(&value),
             at_byte: 0,
         });
@@ -555,6 +555,36 @@ mod tests {
             );
             let length = answer_from_body(&body("{", "length"), sse, 7);
             assert!(length.is_ok(), "sse {sse}: {length:?}");
+        }
+    }
+
+    /// An error object without a message is shown as JSON, shortened like every other
+    /// error text, not the whole chunk.
+    #[test]
+    fn an_error_without_a_message_is_shortened() {
+        let blob = "x".repeat(100_000);
+        let error = serde_json::json!({"error": {"code": 500, "trace": blob}});
+        for sse in [false, true] {
+            let body = if sse {
+                format!("data: {error}\n\n").into_bytes()
+            } else {
+                error.to_string().into_bytes()
+            };
+            match answer_from_body(&body, sse, 7) {
+                Err(Fault::ErrorInStream { message, code, .. }) => {
+                    assert!(
+                        message.chars().count() <= 601,
+                        "sse {sse}: {}",
+                        message.len()
+                    );
+                    assert!(
+                        message.starts_with("{\"error\":{"),
+                        "sse {sse}: {message:.40}"
+                    );
+                    assert_eq!(code.as_deref(), Some("500"));
+                }
+                other => panic!("sse {sse}: {other:?}"),
+            }
         }
     }
 

@@ -66,8 +66,9 @@ pub struct DebugTelemetryConfig {
     pub level: TelemetryLevel,
     /// Folder of the per-session `.jsonl` files (created 0700 if missing).
     pub dir: PathBuf,
-    /// Cap on the folder's `.jsonl` files; the least recently written session files are
-    /// removed first (never the one being written). 0 means no cap.
+    /// Cap on the folder's session files (the names the writer gives them; other files are
+    /// never counted or removed); the least recently written are removed first, never the one
+    /// being written nor one written in the last 15 minutes. 0 means no cap.
     pub max_total_bytes: u64,
     /// Raw upstream bytes kept per exchange at level `full` (all attempts together).
     pub max_raw_bytes: usize,

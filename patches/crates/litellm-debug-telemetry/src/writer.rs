@@ -8,6 +8,7 @@
 
 use crate::config::DebugTelemetryConfig;
 use crate::config::TelemetryLevel;
+use crate::config::codex_home;
 use crate::record::ExchangeRecord;
 use crate::redact::redact_json;
 use codex_litellm_bridge::ExchangeObserver;
@@ -16,6 +17,9 @@ use serde::Deserialize;
 use std::collections::HashMap;
 use std::fmt;
 use std::fs;
+use std::io::Read;
+use std::io::Seek;
+use std::io::SeekFrom;
 use std::io::Write;
 use std::path::Path;
 use std::path::PathBuf;
@@ -37,6 +41,9 @@ const RESCAN_EVERY: u32 = 64;
 
 /// How long `flush` waits for the writer.
 const FLUSH_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The size cap leaves files written this recently alone: another session may be writing.
+const RECENTLY_WRITTEN: Duration = Duration::from_secs(15 * 60);
 
 enum Job {
     Record(Box<ExchangeRecord>),
@@ -115,10 +122,15 @@ impl DebugTelemetry {
     /// Starts the writer thread (none at level `off`). Never fails: a problem starting it is
     /// reported through [`DebugTelemetry::status`] and telemetry stays off.
     pub fn new(config: DebugTelemetryConfig) -> Self {
-        Self::with_capacity(config, CHANNEL_CAPACITY)
+        Self::with_options(config, CHANNEL_CAPACITY, &codex_home())
     }
 
+    #[cfg(test)]
     fn with_capacity(config: DebugTelemetryConfig, capacity: usize) -> Self {
+        Self::with_options(config, capacity, Path::new("/nonexistent-codex-home"))
+    }
+
+    fn with_options(config: DebugTelemetryConfig, capacity: usize, codex_home: &Path) -> Self {
         let shared = Arc::new(Shared {
             active: AtomicBool::new(false),
             written: AtomicU64::new(0),
@@ -128,6 +140,16 @@ impl DebugTelemetry {
             files: Mutex::new(Vec::new()),
         });
         if config.level == TelemetryLevel::Off {
+            return Self {
+                config,
+                shared,
+                sender: None,
+            };
+        }
+        if let Some(reason) = shared_folder_reason(&config.dir, codex_home) {
+            shared.report_problem(format!(
+                "codex-litellm debug telemetry is off: {reason}; set [litellm.telemetry] dir to a folder of its own (default $CODEX_HOME/log/litellm)"
+            ));
             return Self {
                 config,
                 shared,
@@ -345,8 +367,18 @@ impl Writer {
             Err(_) => value.to_string(),
         };
         line.push('\n');
-        let created = !path.exists();
+        let created = fs::symlink_metadata(&path).is_err();
         let mut file = open_append(&path).map_err(|err| self.io_problem(&path, &err))?;
+        check_private(
+            &path,
+            &file
+                .metadata()
+                .map_err(|err| self.io_problem(&path, &err))?,
+        )?;
+        // A crash or a full disk can leave a torn last line: end it, or it swallows this record.
+        if !ends_with_newline(&mut file).map_err(|err| self.io_problem(&path, &err))? {
+            line.insert(0, '\n');
+        }
         file.write_all(line.as_bytes())
             .map_err(|err| self.io_problem(&path, &err))?;
         drop(file);
@@ -377,6 +409,13 @@ impl Writer {
     }
 
     fn io_problem(&self, path: &Path, err: &std::io::Error) -> String {
+        #[cfg(unix)]
+        if err.raw_os_error() == Some(libc::ELOOP) {
+            return format!(
+                "codex-litellm debug telemetry is off for this session: {} is a symbolic link (telemetry never writes through links); remove it",
+                path.display()
+            );
+        }
         format!(
             "codex-litellm debug telemetry is off for this session: cannot write {}: {err}",
             path.display()
@@ -393,6 +432,14 @@ impl Writer {
                 self.dir.display()
             )
         })?;
+        // Follows a link to the folder, but the folder it lands on must be the user's own.
+        let meta = fs::metadata(&self.dir).map_err(|err| {
+            format!(
+                "codex-litellm debug telemetry is off for this session: cannot read {}: {err}",
+                self.dir.display()
+            )
+        })?;
+        check_private(&self.dir, &meta)?;
         self.dir_ready = true;
         Ok(())
     }
@@ -444,15 +491,108 @@ fn create_private_dir(dir: &Path) -> std::io::Result<()> {
     builder.create(dir)
 }
 
+/// Opens for reading (the last byte) and appending; never through a symbolic link.
 fn open_append(path: &Path) -> std::io::Result<fs::File> {
     let mut options = fs::OpenOptions::new();
-    options.create(true).append(true);
+    options.create(true).read(true).append(true);
     #[cfg(unix)]
     {
         use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
+        options.mode(0o600).custom_flags(libc::O_NOFOLLOW);
     }
     options.open(path)
+}
+
+fn ends_with_newline(file: &mut fs::File) -> std::io::Result<bool> {
+    if file.metadata()?.len() == 0 {
+        return Ok(true);
+    }
+    file.seek(SeekFrom::End(-1))?;
+    let mut last = [0u8; 1];
+    file.read_exact(&mut last)?;
+    Ok(last[0] == b'\n')
+}
+
+/// Why `dir` must not be the telemetry folder: Codex's own folder or the home folder hold
+/// other programs' files.
+fn shared_folder_reason(dir: &Path, codex_home: &Path) -> Option<String> {
+    let same = |a: &Path, b: &Path| {
+        let a = fs::canonicalize(a).unwrap_or_else(|_| a.to_path_buf());
+        let b = fs::canonicalize(b).unwrap_or_else(|_| b.to_path_buf());
+        a == b
+    };
+    if same(dir, codex_home) {
+        return Some(format!(
+            "its folder {} is Codex's own folder ($CODEX_HOME)",
+            dir.display()
+        ));
+    }
+    if dirs::home_dir().is_some_and(|home| same(dir, &home)) {
+        return Some(format!("its folder {} is the home folder", dir.display()));
+    }
+    None
+}
+
+/// Refuses a folder or file someone else owns or anyone may write to (a planted file, or a
+/// shared folder like `/tmp` where others can swap files).
+fn check_private(path: &Path, meta: &fs::Metadata) -> Result<(), String> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        // SAFETY: geteuid has no preconditions and cannot fail.
+        let user = unsafe { libc::geteuid() };
+        if let Some(reason) = unsafe_owner_or_mode(meta.uid(), meta.mode(), user) {
+            return Err(format!(
+                "codex-litellm debug telemetry is off for this session: {} {reason}; use a folder of your own (chmod go-w, or set [litellm.telemetry] dir)",
+                path.display()
+            ));
+        }
+    }
+    if !meta.is_dir() && !meta.is_file() {
+        return Err(format!(
+            "codex-litellm debug telemetry is off for this session: {} is not a regular file or folder; remove it",
+            path.display()
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(unix)]
+fn unsafe_owner_or_mode(owner: u32, mode: u32, user: u32) -> Option<String> {
+    if owner != user {
+        return Some(format!(
+            "belongs to another user (uid {owner}, you are {user})"
+        ));
+    }
+    if mode & 0o002 != 0 {
+        return Some(format!(
+            "is writable by every user (mode {:o})",
+            mode & 0o7777
+        ));
+    }
+    None
+}
+
+/// The names the writer gives its files (`session_file_name`): `YYYYMMDDTHHMMSS-<key>.jsonl`.
+/// Anything else in the folder is left alone.
+fn is_session_file_name(name: &str) -> bool {
+    let Some(stem) = name.strip_suffix(".jsonl") else {
+        return false;
+    };
+    let bytes = stem.as_bytes();
+    if bytes.len() < 17 || bytes.len() > 16 + 96 {
+        return false;
+    }
+    let digits = |range: std::ops::Range<usize>| bytes[range].iter().all(u8::is_ascii_digit);
+    let key = &bytes[16..];
+    digits(0..8)
+        && bytes[8] == b'T'
+        && digits(9..15)
+        && bytes[15] == b'-'
+        && key[0] != b'.'
+        && key
+            .iter()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'-' | b'_' | b'.'))
 }
 
 /// Our files in the folder: `(path, bytes, modified)`.
@@ -462,7 +602,7 @@ fn session_files(dir: &Path) -> Vec<(PathBuf, u64, std::time::SystemTime)> {
     };
     entries
         .filter_map(Result::ok)
-        .filter(|e| e.path().extension().is_some_and(|x| x == "jsonl"))
+        .filter(|e| e.file_name().to_str().is_some_and(is_session_file_name))
         .filter_map(|e| {
             let meta = e.metadata().ok()?;
             if !meta.is_file() {
@@ -478,17 +618,21 @@ fn folder_size(dir: &Path) -> u64 {
     session_files(dir).iter().map(|(_, len, _)| len).sum()
 }
 
-/// Removes the least recently written session files (never `current`) until the folder is
-/// within `max_total_bytes`. Returns the new total.
+/// Removes the least recently written session files until the folder is within
+/// `max_total_bytes`; never `current`, nor a file written in the last 15 minutes (another
+/// session may be appending to it). Returns the new total.
 fn enforce_cap(dir: &Path, max_total_bytes: u64, current: &Path) -> u64 {
     let mut files = session_files(dir);
     let mut total: u64 = files.iter().map(|(_, len, _)| len).sum();
     files.sort_by(|a, b| a.2.cmp(&b.2).then_with(|| a.0.cmp(&b.0)));
-    for (path, len, _) in files {
+    let recent_since = std::time::SystemTime::now()
+        .checked_sub(RECENTLY_WRITTEN)
+        .unwrap_or(std::time::UNIX_EPOCH);
+    for (path, len, modified) in files {
         if total <= max_total_bytes {
             break;
         }
-        if path == current {
+        if path == current || modified > recent_since {
             continue;
         }
         if fs::remove_file(&path).is_ok() {
@@ -766,6 +910,210 @@ mod tests {
         assert!(telemetry.flush());
         assert!(current.exists());
         assert!(!newest.exists());
+    }
+
+    fn aged_file(path: &Path, bytes: usize, age_secs: u64) {
+        fs::write(path, vec![b'x'; bytes]).unwrap_or_else(|e| panic!("{e}"));
+        let when = std::time::SystemTime::now() - Duration::from_secs(age_secs);
+        fs::File::options()
+            .write(true)
+            .open(path)
+            .and_then(|f| f.set_modified(when))
+            .unwrap_or_else(|e| panic!("{e}"));
+    }
+
+    /// The folder is user-settable: Codex's `history.jsonl` or anyone's `.jsonl` there is
+    /// not ours to remove.
+    #[test]
+    fn size_cap_removes_only_files_the_writer_named() {
+        let tmp = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let dir = tmp.path();
+        let foreign = [
+            "history.jsonl",
+            "session_index.jsonl",
+            "rollout-2026-03-01T10-15-00-019a.jsonl",
+            "2026030T101500-x.jsonl",
+            "20260301T101500-.jsonl",
+            "20260301T101500-.hidden.jsonl",
+            "20260301T101500-a b.jsonl",
+        ];
+        for name in foreign {
+            aged_file(&dir.join(name), 1000, 3600);
+        }
+        let ours = dir.join("20260101T000000-old.jsonl");
+        aged_file(&ours, 1000, 3600);
+        let mut cfg = config(dir, TelemetryLevel::Summary);
+        cfg.max_total_bytes = 10;
+        let telemetry = DebugTelemetry::new(cfg);
+        telemetry.on_exchange(&report(Some("now"), T0));
+        assert!(telemetry.flush());
+        assert!(!ours.exists());
+        for name in foreign {
+            assert!(dir.join(name).exists(), "{name} was removed");
+        }
+        assert!(is_session_file_name(&session_file_name(
+            Some("019a7c3e-1b2c"),
+            T0
+        )));
+        assert!(is_session_file_name(&session_file_name(None, T0)));
+    }
+
+    /// Another live session appends to its own file; the cap leaves recent files alone.
+    #[test]
+    fn size_cap_keeps_files_written_recently() {
+        let tmp = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let dir = tmp.path();
+        let live = dir.join("20260301T090000-other-session.jsonl");
+        aged_file(&live, 5000, 60);
+        let stale = dir.join("20260228T090000-stale.jsonl");
+        aged_file(&stale, 5000, 20 * 60);
+        let mut cfg = config(dir, TelemetryLevel::Summary);
+        cfg.max_total_bytes = 1000;
+        let telemetry = DebugTelemetry::new(cfg);
+        telemetry.on_exchange(&report(Some("now"), T0));
+        assert!(telemetry.flush());
+        assert!(live.exists(), "a file written a minute ago was removed");
+        assert!(!stale.exists());
+    }
+
+    #[test]
+    fn codex_home_itself_is_refused_as_the_folder() {
+        let tmp = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let home = tmp.path().join("codex-home");
+        fs::create_dir(&home).unwrap_or_else(|e| panic!("{e}"));
+        let history = home.join("history.jsonl");
+        fs::write(&history, "{}\n").unwrap_or_else(|e| panic!("{e}"));
+        // Spelled differently (trailing `.`), still the same folder.
+        let telemetry = DebugTelemetry::with_options(
+            config(&home.join("."), TelemetryLevel::Summary),
+            4,
+            &home,
+        );
+        telemetry.on_exchange(&report(Some("s"), T0));
+        assert!(!telemetry.flush());
+        assert!(!telemetry.is_active());
+        let problem = telemetry.problem().unwrap_or_default();
+        assert!(
+            problem.contains("Codex's own folder ($CODEX_HOME)"),
+            "{problem}"
+        );
+        assert!(problem.contains("[litellm.telemetry] dir"), "{problem}");
+        assert_eq!(
+            fs::read_dir(&home).map(Iterator::count).unwrap_or(0),
+            1,
+            "nothing written next to history.jsonl"
+        );
+        // Its `log/litellm` subfolder (the default) is fine.
+        let telemetry = DebugTelemetry::with_options(
+            config(&home.join("log").join("litellm"), TelemetryLevel::Summary),
+            4,
+            &home,
+        );
+        telemetry.on_exchange(&report(Some("s"), T0));
+        assert!(telemetry.flush());
+        assert_eq!(telemetry.status().written, 1);
+    }
+
+    /// A crash or a full disk leaves half a line; the next record starts on its own line.
+    #[test]
+    fn a_torn_last_line_does_not_swallow_the_next_record() {
+        let tmp = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let path = tmp.path().join("20260301T101500-s.jsonl");
+        fs::write(&path, "{\"session_id\":\"s\",\"outc").unwrap_or_else(|e| panic!("{e}"));
+        let telemetry = DebugTelemetry::new(config(tmp.path(), TelemetryLevel::Summary));
+        telemetry.on_exchange(&report(Some("s"), T0));
+        telemetry.on_exchange(&report(Some("s"), T0 + 1000));
+        assert!(telemetry.flush());
+        let text = fs::read_to_string(&path).unwrap_or_default();
+        assert_eq!(text.lines().count(), 3, "{text}");
+        assert_eq!(lines(&path).len(), 2, "both new records parse: {text}");
+        assert!(text.ends_with('\n'));
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_folder_anyone_may_write_to_is_refused() {
+        use std::os::unix::fs::PermissionsExt;
+        let tmp = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let dir = tmp.path().join("shared");
+        fs::create_dir(&dir).unwrap_or_else(|e| panic!("{e}"));
+        fs::set_permissions(&dir, fs::Permissions::from_mode(0o777))
+            .unwrap_or_else(|e| panic!("{e}"));
+        let telemetry = DebugTelemetry::new(config(&dir, TelemetryLevel::Summary));
+        telemetry.on_exchange(&report(Some("s"), T0));
+        telemetry.on_exchange(&report(Some("s"), T0));
+        assert!(telemetry.flush());
+        assert!(!telemetry.is_active());
+        assert_eq!(telemetry.shared.reported.load(Ordering::SeqCst), 1);
+        let problem = telemetry.problem().unwrap_or_default();
+        assert!(
+            problem.contains("writable by every user (mode 777)"),
+            "{problem}"
+        );
+        assert_eq!(fs::read_dir(&dir).map(Iterator::count).unwrap_or(9), 0);
+        // Kept as found: telemetry does not change modes it did not set.
+        let mode = fs::metadata(&dir).map(|m| m.permissions().mode() & 0o777);
+        assert_eq!(mode.ok(), Some(0o777));
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_session_file_anyone_may_write_to_is_refused() {
+        use std::os::unix::fs::PermissionsExt;
+        let tmp = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let path = tmp.path().join("20260301T101500-s.jsonl");
+        fs::write(&path, "").unwrap_or_else(|e| panic!("{e}"));
+        fs::set_permissions(&path, fs::Permissions::from_mode(0o666))
+            .unwrap_or_else(|e| panic!("{e}"));
+        let telemetry = DebugTelemetry::new(config(tmp.path(), TelemetryLevel::Summary));
+        telemetry.on_exchange(&report(Some("s"), T0));
+        assert!(telemetry.flush());
+        assert!(!telemetry.is_active());
+        assert_eq!(fs::metadata(&path).map(|m| m.len()).ok(), Some(0));
+        let problem = telemetry.problem().unwrap_or_default();
+        assert!(
+            problem.contains("writable by every user (mode 666)"),
+            "{problem}"
+        );
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_symlinked_session_file_is_not_followed() {
+        let tmp = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let dir = tmp.path().join("t");
+        fs::create_dir(&dir).unwrap_or_else(|e| panic!("{e}"));
+        let target = tmp.path().join("victim");
+        fs::write(&target, "precious\n").unwrap_or_else(|e| panic!("{e}"));
+        std::os::unix::fs::symlink(&target, dir.join("20260301T101500-s.jsonl"))
+            .unwrap_or_else(|e| panic!("{e}"));
+        let telemetry = DebugTelemetry::new(config(&dir, TelemetryLevel::Summary));
+        telemetry.on_exchange(&report(Some("s"), T0));
+        assert!(telemetry.flush());
+        assert!(!telemetry.is_active());
+        assert_eq!(
+            fs::read_to_string(&target).ok().as_deref(),
+            Some("precious\n")
+        );
+        let problem = telemetry.problem().unwrap_or_default();
+        assert!(problem.contains("is a symbolic link"), "{problem}");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn owner_and_mode_rules() {
+        assert_eq!(unsafe_owner_or_mode(1000, 0o40700, 1000), None);
+        assert_eq!(unsafe_owner_or_mode(1000, 0o100600, 1000), None);
+        // Group-writable is common (user private groups) and accepted.
+        assert_eq!(unsafe_owner_or_mode(1000, 0o40770, 1000), None);
+        assert_eq!(
+            unsafe_owner_or_mode(0, 0o40700, 1000).as_deref(),
+            Some("belongs to another user (uid 0, you are 1000)")
+        );
+        assert_eq!(
+            unsafe_owner_or_mode(1000, 0o41777, 1000).as_deref(),
+            Some("is writable by every user (mode 1777)")
+        );
     }
 
     #[test]

@@ -75,7 +75,8 @@ pub fn plan(
                 telemetry_level = Some("off".to_string());
                 continue;
             } else if arg_text == "--telemetry" {
-                telemetry_level = Some("full".to_string());
+                // Bare flag: on, without whole conversations on disk (`=full` asks for those).
+                telemetry_level = Some("summary".to_string());
                 continue;
             } else if let Some(level) = arg_text.strip_prefix("--telemetry=") {
                 if !matches!(level, "off" | "summary" | "full") {
@@ -339,7 +340,7 @@ mod tests {
                 "hi"
             ]
         );
-        let full = plan_with(
+        let bare = plan_with(
             &[
                 "codex-litellm",
                 "--telemetry",
@@ -352,11 +353,20 @@ mod tests {
             true,
         )
         .unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!(full.telemetry_level.as_deref(), Some("full"));
+        // Bare means summary: whole conversations reach the disk only when asked for by name.
+        assert_eq!(bare.telemetry_level.as_deref(), Some("summary"));
         assert_eq!(
-            strings(&full).last().map(String::as_str),
+            strings(&bare).last().map(String::as_str),
             Some("--no-telemetry")
         );
+        let full = plan_with(
+            &["codex-litellm", "--telemetry=full", "exec", "hi"],
+            None,
+            None,
+            true,
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(full.telemetry_level.as_deref(), Some("full"));
         let bad = plan_with(&["codex-litellm", "--telemetry=verbose"], None, None, true);
         assert_eq!(
             bad.err(),
