@@ -1,17 +1,18 @@
 //! The bridge: a Responses request in, a Responses SSE stream (or an HTTP error) out.
 
 use crate::answer::ChatAnswer;
-use crate::answer::is_complete_json;
 use crate::fault::FailureSignal;
 use crate::fault::Fault;
 use crate::fetch::ChunkSink;
 use crate::fetch::Target;
 use crate::fetch::fetch_once;
 use crate::fetch::retry_delay;
-use crate::live::LiveSink;
+use crate::live::HoldBack;
+use crate::live::LiveOutput;
 use crate::options::BridgeMode;
 use crate::options::BridgeOptions;
 use crate::postprocess::postprocess;
+use crate::postprocess::truncation_note;
 use crate::report::ExchangeObserver;
 use crate::report::ExchangeReport;
 use crate::report::Outcome;
@@ -200,7 +201,7 @@ impl Bridge {
                 self.respond_buffered(guard, chat, target, started, budget)
                     .await
             }
-            BridgeMode::Passthrough => self.respond_live(guard, chat, target, started, budget),
+            BridgeMode::Live => self.respond_live(guard, chat, target, started, budget),
         }
     }
 
@@ -294,72 +295,43 @@ impl Bridge {
                 model: chat.summary.model.clone(),
                 created_at: now_secs(),
             };
-            let mut sink = LiveSink::new(
+            let mut live = LiveOutput::new(
                 identity,
                 tx,
                 chat.tool_map.clone(),
                 bridge.options.think_tags,
+                hold_back(&bridge.options),
             );
             let fetched = bridge
                 .fetch_with_retries(
                     &target,
                     &chat.body,
                     &mut guard.report,
-                    &mut sink,
+                    &mut live,
                     &mut budget,
                 )
                 .await;
-            match fetched {
-                Ok(mut answer) => {
-                    let recovered = if sink.content_sent() {
-                        // Text already reached Codex as it streamed (split by the sink);
-                        // calls it found in markup, or recovered from the text, are added
-                        // after it.
-                        let markup_calls = sink.take_markup_calls();
-                        let mut recovered: Vec<_> = markup_calls
-                            .iter()
-                            .map(|call| crate::postprocess::RecoveredCall {
-                                name: call.name.clone(),
-                                syntax: "harmony_commentary",
-                            })
-                            .collect();
-                        answer.tool_calls.extend(markup_calls);
-                        if bridge.options.tool_call_recovery && answer.tool_calls.is_empty() {
-                            recovered.extend(crate::postprocess::recover_tool_calls(
-                                &mut answer,
-                                &chat.tool_map,
-                            ));
-                        }
-                        recovered
-                    } else {
-                        // Nothing streamed (a non-streamed body): the whole answer,
-                        // post-processed as in buffered mode.
-                        let recovered = postprocess(&mut answer, &chat.tool_map, &bridge.options);
-                        sink.show_whole(&answer);
-                        recovered
-                    };
-                    answer
-                        .tool_calls
-                        .retain(|call| !call.name.trim().is_empty());
-                    let truncated = answer.finish_reason.as_deref() == Some("length");
-                    let events = sink.complete(
-                        &answer,
-                        truncated.then_some(bridge.options.max_output_tokens),
-                    );
-                    guard.report.record_answer(&answer, &events, recovered);
+            let failure = match fetched {
+                Ok(answer) => {
+                    bridge
+                        .finish_live(&mut live, answer, &chat, &target, &mut guard.report, &mut budget)
+                        .await
                 }
                 Err(GaveUp { fault, .. }) => {
                     let attempts = guard.report.attempts.len() as u32;
                     let (code, message) = bridge.failure_message(&fault, attempts);
-                    let events = sink.fail(code, &message);
-                    guard.report.count_events(&events);
-                    guard.report.outcome = Outcome::Failed {
-                        code: code.to_string(),
-                        message,
-                        fault,
-                    };
+                    Some((code, message, fault))
                 }
+            };
+            if let Some((code, message, fault)) = failure {
+                live.fail(code, &message);
+                guard.report.outcome = Outcome::Failed {
+                    code: code.to_string(),
+                    message,
+                    fault,
+                };
             }
+            guard.report.events = live.event_counts().clone();
             guard.report.total_ms = started.elapsed().as_millis() as u64;
             guard.finish();
         });
@@ -372,19 +344,98 @@ impl Bridge {
         }
     }
 
-    /// Attempts until one succeeds, a fault is not worth retrying, or tries run out. In
-    /// pass-through mode a fault after content reached Codex is not retried.
+    /// After the first complete answer in live mode: continuations of a cut-off answer,
+    /// then the end of the stream. Returns the failure to end the stream with, if any.
+    async fn finish_live(
+        &self,
+        live: &mut LiveOutput,
+        mut answer: ChatAnswer,
+        chat: &ChatRequest,
+        target: &Target,
+        report: &mut ExchangeReport,
+        budget: &mut TurnBudget,
+    ) -> Option<(&'static str, String, Fault)> {
+        let mut end = live.end_fetch(&answer);
+        let mut continuations = 0;
+        while !live.diverged()
+            && answer.finish_reason.as_deref() == Some("length")
+            && continuations < self.options.auto_continue
+            && answer.tool_calls.is_empty()
+            && end.calls.is_empty()
+        {
+            let body = continuation_body(&chat.body, &answer);
+            live.begin_continuation();
+            match self
+                .fetch_with_retries(target, &body, report, live, budget)
+                .await
+            {
+                Ok(next) => {
+                    continuations += 1;
+                    let next_end = live.end_fetch(&next);
+                    end.calls.extend(next_end.calls);
+                    end.recovered.extend(next_end.recovered);
+                    splice(&mut answer, next);
+                }
+                Err(GaveUp { fault, .. }) => {
+                    warn!(
+                        fault = fault.kind(),
+                        "continuation failed; handing over what was received"
+                    );
+                    break;
+                }
+            }
+        }
+        report.continuations = continuations;
+        if live.diverged() {
+            let fault = report
+                .attempts
+                .iter()
+                .rev()
+                .find_map(|attempt| attempt.fault.clone())
+                .unwrap_or(Fault::EmptyAnswer);
+            let message = crate::redact::redact_text(&format!(
+                "codex-litellm ({}): {} after part of the answer was shown, and the retried answer did not continue it. What was shown is kept; ask again for the whole answer.",
+                self.provider,
+                fault.describe()
+            ));
+            return Some((crate::simulate::codes::INVALID_PROMPT, message, fault));
+        }
+        let mut calls = std::mem::take(&mut answer.tool_calls);
+        calls.extend(end.calls);
+        calls.retain(|call| !call.name.trim().is_empty());
+        for call in &mut calls {
+            if call.arguments.trim().is_empty() {
+                call.arguments = "{}".to_string();
+            }
+        }
+        let note = (answer.finish_reason.as_deref() == Some("length")).then(|| {
+            let note = truncation_note(&mut calls, self.options.max_output_tokens);
+            if live.text_shown() {
+                format!("\n\n{note}")
+            } else {
+                note
+            }
+        });
+        live.complete(&answer, &calls, note.as_deref());
+        answer.tool_calls = calls;
+        report.record_answer(&answer, &[], end.recovered);
+        None
+    }
+
+    /// Attempts until one succeeds, a fault is not worth retrying, or tries run out. A live
+    /// sink replays each retry against what Codex already got.
     async fn fetch_with_retries(
         &self,
         target: &Target,
         body: &Value,
         report: &mut ExchangeReport,
-        sink: &mut dyn LiveAware,
+        sink: &mut dyn ChunkSink,
         budget: &mut TurnBudget,
     ) -> Result<ChatAnswer, GaveUp> {
         let mut attempt = 1;
         loop {
             budget.attempts_left = budget.attempts_left.saturating_sub(1);
+            sink.attempt_started();
             let output = fetch_once(
                 &self.client,
                 target,
@@ -393,7 +444,7 @@ impl Bridge {
                 self.capture_limit,
                 report.attempts.len() as u32 + 1,
                 budget.deadline,
-                sink.as_chunk_sink(),
+                sink,
             )
             .await;
             let mut attempt_report = output.report;
@@ -408,8 +459,7 @@ impl Bridge {
                     // wait before the turn's end.
                     let can_retry = fault.retryable()
                         && budget.attempts_left > 0
-                        && Instant::now() + delay < budget.deadline
-                        && !sink.content_sent();
+                        && Instant::now() + delay < budget.deadline;
                     if !can_retry {
                         report.attempts.push(attempt_report);
                         return Err(GaveUp {
@@ -426,7 +476,6 @@ impl Bridge {
                     attempt_report.retry_wait_ms = Some(delay.as_millis() as u64);
                     attempt_report.retry_wait_reason = Some(reason);
                     report.attempts.push(attempt_report);
-                    sink.reset();
                     tokio::time::sleep(delay).await;
                     attempt += 1;
                 }
@@ -555,6 +604,15 @@ impl Bridge {
     }
 }
 
+/// Which text live mode holds back: what tool-call recovery could turn into a call.
+fn hold_back(options: &BridgeOptions) -> HoldBack {
+    if options.tool_call_recovery {
+        HoldBack::Anywhere
+    } else {
+        HoldBack::Off
+    }
+}
+
 /// Why the retry loop stopped without an answer.
 struct GaveUp {
     fault: Fault,
@@ -583,23 +641,6 @@ impl TurnBudget {
     }
 }
 
-/// Lets the retry loop ask a pass-through sink whether content already reached Codex.
-pub(crate) trait LiveAware: Send {
-    fn as_chunk_sink(&mut self) -> &mut dyn ChunkSink;
-    fn content_sent(&self) -> bool;
-    fn reset(&mut self);
-}
-
-impl LiveAware for () {
-    fn as_chunk_sink(&mut self) -> &mut dyn ChunkSink {
-        self
-    }
-    fn content_sent(&self) -> bool {
-        false
-    }
-    fn reset(&mut self) {}
-}
-
 fn hint_for(fault: &Fault) -> Option<&'static str> {
     match fault {
         Fault::Connect { .. } => Some(
@@ -623,28 +664,10 @@ fn hint_for(fault: &Fault) -> Option<&'static str> {
     }
 }
 
-/// What to do about an answer cut off by the output limit; both config places are named
-/// because the built-in provider and user-defined providers keep their options apart.
-pub(crate) const TRUNCATION_ADVICE: &str = " Ask to continue, or raise max_output_tokens or set auto_continue in the bridge options ([litellm.bridge] for the built-in litellm provider, [model_providers.<id>.litellm_bridge] for others).";
-
 /// Appends a note the user (and the model, next turn) can act on, and drops tool calls
 /// whose arguments were cut in half: running them would act on garbage.
 fn mark_truncated(answer: &mut ChatAnswer, max_output_tokens: Option<u64>) {
-    let before = answer.tool_calls.len();
-    answer
-        .tool_calls
-        .retain(|call| is_complete_json(&call.arguments));
-    let dropped = before - answer.tool_calls.len();
-    let limit = max_output_tokens
-        .map(|n| format!(" ({n} tokens)"))
-        .unwrap_or_default();
-    let mut note = format!(
-        "[codex-litellm] The answer was cut off by the model's output token limit{limit} (finish_reason = \"length\")."
-    );
-    if dropped > 0 {
-        note.push_str(&format!(" {dropped} unfinished tool call(s) were not run."));
-    }
-    note.push_str(TRUNCATION_ADVICE);
+    let note = truncation_note(&mut answer.tool_calls, max_output_tokens);
     if !answer.text.is_empty() {
         answer.text.push_str("\n\n");
     }

@@ -18,9 +18,13 @@ pub enum BridgeMode {
     /// to Codex as a clean Responses stream. Never hands Codex a half-broken stream.
     #[default]
     Buffered,
-    /// Stream text and reasoning deltas to Codex as they arrive (lower time to first token).
-    /// A fault after the first byte ends the turn with `response.failed`.
-    Passthrough,
+    /// Stream text and reasoning to Codex as they arrive (`<think>` and Harmony split on the
+    /// way, text that may be a tool call written as text held back), tool calls only from
+    /// the complete, validated answer. A fault is retried invisibly; a retried answer that
+    /// does not continue the text already shown ends the turn with that text kept.
+    /// `passthrough` is the old name.
+    #[serde(alias = "passthrough")]
+    Live,
 }
 
 /// Role used for Codex's `developer` messages (many backends reject `developer`).
