@@ -11,6 +11,7 @@ use crate::live::HoldBack;
 use crate::live::LiveOutput;
 use crate::options::BridgeMode;
 use crate::options::BridgeOptions;
+use crate::options::ToolCallRecovery;
 use crate::postprocess::postprocess;
 use crate::postprocess::truncation_note;
 use crate::report::ExchangeObserver;
@@ -606,10 +607,10 @@ impl Bridge {
 
 /// Which text live mode holds back: what tool-call recovery could turn into a call.
 fn hold_back(options: &BridgeOptions) -> HoldBack {
-    if options.tool_call_recovery {
-        HoldBack::Anywhere
-    } else {
-        HoldBack::Off
+    match options.tool_call_recovery {
+        ToolCallRecovery::Off => HoldBack::Off,
+        ToolCallRecovery::WholeAnswer => HoldBack::Start,
+        ToolCallRecovery::Anywhere => HoldBack::Anywhere,
     }
 }
 

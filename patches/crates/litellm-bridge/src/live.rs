@@ -14,6 +14,7 @@ use crate::answer::ToolCall;
 use crate::fetch::ChunkSink;
 use crate::harmony::HarmonySplitter;
 use crate::harmony::Piece;
+use crate::options::ToolCallRecovery;
 use crate::postprocess::RecoveredCall;
 use crate::shapes;
 use crate::simulate::EventWriter;
@@ -436,7 +437,12 @@ impl LiveOutput {
                 text: held.clone(),
                 ..ChatAnswer::default()
             };
-            let recovered = crate::postprocess::recover_tool_calls(&mut part, &self.tool_map);
+            let mode = match self.attempt.hold {
+                HoldBack::Start => ToolCallRecovery::WholeAnswer,
+                _ => ToolCallRecovery::Anywhere,
+            };
+            let recovered =
+                crate::postprocess::recover_written_calls(&mut part, &self.tool_map, mode);
             if !recovered.is_empty() {
                 end.recovered.extend(recovered);
                 end.calls.extend(part.tool_calls);

@@ -52,6 +52,58 @@ pub enum ReasoningReturn {
     None,
 }
 
+/// When a tool call the model wrote as text becomes a real call. Text is not proof of
+/// intent: a model quoting a file or web page that contains `<tool_call>{...}</tool_call>`
+/// would otherwise run that call (still under Codex's approval and sandbox policy).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ToolCallRecovery {
+    /// Never.
+    Off,
+    /// Only when the answer has no structured calls and the written calls are the whole
+    /// answer apart from whitespace and `<think>` text (`true` means this).
+    #[default]
+    WholeAnswer,
+    /// Also calls written after or between prose (a model that says what it is about to do
+    /// first); a quoted call anywhere in the answer runs.
+    Anywhere,
+}
+
+impl ToolCallRecovery {
+    pub fn is_on(self) -> bool {
+        self != Self::Off
+    }
+}
+
+/// A boolean or a mode name.
+impl<'de> Deserialize<'de> for ToolCallRecovery {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl serde::de::Visitor<'_> for Visitor {
+            type Value = ToolCallRecovery;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("\"whole_answer\" (or true), \"anywhere\", or \"off\" (or false)")
+            }
+            fn visit_bool<E: serde::de::Error>(self, on: bool) -> Result<Self::Value, E> {
+                Ok(if on {
+                    ToolCallRecovery::WholeAnswer
+                } else {
+                    ToolCallRecovery::Off
+                })
+            }
+            fn visit_str<E: serde::de::Error>(self, text: &str) -> Result<Self::Value, E> {
+                match text {
+                    "whole_answer" => Ok(ToolCallRecovery::WholeAnswer),
+                    "anywhere" => Ok(ToolCallRecovery::Anywhere),
+                    "off" => Ok(ToolCallRecovery::Off),
+                    _ => Err(E::invalid_value(serde::de::Unexpected::Str(text), &self)),
+                }
+            }
+        }
+        deserializer.deserialize_any(Visitor)
+    }
+}
+
 /// Which earlier assistant messages keep their reasoning when the history is sent back.
 /// A turn runs from one user message to the next.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -110,8 +162,9 @@ pub struct BridgeOptions {
     pub send_strict: bool,
     /// Translate `text.format` (json_schema) into `response_format`.
     pub send_response_format: bool,
-    /// Turn tool calls that the model wrote as text into real calls (declared tools only).
-    pub tool_call_recovery: bool,
+    /// Turn tool calls that the model wrote as text into real calls (declared tools only,
+    /// arguments must parse): `whole_answer` (default, also `true`), `anywhere`, `off`/`false`.
+    pub tool_call_recovery: ToolCallRecovery,
     /// Move leading `<think>...</think>` blocks out of the answer into reasoning.
     pub think_tags: bool,
     /// Force every request to this model, whatever Codex asked for.
@@ -159,7 +212,7 @@ impl Default for BridgeOptions {
             send_parallel_tool_calls: true,
             send_strict: false,
             send_response_format: true,
-            tool_call_recovery: true,
+            tool_call_recovery: ToolCallRecovery::WholeAnswer,
             think_tags: true,
             model: None,
             max_output_tokens: None,
@@ -345,5 +398,32 @@ mod tests {
         let read: Result<BridgeOptions, _> =
             serde_json::from_value(json!({"request_timeout_secs": 86_400, "max_attempts": 10}));
         assert!(read.is_ok(), "{read:?}");
+    }
+
+    #[test]
+    fn tool_call_recovery_reads_booleans_and_modes() {
+        for (value, mode) in [
+            (json!(true), ToolCallRecovery::WholeAnswer),
+            (json!(false), ToolCallRecovery::Off),
+            (json!("whole_answer"), ToolCallRecovery::WholeAnswer),
+            (json!("anywhere"), ToolCallRecovery::Anywhere),
+            (json!("off"), ToolCallRecovery::Off),
+        ] {
+            let read =
+                serde_json::from_value::<BridgeOptions>(json!({"tool_call_recovery": value}))
+                    .map(|o| o.tool_call_recovery)
+                    .map_err(|e| e.to_string());
+            assert_eq!(read, Ok(mode), "{value}");
+        }
+        assert_eq!(
+            BridgeOptions::default().tool_call_recovery,
+            ToolCallRecovery::WholeAnswer
+        );
+        let bad = serde_json::from_value::<BridgeOptions>(json!({"tool_call_recovery": "always"}))
+            .map_err(|e| e.to_string());
+        assert!(
+            bad.as_ref().is_err_and(|e| e.contains("\"anywhere\"")),
+            "{bad:?}"
+        );
     }
 }

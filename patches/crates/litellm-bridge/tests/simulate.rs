@@ -6,6 +6,7 @@ use codex_litellm_bridge::BridgeOptions;
 use codex_litellm_bridge::ChatAnswer;
 use codex_litellm_bridge::ChunkAccumulator;
 use codex_litellm_bridge::conformance::check_sse;
+use codex_litellm_bridge::options::ToolCallRecovery;
 use codex_litellm_bridge::postprocess;
 use codex_litellm_bridge::simulate;
 use codex_litellm_bridge::simulate::ResponseIdentity;
@@ -171,18 +172,34 @@ fn tool_call_written_as_text_is_recovered_and_can_be_turned_off() {
         ),
         finish("stop"),
     ];
+    let anywhere = BridgeOptions {
+        tool_call_recovery: ToolCallRecovery::Anywhere,
+        ..BridgeOptions::default()
+    };
     let off = BridgeOptions {
-        tool_call_recovery: false,
+        tool_call_recovery: ToolCallRecovery::Off,
         ..BridgeOptions::default()
     };
     insta::assert_snapshot!(
         "recovered_call",
         format!(
             "{}\n\n--- recovery off ---\n{}",
-            run(&chunks, &BridgeOptions::default()),
+            run(&chunks, &anywhere),
             run(&chunks, &off)
         )
     );
+    // By default a call written after prose stays text (it may be a quote); a call that
+    // is the whole answer runs.
+    assert_eq!(run(&chunks, &BridgeOptions::default()), run(&chunks, &off));
+    let whole = [
+        chunk(
+            json!({"content": "<tool_call>\n{\"name\": \"shell\", \"arguments\": {\"command\": [\"ls\"]}}\n</tool_call>\n"}),
+        ),
+        finish("stop"),
+    ];
+    let default_run = run(&whole, &BridgeOptions::default());
+    assert!(default_run.contains("function_call"), "{default_run}");
+    assert_eq!(default_run, run(&whole, &anywhere));
 }
 
 #[test]
