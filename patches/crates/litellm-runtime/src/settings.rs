@@ -318,7 +318,7 @@ context_window = 262144
         let bridge = settings.bridge_options("litellm").unwrap_or_default();
         assert_eq!(
             (bridge.mode, bridge.auto_continue),
-            (BridgeMode::Passthrough, 2)
+            (BridgeMode::Live, 2)
         );
         assert_eq!(
             settings.bridge_options("vllm"),
