@@ -712,6 +712,38 @@ async fn an_abandoned_request_is_reported_as_cancelled() {
     assert_eq!(reports[0].outcome, Outcome::Cancelled);
 }
 
+/// Pass-through: when Codex drops the live body (the user interrupted), the attempts stop
+/// (no retry, nothing more billed) and the report says `cancelled`.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_dropped_passthrough_stream_stops_its_attempts_and_is_reported_as_cancelled() {
+    let h = harness(
+        vec![
+            Response::error(500, "busy").with_delay_ms(600),
+            Response::text("second try"),
+        ],
+        BridgeOptions {
+            mode: BridgeMode::Passthrough,
+            idle_timeout_secs: Some(30),
+            ..fast_options()
+        },
+    )
+    .await;
+    let reply = h.bridge.respond(h.request()).await;
+    assert!(matches!(reply, BridgeReply::Stream { .. }));
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    drop(reply);
+    let deadline = Instant::now() + Duration::from_secs(3);
+    while h.reports.0.lock().unwrap().is_empty() && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // Long enough for the first answer and a retry, had the task kept going.
+    tokio::time::sleep(Duration::from_millis(1_000)).await;
+    let reports = h.reports.0.lock().unwrap().clone();
+    assert_eq!(reports.len(), 1);
+    assert_eq!(reports[0].outcome, Outcome::Cancelled);
+    assert_eq!(h.mock.chat_requests().len(), 1, "retried after the drop");
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn no_secret_reaches_messages_or_reports() {
     let h = harness(

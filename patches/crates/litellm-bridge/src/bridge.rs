@@ -286,7 +286,7 @@ impl Bridge {
     ) -> BridgeReply {
         let (tx, rx) = tokio::sync::mpsc::unbounded_channel::<Bytes>();
         let bridge = self.clone();
-        tokio::spawn(async move {
+        let task = tokio::spawn(async move {
             let mut guard = guard;
             let identity = ResponseIdentity {
                 response_id: format!(
@@ -336,8 +336,11 @@ impl Bridge {
             guard.report.total_ms = started.elapsed().as_millis() as u64;
             guard.finish();
         });
-        let body = futures::stream::unfold(rx, |mut rx| async move {
-            rx.recv().await.map(|bytes| (Ok(bytes), rx))
+        // When Codex drops the body (the user interrupted), the attempts stop: no more
+        // streaming, billing or retrying, and the report guard records `cancelled`.
+        let stop_on_drop = AbortOnDrop(task.abort_handle());
+        let body = futures::stream::unfold((rx, stop_on_drop), |(mut rx, stop)| async move {
+            rx.recv().await.map(|bytes| (Ok(bytes), (rx, stop)))
         });
         BridgeReply::Stream {
             headers: sse_headers(),
@@ -844,6 +847,15 @@ fn now_millis() -> u64 {
 
 fn now_secs() -> i64 {
     (now_millis() / 1000) as i64
+}
+
+/// Aborts the pass-through task when the body Codex reads is dropped.
+struct AbortOnDrop(tokio::task::AbortHandle);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
 /// Sends the report exactly once: when the bridge finishes, or, if Codex drops the request

@@ -148,7 +148,7 @@ impl DebugTelemetry {
         }
         if let Some(reason) = shared_folder_reason(&config.dir, codex_home) {
             shared.report_problem(format!(
-                "codex-litellm debug telemetry is off: {reason}; set [litellm.telemetry] dir to a folder of its own (default $CODEX_HOME/log/litellm)"
+                "codex-litellm debug telemetry is off: {reason}; set `dir` under [telemetry] in litellm.toml to a folder of its own (default $CODEX_HOME/log/litellm)"
             ));
             return Self {
                 config,
@@ -543,7 +543,7 @@ fn check_private(path: &Path, meta: &fs::Metadata) -> Result<(), String> {
         let user = unsafe { libc::geteuid() };
         if let Some(reason) = unsafe_owner_or_mode(meta.uid(), meta.mode(), user) {
             return Err(format!(
-                "codex-litellm debug telemetry is off for this session: {} {reason}; use a folder of your own (chmod go-w, or set [litellm.telemetry] dir)",
+                "codex-litellm debug telemetry is off for this session: {} {reason}; use a folder of your own (chmod go-w, or set `dir` under [telemetry] in litellm.toml)",
                 path.display()
             ));
         }
@@ -997,7 +997,7 @@ mod tests {
             problem.contains("Codex's own folder ($CODEX_HOME)"),
             "{problem}"
         );
-        assert!(problem.contains("[litellm.telemetry] dir"), "{problem}");
+        assert!(problem.contains("`dir` under [telemetry] in litellm.toml"), "{problem}");
         assert_eq!(
             fs::read_dir(&home).map(Iterator::count).unwrap_or(0),
             1,

@@ -5,13 +5,19 @@
 //!
 //! Whether a provider is a chat provider is codex-litellm's own setting, keyed by provider
 //! id; upstream's `ModelProviderInfo` has no id, so config loading reports which id a
-//! resolved table belongs to ([`note_resolved_provider`]).
+//! resolved table belongs to ([`note_resolved_provider`]). `codex-litellm doctor` gets its
+//! chat provider rows from [`doctor_rows`].
 
+mod doctor;
 mod models;
 mod provider;
 mod registry;
 mod transport;
 
+pub use codex_litellm_doctor::CATEGORIES as DOCTOR_CATEGORIES;
+pub use codex_litellm_doctor::Row as DoctorRow;
+pub use codex_litellm_doctor::Status as DoctorStatus;
+pub use doctor::doctor_rows;
 pub use models::PreparedModels;
 pub use provider::ChatModelProvider;
 pub use registry::ChatProvider;

@@ -195,7 +195,9 @@ impl ModelProvider for ChatModelProvider {
     ) -> SharedModelsManager {
         match self.backend_catalog(&config_model_catalog) {
             Some(manager) => manager,
-            None => self.inner.models_manager_without_cache(config_model_catalog),
+            None => self
+                .inner
+                .models_manager_without_cache(config_model_catalog),
         }
     }
 

@@ -39,7 +39,10 @@ pub fn note_resolved_provider(id: &str, info: &ModelProviderInfo, model: Option<
         base_url: info.base_url.clone(),
         model: model.map(str::to_string),
         bridged: options.is_some(),
-        notices: models.as_ref().map(|m| m.notices.clone()).unwrap_or_default(),
+        notices: models
+            .as_ref()
+            .map(|m| m.notices.clone())
+            .unwrap_or_default(),
         unknown_model: models.as_ref().and_then(|m| m.unknown_model.clone()),
     });
     let Some(mut options) = options else {
@@ -74,4 +77,14 @@ pub fn chat_provider(info: &ModelProviderInfo) -> Option<ChatProvider> {
         .iter()
         .find(|entry| entry.info == *info)
         .map(|entry| entry.provider.clone())
+}
+
+/// The backend catalog of the most recently resolved chat provider, if one was made.
+pub fn resolved_catalog() -> Option<std::sync::Arc<codex_protocol::openai_models::ModelsResponse>> {
+    RESOLVED
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .iter()
+        .rev()
+        .find_map(|entry| entry.provider.models.as_ref().map(|m| m.catalog.clone()))
 }
