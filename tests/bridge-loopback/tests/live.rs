@@ -260,11 +260,11 @@ async fn a_fault_after_shown_text_is_retried_and_only_the_rest_is_shown() {
     assert_eq!(run.report.attempts.len(), 2);
 }
 
-/// A retried answer that does not continue the text already shown: what was shown is kept
-/// as the message, nothing of the other answer is shown, no tool runs, and the turn ends
-/// with a failure Codex does not retry (it would show a second answer).
+/// A retried answer that does not continue the text already shown is not shown: the bridge
+/// asks for a continuation of exactly the shown text, and only that continuation follows.
+/// No tool call of the discarded answer runs.
 #[tokio::test(flavor = "multi_thread")]
-async fn a_retry_that_does_not_continue_the_shown_text_ends_the_turn_keeping_it() {
+async fn a_retry_that_does_not_continue_the_shown_text_is_replaced_by_a_continuation() {
     let cut = Response::text(ANSWER)
         .with_delta_chars(4)
         .with_cut_after_bytes(1200);
@@ -274,18 +274,61 @@ async fn a_retry_that_does_not_continue_the_shown_text_ends_the_turn_keeping_it(
         json!({"command": ["rm"]}),
     )])
     .with_text("A different answer altogether, which must not be shown.");
-    let run = live_run(vec![cut, other], live_options()).await;
-    assert_eq!(run.requests, 2);
+    let rest = Response::text(" THE REST.").when_body_contains("Continue exactly");
+    let run = live_run(vec![cut, other, rest], live_options()).await;
+    assert_eq!(run.requests, 3);
+    let shown = run.shown_text();
+    let (head, tail) = shown.split_at(shown.len() - " THE REST.".len());
+    assert!(!head.is_empty() && ANSWER.starts_with(head), "{shown:?}");
+    assert_eq!(tail, " THE REST.");
+    assert_eq!(run.recorded_text(), shown);
+    assert_eq!(run.done_items("message").len(), 1);
+    assert!(run.calls().is_empty());
+    assert_eq!(run.terminal()["type"], "response.completed");
+}
+
+/// When the continuation cannot be had either, what was shown is kept as the message and
+/// the turn ends with a failure Codex does not retry (a retry would show a second answer).
+#[tokio::test(flavor = "multi_thread")]
+async fn shown_text_that_cannot_be_continued_is_kept_and_the_turn_fails() {
+    let options = BridgeOptions {
+        max_attempts: 2,
+        ..live_options()
+    };
+    let cut = Response::text(ANSWER)
+        .with_delta_chars(4)
+        .with_cut_after_bytes(1200);
+    let other = Response::text("A different answer altogether, which must not be shown.");
+    let run = live_run(vec![cut, other], options).await;
     let shown = run.shown_text();
     assert!(!shown.is_empty() && ANSWER.starts_with(&shown), "{shown:?}");
     assert_eq!(run.recorded_text(), shown);
-    assert!(run.calls().is_empty());
     let last = run.terminal();
     assert_eq!(last["type"], "response.failed");
     assert_eq!(last["response"]["error"]["code"], "invalid_prompt");
     let message = last["response"]["error"]["message"].as_str().unwrap();
     assert!(message.contains("did not continue it"), "{message}");
     assert!(matches!(run.report.outcome, Outcome::Failed { .. }));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_refreshable_401_before_anything_was_shown_is_an_http_error() {
+    let mock = MockLlm::start(Scenario::new(vec![Response::error(401, "expired token")]))
+        .await
+        .unwrap();
+    let client = reqwest::Client::builder().no_proxy().build().unwrap();
+    let bridge = Bridge::new(client, live_options(), "mock").with_refreshable_auth(true);
+    let reply = bridge
+        .respond(BridgeRequest {
+            url: format!("{}/responses", mock.base_url()),
+            headers: HeaderMap::new(),
+            body: json!({"model": "mock-model", "input": [], "stream": true}),
+        })
+        .await;
+    assert!(
+        matches!(reply, BridgeReply::HttpError { status: 401, .. }),
+        "{reply:?}"
+    );
 }
 
 /// Only reasoning was shown when the stream broke, and the retry thinks differently: the

@@ -202,7 +202,10 @@ impl Bridge {
                 self.respond_buffered(guard, chat, target, started, budget)
                     .await
             }
-            BridgeMode::Live => self.respond_live(guard, chat, target, started, budget),
+            BridgeMode::Live => {
+                self.respond_live(guard, chat, target, started, budget)
+                    .await
+            }
         }
     }
 
@@ -276,7 +279,10 @@ impl Bridge {
         sse_reply(encode_sse(&events))
     }
 
-    fn respond_live(
+    /// Returns once the first text or reasoning is ready (or the answer ended without any),
+    /// so a failure before anything was shown is handed over exactly as in buffered mode
+    /// (an HTTP 401 Codex can refresh the token on, or a clean `response.failed`).
+    async fn respond_live(
         &self,
         guard: ReportGuard,
         chat: ChatRequest,
@@ -284,7 +290,8 @@ impl Bridge {
         started: Instant,
         mut budget: TurnBudget,
     ) -> BridgeReply {
-        let (tx, rx) = tokio::sync::mpsc::unbounded_channel::<Bytes>();
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Bytes>();
+        let (http_tx, http_rx) = tokio::sync::oneshot::channel::<BridgeReply>();
         let bridge = self.clone();
         let task = tokio::spawn(async move {
             let mut guard = guard;
@@ -321,6 +328,25 @@ impl Bridge {
                 Err(GaveUp { fault, .. }) => {
                     let attempts = guard.report.attempts.len() as u32;
                     let (code, message) = bridge.failure_message(&fault, attempts);
+                    if let FailureSignal::Http { status } = bridge.failure_signal(&fault)
+                        && !live.started()
+                    {
+                        let body = json!({"error": {"message": message, "type": "codex_litellm_backend_error"}})
+                            .to_string();
+                        guard.report.outcome = Outcome::Failed {
+                            code: code.to_string(),
+                            message,
+                            fault,
+                        };
+                        guard.report.total_ms = started.elapsed().as_millis() as u64;
+                        guard.finish();
+                        let _ = http_tx.send(BridgeReply::HttpError {
+                            status,
+                            headers: HeaderMap::new(),
+                            body,
+                        });
+                        return;
+                    }
                     Some((code, message, fault))
                 }
             };
@@ -336,15 +362,31 @@ impl Bridge {
             guard.report.total_ms = started.elapsed().as_millis() as u64;
             guard.finish();
         });
-        // When Codex drops the body (the user interrupted), the attempts stop: no more
-        // streaming, billing or retrying, and the report guard records `cancelled`.
+        // When Codex drops the request or the body (the user interrupted), the attempts
+        // stop: no more streaming, billing or retrying, and the report guard records
+        // `cancelled`.
         let stop_on_drop = AbortOnDrop(task.abort_handle());
-        let body = futures::stream::unfold((rx, stop_on_drop), |(mut rx, stop)| async move {
+        let mut http_rx = Some(http_rx);
+        let first = loop {
+            match http_rx.as_mut() {
+                Some(http) => tokio::select! {
+                    biased;
+                    reply = http => match reply {
+                        Ok(reply) => return reply,
+                        Err(_) => http_rx = None,
+                    },
+                    first = rx.recv() => break first,
+                },
+                None => break rx.recv().await,
+            }
+        };
+        let first = futures::stream::iter(first.map(Ok));
+        let rest = futures::stream::unfold((rx, stop_on_drop), |(mut rx, stop)| async move {
             rx.recv().await.map(|bytes| (Ok(bytes), (rx, stop)))
         });
         BridgeReply::Stream {
             headers: sse_headers(),
-            body: Box::pin(body),
+            body: Box::pin(first.chain(rest)),
         }
     }
 
@@ -360,6 +402,35 @@ impl Bridge {
         budget: &mut TurnBudget,
     ) -> Option<(&'static str, String, Fault)> {
         let mut end = live.end_fetch(&answer);
+        if live.diverged() {
+            // A retry after a fault did not start with the text already shown: ask for the
+            // rest of what was shown instead, so the user sees one answer, not two.
+            let shown = ChatAnswer {
+                text: live.shown_text(),
+                ..ChatAnswer::default()
+            };
+            live.resume_after_shown();
+            let body = continuation_body(&chat.body, &shown);
+            match self
+                .fetch_with_retries(target, &body, report, live, budget)
+                .await
+            {
+                Ok(next) => {
+                    end = live.end_fetch(&next);
+                    let usage = answer.usage;
+                    answer = shown;
+                    splice(&mut answer, next);
+                    answer.usage = match (usage, answer.usage) {
+                        (Some(a), Some(b)) => Some(a.plus(b)),
+                        (a, b) => a.or(b),
+                    };
+                }
+                Err(GaveUp { fault, .. }) => {
+                    warn!(fault = fault.kind(), "continuation of the shown text failed");
+                    return Some(self.shown_text_not_continued(fault));
+                }
+            }
+        }
         let mut continuations = 0;
         while !live.diverged()
             && answer.finish_reason.as_deref() == Some("length")
@@ -397,12 +468,7 @@ impl Bridge {
                 .rev()
                 .find_map(|attempt| attempt.fault.clone())
                 .unwrap_or(Fault::EmptyAnswer);
-            let message = crate::redact::redact_text(&format!(
-                "codex-litellm ({}): {} after part of the answer was shown, and the retried answer did not continue it. What was shown is kept; ask again for the whole answer.",
-                self.provider,
-                fault.describe()
-            ));
-            return Some((crate::simulate::codes::INVALID_PROMPT, message, fault));
+            return Some(self.shown_text_not_continued(fault));
         }
         let mut calls = std::mem::take(&mut answer.tool_calls);
         calls.extend(end.calls);
@@ -424,6 +490,18 @@ impl Bridge {
         answer.tool_calls = calls;
         report.record_answer(&answer, &[], end.recovered);
         None
+    }
+
+    /// How a live turn ends when the answer broke after text was shown and neither a retry
+    /// nor a continuation carried that text on: a code Codex does not retry (a retry would
+    /// show a second answer after the first).
+    fn shown_text_not_continued(&self, fault: Fault) -> (&'static str, String, Fault) {
+        let message = crate::redact::redact_text(&format!(
+            "codex-litellm ({}): {} after part of the answer was shown, and the retried answer did not continue it. What was shown is kept; ask again for the whole answer.",
+            self.provider,
+            fault.describe()
+        ));
+        (crate::simulate::codes::INVALID_PROMPT, message, fault)
     }
 
     /// Attempts until one succeeds, a fault is not worth retrying, or tries run out. A live

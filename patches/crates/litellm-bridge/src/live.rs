@@ -5,9 +5,10 @@
 //!
 //! A fault mid-answer is retried invisibly: the retried answer is replayed against what the
 //! user already saw and only what goes beyond it is shown. If it does not start with what was
-//! shown: reasoning alone becomes a new thought (the shown one stays as it was); shown text
-//! ends the turn with what was shown kept and a clear failure, never a second, different
-//! answer after the first.
+//! shown: reasoning alone becomes a new thought (the shown one stays as it was); for shown
+//! text the bridge asks for a continuation of exactly that text (see `Bridge::finish_live`),
+//! and if that fails too the turn ends with what was shown kept and a clear failure — never
+//! a second, different answer after the first.
 
 use crate::answer::ChatAnswer;
 use crate::answer::ToolCall;
@@ -156,6 +157,9 @@ pub struct LiveOutput {
     fetch_start: Cursor,
     attempt: Attempt,
     text_shown: bool,
+    /// Events go out once there is something to show (or the stream ends), so a failure
+    /// before that can still be handed over as an HTTP error.
+    started: bool,
     details_attached: bool,
     /// A retried answer did not continue the text the user saw: nothing more is shown.
     diverged: bool,
@@ -184,7 +188,7 @@ impl LiveOutput {
         };
         let mut writer = EventWriter::new(identity);
         writer.created();
-        let mut out = Self {
+        let out = Self {
             writer,
             tx,
             tool_map,
@@ -194,17 +198,22 @@ impl LiveOutput {
             fetch_start: (0, 0),
             attempt: Attempt::new(think_tags, hold),
             text_shown: false,
+            started: false,
             details_attached: false,
             diverged: false,
             events: BTreeMap::new(),
         };
-        out.flush();
         out
     }
 
     /// Responses events sent so far, by type.
     pub fn event_counts(&self) -> &BTreeMap<String, u64> {
         &self.events
+    }
+
+    /// Whether events went out to Codex.
+    pub fn started(&self) -> bool {
+        self.started
     }
 
     /// Whether any text reached Codex.
@@ -218,6 +227,9 @@ impl LiveOutput {
     }
 
     fn flush(&mut self) {
+        if !self.started {
+            return;
+        }
         for event in self.writer.drain() {
             let kind = event
                 .get("type")
@@ -321,6 +333,7 @@ impl LiveOutput {
     }
 
     fn show_new(&mut self, kind: Kind, delta: &str) {
+        self.started = true;
         self.close_open();
         match kind {
             Kind::Reasoning => {
@@ -385,6 +398,25 @@ impl LiveOutput {
             }
             None => {}
         }
+    }
+
+    /// The text shown so far (what a continuation request carries as the answer so far).
+    pub fn shown_text(&self) -> String {
+        self.shown
+            .iter()
+            .filter(|(kind, _)| *kind == Kind::Text)
+            .map(|(_, text)| text.as_str())
+            .collect()
+    }
+
+    /// After a retried answer diverged: the next fetch continues what was shown.
+    pub fn resume_after_shown(&mut self) {
+        self.diverged = false;
+        self.cursor = match self.shown.last() {
+            Some((_, text)) => (self.shown.len() - 1, text.len()),
+            None => (0, 0),
+        };
+        self.begin_continuation();
     }
 
     /// A continuation of the answer is fetched next: its output goes after what was shown.
@@ -469,6 +501,7 @@ impl LiveOutput {
     /// calls (structured ones and those found in the text), usage. `truncated` carries the
     /// note for an answer cut by the output limit.
     pub fn complete(&mut self, answer: &ChatAnswer, calls: &[ToolCall], truncated: Option<&str>) {
+        self.started = true;
         if let Some(note) = truncated {
             self.produce(Kind::Text, note);
         }
@@ -489,6 +522,7 @@ impl LiveOutput {
     /// Ends the stream with `response.failed`. What the last attempt held back is shown
     /// as text (it runs nothing), as buffered mode shows the text before an error.
     pub fn fail(&mut self, code: &str, message: &str) {
+        self.started = true;
         if !self.diverged {
             self.content("", true);
             let held = self.attempt.text[self.attempt.released..].to_string();
