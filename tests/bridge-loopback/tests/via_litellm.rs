@@ -434,7 +434,8 @@ async fn rate_limit_is_retried_then_completes() {
     assert_eq!(h.backend_bodies().len(), 2, "LiteLLM itself did not retry");
     h.finish().await;
 
-    // Retries run out: a clean failure that says it was rate limited.
+    // Retries run out: a clean failure that keeps the backend's text and says when to try
+    // again (from llm_provider-retry-after), with a code Codex does not retry on top.
     let h = harness(vec![
         Response::error(429, "slow down")
             .with_header("retry-after", "1");
@@ -443,8 +444,12 @@ async fn rate_limit_is_retried_then_completes() {
     .await;
     let x = h.run(vec![user("hi")]).await;
     let (code, message) = x.failure();
-    assert_eq!(code, "rate_limit_exceeded", "{message}");
+    // A spent retry budget ends the turn with a code Codex does not retry again
+    // (invalid_prompt); the message still says it was rate limited and when to try again.
+    assert_eq!(code, "invalid_prompt", "{message}");
     assert!(message.contains("slow down"), "{message}");
+    assert!(message.contains("HTTP 429"), "{message}");
+    assert!(message.contains("Please try again in"), "{message}");
 }
 
 #[tokio::test(flavor = "multi_thread")]
