@@ -204,7 +204,8 @@ async fn think_tags_are_split_as_they_arrive() {
 /// it runs once, from the complete answer.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_call_written_as_text_is_never_shown_as_text() {
-    let written = "<tool_call>{\"name\": \"shell\", \"arguments\": {\"command\": [\"ls\"]}}</tool_call>";
+    let written =
+        "<tool_call>{\"name\": \"shell\", \"arguments\": {\"command\": [\"ls\"]}}</tool_call>";
     for mode in [ToolCallRecovery::WholeAnswer, ToolCallRecovery::Anywhere] {
         let options = BridgeOptions {
             tool_call_recovery: mode,
@@ -352,7 +353,10 @@ async fn a_retry_after_shown_reasoning_alone_thinks_anew() {
         "First line of thought, long enough to be cut in the middle.".starts_with(&thoughts[0])
     );
     assert_eq!(thoughts[1], "Second thought.");
-    assert_eq!(run.shown_reasoning(), format!("{}{}", thoughts[0], thoughts[1]));
+    assert_eq!(
+        run.shown_reasoning(),
+        format!("{}{}", thoughts[0], thoughts[1])
+    );
     assert_eq!(run.shown_text(), ANSWER);
     assert_eq!(run.terminal()["type"], "response.completed");
 }

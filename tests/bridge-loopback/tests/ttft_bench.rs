@@ -117,7 +117,11 @@ fn median(values: &mut [Duration]) -> Duration {
 async fn time_to_first_delta() {
     let runs = env_number("TTFT_RUNS", 7).max(1) as usize;
     let delay = env_number("TTFT_CHUNK_DELAY_MS", 25);
-    let names = ["raw chat stream (floor)", "bridge, buffered", "bridge, live"];
+    let names = [
+        "raw chat stream (floor)",
+        "bridge, buffered",
+        "bridge, live",
+    ];
     let mut firsts = vec![Vec::new(); 3];
     let mut totals = vec![Vec::new(); 3];
     // One warm-up round, then the variants interleaved run by run.

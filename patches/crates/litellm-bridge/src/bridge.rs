@@ -322,7 +322,14 @@ impl Bridge {
             let failure = match fetched {
                 Ok(answer) => {
                     bridge
-                        .finish_live(&mut live, answer, &chat, &target, &mut guard.report, &mut budget)
+                        .finish_live(
+                            &mut live,
+                            answer,
+                            &chat,
+                            &target,
+                            &mut guard.report,
+                            &mut budget,
+                        )
                         .await
                 }
                 Err(GaveUp { fault, .. }) => {
@@ -426,7 +433,10 @@ impl Bridge {
                     };
                 }
                 Err(GaveUp { fault, .. }) => {
-                    warn!(fault = fault.kind(), "continuation of the shown text failed");
+                    warn!(
+                        fault = fault.kind(),
+                        "continuation of the shown text failed"
+                    );
                     return Some(self.shown_text_not_continued(fault));
                 }
             }

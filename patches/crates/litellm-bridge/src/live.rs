@@ -30,7 +30,12 @@ use std::collections::BTreeMap;
 use tokio::sync::mpsc::UnboundedSender;
 
 /// Openers of the tool-call syntaxes [`crate::postprocess::recover_tool_calls`] reads.
-const CALL_MARKERS: [&str; 4] = ["<tool_call>", "<function=", "[TOOL_CALLS]", "<|python_tag|>"];
+const CALL_MARKERS: [&str; 4] = [
+    "<tool_call>",
+    "<function=",
+    "[TOOL_CALLS]",
+    "<|python_tag|>",
+];
 /// Starts of an answer that may be a call written as bare (maybe fenced) JSON.
 const BARE_JSON_OPENERS: [&str; 3] = ["{", "[", "```"];
 
@@ -116,9 +121,7 @@ impl Attempt {
     fn releasable(&mut self) -> usize {
         match self.hold {
             HoldBack::Off => self.text.len(),
-            HoldBack::Start if self.released > 0 || starts_as_prose(&self.text) => {
-                self.text.len()
-            }
+            HoldBack::Start if self.released > 0 || starts_as_prose(&self.text) => self.text.len(),
             HoldBack::Start => 0,
             HoldBack::Anywhere => {
                 if let Some(at) = self.marker_at {
@@ -188,7 +191,7 @@ impl LiveOutput {
         };
         let mut writer = EventWriter::new(identity);
         writer.created();
-        let out = Self {
+        Self {
             writer,
             tx,
             tool_map,
@@ -202,8 +205,7 @@ impl LiveOutput {
             details_attached: false,
             diverged: false,
             events: BTreeMap::new(),
-        };
-        out
+        }
     }
 
     /// Responses events sent so far, by type.
@@ -489,7 +491,11 @@ impl LiveOutput {
         }
         // The answer must reach at least as far as what was shown.
         let at_end = self.shown.is_empty()
-            || self.cursor == (self.shown.len() - 1, self.shown[self.shown.len() - 1].1.len());
+            || self.cursor
+                == (
+                    self.shown.len() - 1,
+                    self.shown[self.shown.len() - 1].1.len(),
+                );
         if !at_end {
             self.diverge();
         }
@@ -506,7 +512,11 @@ impl LiveOutput {
             self.produce(Kind::Text, note);
         }
         self.close_open();
-        if let Some(details) = answer.reasoning_details.as_ref().filter(|_| !self.details_attached) {
+        if let Some(details) = answer
+            .reasoning_details
+            .as_ref()
+            .filter(|_| !self.details_attached)
+        {
             self.writer.begin_reasoning();
             self.writer.end_reasoning("", Some(details));
         }

@@ -997,7 +997,10 @@ mod tests {
             problem.contains("Codex's own folder ($CODEX_HOME)"),
             "{problem}"
         );
-        assert!(problem.contains("`dir` under [telemetry] in litellm.toml"), "{problem}");
+        assert!(
+            problem.contains("`dir` under [telemetry] in litellm.toml"),
+            "{problem}"
+        );
         assert_eq!(
             fs::read_dir(&home).map(Iterator::count).unwrap_or(0),
             1,
