@@ -618,3 +618,118 @@ impl ChunkSink for LiveOutput {
         self.flush();
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tools::translate_tools;
+    use pretty_assertions::assert_eq;
+    use serde_json::json;
+
+    fn tool_map() -> ToolMap {
+        translate_tools(
+            &[json!({"type": "function", "name": "shell", "parameters": {"type": "object"}})],
+            false,
+        )
+        .map
+    }
+
+    /// Feeds `content` in `size`-character deltas; returns (text deltas shown, reasoning
+    /// deltas shown, tool calls found, whether text went out before the end).
+    fn feed(content: &str, size: usize, hold: HoldBack) -> (String, String, usize, bool) {
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+        let identity = ResponseIdentity {
+            response_id: "resp_t".into(),
+            model: "m".into(),
+            created_at: 0,
+        };
+        let mut live = LiveOutput::new(identity, tx, tool_map(), true, hold);
+        live.attempt_started();
+        let chars: Vec<char> = content.chars().collect();
+        for piece in chars.chunks(size) {
+            let delta: String = piece.iter().collect();
+            live.on_chunk(&json!({"choices": [{"index": 0, "delta": {"content": delta}}]}));
+        }
+        let mut early = String::new();
+        while let Ok(bytes) = rx.try_recv() {
+            early.push_str(&String::from_utf8_lossy(&bytes));
+        }
+        let answer = ChatAnswer {
+            text: content.to_string(),
+            finish_reason: Some("stop".into()),
+            ..ChatAnswer::default()
+        };
+        let end = live.end_fetch(&answer);
+        live.complete(&answer, &end.calls, None);
+        let mut all = early.clone();
+        while let Ok(bytes) = rx.try_recv() {
+            all.push_str(&String::from_utf8_lossy(&bytes));
+        }
+        let events = crate::conformance::sse_payloads(all.as_bytes()).unwrap_or_default();
+        assert!(
+            crate::conformance::check_events(&events).is_ok(),
+            "{content:?} in {size}"
+        );
+        let deltas = |kind: &str| -> String {
+            events
+                .iter()
+                .filter(|e| e["type"] == kind)
+                .filter_map(|e| e["delta"].as_str())
+                .collect()
+        };
+        (
+            deltas("response.output_text.delta"),
+            deltas("response.reasoning_summary_text.delta"),
+            end.calls.len(),
+            early.contains("output_text.delta"),
+        )
+    }
+
+    #[test]
+    fn any_chunking_shows_the_same_and_never_a_written_call() {
+        let call =
+            "<tool_call>{\"name\": \"shell\", \"arguments\": {\"command\": [\"ls\"]}}</tool_call>";
+        for size in 1..9 {
+            // Thinking, then a call that is the whole answer: reasoning shown, no text.
+            let (text, reasoning, calls, _) = feed(
+                &format!("<think>look first</think>\n{call}"),
+                size,
+                HoldBack::Start,
+            );
+            assert_eq!(
+                (text.as_str(), reasoning.as_str(), calls),
+                ("", "look first", 1),
+                "{size}"
+            );
+            // Prose streams before the end; a call after prose stays text in Start mode...
+            let prose = format!("Sure. {call}");
+            let (text, _, calls, early) = feed(&prose, size, HoldBack::Start);
+            assert_eq!((text.as_str(), calls, early), (prose.as_str(), 0, true));
+            // ...and is held back and run in Anywhere mode.
+            let (text, _, calls, early) = feed(&prose, size, HoldBack::Anywhere);
+            assert_eq!((text.as_str(), calls, early), ("Sure. ", 1, true), "{size}");
+            // A marker-like start that is not a call is shown whole at the end.
+            let (text, _, calls, _) = feed("<tool_cal is not a tag", size, HoldBack::Anywhere);
+            assert_eq!((text.as_str(), calls), ("<tool_cal is not a tag", 0));
+        }
+    }
+
+    #[test]
+    fn hold_back_decisions() {
+        assert!(starts_as_prose("  Hello"));
+        for start in [
+            "",
+            "  ",
+            "<tool",
+            "{\"name\"",
+            "[TOOL_CALLS]",
+            "```json",
+            "<|python",
+        ] {
+            assert!(!starts_as_prose(start), "{start:?}");
+        }
+        assert_eq!(partial_marker_len("text <tool_c"), "<tool_c".len());
+        assert_eq!(partial_marker_len("text [TOOL"), "[TOOL".len());
+        assert_eq!(partial_marker_len("text <b>"), 0);
+    }
+}
