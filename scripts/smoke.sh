@@ -823,7 +823,7 @@ check("Passthrough-thinking: run the command." in err, "the reasoning is not sho
 check(len(bodies) == 2, f"the mock received {len(bodies)} requests, wanted 2")
 asst = [m for m in messages(1) if m.get("role") == "assistant"]
 check(asst and asst[0].get("reasoning_content") == "Passthrough-thinking: run the command.", f"reasoning sent back: {short(asst)}")
-check(tele and all(t.get("mode") == "passthrough" for t in tele), f"telemetry modes: {[t.get('mode') for t in tele]}")
+check(tele and all(t.get("mode") == "live" for t in tele), f"telemetry modes: {[t.get('mode') for t in tele]}")
 PY
 }
 
@@ -835,10 +835,10 @@ lines = read(ws / "side-effect.log").splitlines() if (ws / "side-effect.log").is
 check(lines == ["once"], f"the command ran {len(lines)} times, wanted exactly once")
 check(out.strip() == "Appended one line, and this answer is long enough to be cut in the middle.", f"stdout is {short(out)!r}")
 check(len(bodies) == 4, f"the mock received {len(bodies)} requests, wanted 4")
-check(err.count("Reconnecting...") == 2, f"Codex reconnected {err.count('Reconnecting...')} times, wanted 2 (once per cut)")
-kinds = [(t.get("outcome", {}).get("status"), t.get("diagnosis_kind")) for t in tele]
-check(kinds == [("failed", "stream_cut"), ("completed", "completed")] * 2, f"telemetry outcomes: {kinds}")
-check("2 errors (stream cut ×2)" in err, "the exec summary does not show the two cuts")
+check("Reconnecting..." not in err, "Codex reconnected: the bridge should have retried invisibly")
+check(out.count("Let me append the line now") <= 1, "the shown text was repeated")
+outcomes = [t.get("outcome", {}).get("status") for t in tele]
+check(outcomes == ["completed", "completed"], f"telemetry outcomes: {outcomes}, wanted two completed exchanges (each retried once inside the bridge)")
 PY
 }
 

@@ -104,3 +104,51 @@ require_mock() {
   python3 -c 'import json, sys; t = json.load(open(sys.argv[1]))[0]["turns"][0]; assert t["tool_runs"] == 2, t' \
     "$BATS_TEST_TMPDIR/out.json"
 }
+
+# A fake stock Codex for scripts/ttft-bench.sh: `exec --json ... PROMPT` streams the mock's
+# Responses API (base_url from $CODEX_HOME/config.toml) and prints exec-style JSON events
+# as the items end.
+write_fake_stock() {
+  cat >"$BATS_TEST_TMPDIR/fake-stock" <<'PY'
+#!/usr/bin/env python3
+import json, os, re, sys, urllib.request
+config = open(os.path.join(os.environ["CODEX_HOME"], "config.toml")).read()
+base_url = re.search(r'base_url = "([^"]+)"', config).group(1)
+body = json.dumps({"model": "mock-model", "stream": True,
+                   "input": [{"type": "message", "role": "user", "content": [{"type": "input_text", "text": sys.argv[-1]}]}]}).encode()
+req = urllib.request.Request(base_url + "/responses", body, {"content-type": "application/json"})
+print(json.dumps({"type": "turn.started"}), flush=True)
+with urllib.request.urlopen(req, timeout=30) as r:
+    for line in r:
+        if not line.startswith(b"data: "):
+            continue
+        event = json.loads(line[6:])
+        if event.get("type") == "response.output_item.done":
+            item = event["item"]
+            if item["type"] == "message":
+                item = {"type": "agent_message", "text": item["content"][0]["text"]}
+            print(json.dumps({"type": "item.completed", "item": item}), flush=True)
+print(json.dumps({"type": "turn.completed"}), flush=True)
+PY
+  chmod +x "$BATS_TEST_TMPDIR/fake-stock"
+}
+
+@test "ttft-bench: usage errors, and the floor measured against a fake stock Codex" {
+  local ttft=$REPO_ROOT/scripts/ttft-bench.sh
+  run "$ttft" --help
+  assert_success
+  assert_output_has "Usage: scripts/ttft-bench.sh" "--chunk-delay-ms"
+  run "$ttft" --stock "$BATS_TEST_TMPDIR/missing"
+  assert_failure
+  assert_output_has "not an executable file"
+  run "$ttft" --stock "$FAKE" --runs 0
+  assert_failure
+  assert_output_has "--runs must be 1..100"
+  require_mock
+  write_fake_stock
+  run "$ttft" --stock "$BATS_TEST_TMPDIR/fake-stock" --runs 2 --warmup 0 --chunk-delay-ms 5
+  [[ $status -eq 0 ]] || { echo "$output" >&2; false; }
+  assert_output_has "| variant | first visible (s) | ratio to floor | total (s) | ratio to floor |" \
+    "| stock Codex, Responses API (floor) |" "1.00x" "medians of 2 runs"
+  [[ -z $(ls -A "$TMPDIR") ]] || { ls -la "$TMPDIR" >&2; false; }
+}

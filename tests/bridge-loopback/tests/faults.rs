@@ -29,9 +29,12 @@ use std::sync::Mutex;
 use std::time::Duration;
 use std::time::Instant;
 
-/// Fast settings so every fault resolves in well under a second per attempt.
+/// Fast settings so every fault resolves in well under a second per attempt. Buffered:
+/// these tests are about retrying from scratch; live mode's own fault rules (text already
+/// shown) are tested in tests/live.rs.
 fn fast_options() -> BridgeOptions {
     BridgeOptions {
+        mode: BridgeMode::Buffered,
         max_attempts: 3,
         retry_base_delay_ms: 10,
         retry_max_delay_ms: 50,
@@ -696,58 +699,6 @@ async fn non_streamed_mode_reads_one_json_body() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn passthrough_streams_live_and_fails_cleanly_mid_stream() {
-    let options = BridgeOptions {
-        mode: BridgeMode::Passthrough,
-        ..fast_options()
-    };
-    let slow = Response::text("streamed live")
-        .with_reasoning("thinking")
-        .with_delta_chars(4)
-        .with_chunk_delay_ms(150);
-    let h = harness(vec![slow], options.clone()).await;
-    let started = Instant::now();
-    let BridgeReply::Stream { mut body, .. } = h.bridge.respond(h.request()).await else {
-        panic!("expected a stream")
-    };
-    use futures::StreamExt;
-    let mut first_delta_at = None;
-    let mut all = Vec::new();
-    while let Some(chunk) = body.next().await {
-        let chunk = chunk.unwrap();
-        if first_delta_at.is_none() && String::from_utf8_lossy(&chunk).contains(".delta") {
-            first_delta_at = Some(started.elapsed());
-        }
-        all.extend_from_slice(&chunk);
-    }
-    let total = started.elapsed();
-    check_sse(&all).unwrap();
-    assert!(
-        first_delta_at.unwrap() < total / 2,
-        "deltas arrive before the answer ends ({first_delta_at:?} of {total:?})"
-    );
-    assert_eq!(
-        completed_text(&sse_payloads(&all).unwrap()),
-        "streamed live"
-    );
-
-    let cut = Response::text("this stream breaks after some text")
-        .with_delta_chars(4)
-        .with_cut_after_bytes(400);
-    let h = harness(vec![cut, Response::text("never used")], options).await;
-    let (events, report, _) = h.run().await;
-    let (code, message) = failure(&events.unwrap());
-    assert_eq!(code, "invalid_prompt");
-    assert!(message.contains("cut off"), "{message}");
-    assert_eq!(
-        h.mock.chat_requests().len(),
-        1,
-        "no retry once text reached Codex"
-    );
-    assert_eq!(fault_kinds(&report), ["stream_cut"]);
-}
-
-#[tokio::test(flavor = "multi_thread")]
 async fn an_abandoned_request_is_reported_as_cancelled() {
     let slow = Response::text("slow").with_delay_ms(5_000);
     let h = harness(
@@ -766,36 +717,56 @@ async fn an_abandoned_request_is_reported_as_cancelled() {
     assert_eq!(reports[0].outcome, Outcome::Cancelled);
 }
 
-/// Pass-through: when Codex drops the live body (the user interrupted), the attempts stop
-/// (no retry, nothing more billed) and the report says `cancelled`.
+/// Live mode: when Codex drops the request before anything was shown, or the body while
+/// the answer streams (the user interrupted), the attempts stop — no more streaming,
+/// billing or retrying — and the report records `cancelled`.
 #[tokio::test(flavor = "multi_thread")]
-async fn a_dropped_passthrough_stream_stops_its_attempts_and_is_reported_as_cancelled() {
+async fn a_dropped_live_request_or_stream_stops_its_attempts_and_is_reported_as_cancelled() {
+    let options = BridgeOptions {
+        mode: BridgeMode::Live,
+        idle_timeout_secs: Some(30),
+        ..fast_options()
+    };
+    let wait_for_report = |h: &Harness| {
+        let reports = h.reports.clone();
+        async move {
+            let deadline = Instant::now() + Duration::from_secs(3);
+            while reports.0.lock().unwrap().is_empty() && Instant::now() < deadline {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            // Long enough for the first answer and a retry, had the task kept going.
+            tokio::time::sleep(Duration::from_millis(1_000)).await;
+            reports.0.lock().unwrap().clone()
+        }
+    };
+    // Dropped before the first text (Codex gives up waiting for the stream).
     let h = harness(
         vec![
             Response::error(500, "busy").with_delay_ms(600),
             Response::text("second try"),
         ],
-        BridgeOptions {
-            mode: BridgeMode::Passthrough,
-            idle_timeout_secs: Some(30),
-            ..fast_options()
-        },
+        options.clone(),
     )
     .await;
-    let reply = h.bridge.respond(h.request()).await;
-    assert!(matches!(reply, BridgeReply::Stream { .. }));
-    tokio::time::sleep(Duration::from_millis(100)).await;
-    drop(reply);
-    let deadline = Instant::now() + Duration::from_secs(3);
-    while h.reports.0.lock().unwrap().is_empty() && Instant::now() < deadline {
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    // Long enough for the first answer and a retry, had the task kept going.
-    tokio::time::sleep(Duration::from_millis(1_000)).await;
-    let reports = h.reports.0.lock().unwrap().clone();
+    let waited =
+        tokio::time::timeout(Duration::from_millis(100), h.bridge.respond(h.request())).await;
+    assert!(waited.is_err(), "nothing to show yet");
+    let reports = wait_for_report(&h).await;
     assert_eq!(reports.len(), 1);
     assert_eq!(reports[0].outcome, Outcome::Cancelled);
     assert_eq!(h.mock.chat_requests().len(), 1, "retried after the drop");
+    // Dropped while the answer streams.
+    let slow = Response::text("a slow answer that keeps streaming for a while")
+        .with_delta_chars(2)
+        .with_chunk_delay_ms(100);
+    let h = harness(vec![slow, Response::text("never")], options).await;
+    let reply = h.bridge.respond(h.request()).await;
+    assert!(matches!(reply, BridgeReply::Stream { .. }));
+    drop(reply);
+    let reports = wait_for_report(&h).await;
+    assert_eq!(reports.len(), 1);
+    assert_eq!(reports[0].outcome, Outcome::Cancelled);
+    assert_eq!(h.mock.chat_requests().len(), 1);
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -271,8 +271,8 @@ async fn replay_all(mode: BridgeMode) {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn every_real_answer_shape_comes_out_right_passthrough() {
-    replay_all(BridgeMode::Passthrough).await;
+async fn every_real_answer_shape_comes_out_right_live() {
+    replay_all(BridgeMode::Live).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -400,8 +400,8 @@ async fn synthetic_all(mode: BridgeMode) {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn documented_answer_shapes_come_out_right_passthrough() {
-    synthetic_all(BridgeMode::Passthrough).await;
+async fn documented_answer_shapes_come_out_right_live() {
+    synthetic_all(BridgeMode::Live).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -1,17 +1,19 @@
 //! The bridge: a Responses request in, a Responses SSE stream (or an HTTP error) out.
 
 use crate::answer::ChatAnswer;
-use crate::answer::is_complete_json;
 use crate::fault::FailureSignal;
 use crate::fault::Fault;
 use crate::fetch::ChunkSink;
 use crate::fetch::Target;
 use crate::fetch::fetch_once;
 use crate::fetch::retry_delay;
-use crate::live::LiveSink;
+use crate::live::HoldBack;
+use crate::live::LiveOutput;
 use crate::options::BridgeMode;
 use crate::options::BridgeOptions;
+use crate::options::ToolCallRecovery;
 use crate::postprocess::postprocess;
+use crate::postprocess::truncation_note;
 use crate::report::ExchangeObserver;
 use crate::report::ExchangeReport;
 use crate::report::Outcome;
@@ -200,7 +202,10 @@ impl Bridge {
                 self.respond_buffered(guard, chat, target, started, budget)
                     .await
             }
-            BridgeMode::Passthrough => self.respond_live(guard, chat, target, started, budget),
+            BridgeMode::Live => {
+                self.respond_live(guard, chat, target, started, budget)
+                    .await
+            }
         }
     }
 
@@ -274,7 +279,10 @@ impl Bridge {
         sse_reply(encode_sse(&events))
     }
 
-    fn respond_live(
+    /// Returns once the first text or reasoning is ready (or the answer ended without any),
+    /// so a failure before anything was shown is handed over exactly as in buffered mode
+    /// (an HTTP 401 Codex can refresh the token on, or a clean `response.failed`).
+    async fn respond_live(
         &self,
         guard: ReportGuard,
         chat: ChatRequest,
@@ -282,7 +290,8 @@ impl Bridge {
         started: Instant,
         mut budget: TurnBudget,
     ) -> BridgeReply {
-        let (tx, rx) = tokio::sync::mpsc::unbounded_channel::<Bytes>();
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Bytes>();
+        let (http_tx, http_rx) = tokio::sync::oneshot::channel::<BridgeReply>();
         let bridge = self.clone();
         let task = tokio::spawn(async move {
             let mut guard = guard;
@@ -294,99 +303,231 @@ impl Bridge {
                 model: chat.summary.model.clone(),
                 created_at: now_secs(),
             };
-            let mut sink = LiveSink::new(
+            let mut live = LiveOutput::new(
                 identity,
                 tx,
                 chat.tool_map.clone(),
                 bridge.options.think_tags,
+                hold_back(&bridge.options),
             );
             let fetched = bridge
                 .fetch_with_retries(
                     &target,
                     &chat.body,
                     &mut guard.report,
-                    &mut sink,
+                    &mut live,
                     &mut budget,
                 )
                 .await;
-            match fetched {
-                Ok(mut answer) => {
-                    let recovered = if sink.content_sent() {
-                        // Text already reached Codex as it streamed (split by the sink);
-                        // calls it found in markup, or recovered from the text, are added
-                        // after it.
-                        let markup_calls = sink.take_markup_calls();
-                        let mut recovered: Vec<_> = markup_calls
-                            .iter()
-                            .map(|call| crate::postprocess::RecoveredCall {
-                                name: call.name.clone(),
-                                syntax: "harmony_commentary",
-                            })
-                            .collect();
-                        answer.tool_calls.extend(markup_calls);
-                        recovered.extend(crate::postprocess::recover_written_calls(
-                            &mut answer,
-                            &chat.tool_map,
-                            bridge.options.tool_call_recovery,
-                        ));
-                        recovered
-                    } else {
-                        // Nothing streamed (a non-streamed body): the whole answer,
-                        // post-processed as in buffered mode.
-                        let recovered = postprocess(&mut answer, &chat.tool_map, &bridge.options);
-                        sink.show_whole(&answer);
-                        recovered
-                    };
-                    answer
-                        .tool_calls
-                        .retain(|call| !call.name.trim().is_empty());
-                    let truncated = answer.finish_reason.as_deref() == Some("length");
-                    let events = sink.complete(
-                        &answer,
-                        truncated.then_some(bridge.options.max_output_tokens),
-                    );
-                    guard.report.record_answer(&answer, &events, recovered);
+            let failure = match fetched {
+                Ok(answer) => {
+                    bridge
+                        .finish_live(
+                            &mut live,
+                            answer,
+                            &chat,
+                            &target,
+                            &mut guard.report,
+                            &mut budget,
+                        )
+                        .await
                 }
                 Err(GaveUp { fault, .. }) => {
                     let attempts = guard.report.attempts.len() as u32;
                     let (code, message) = bridge.failure_message(&fault, attempts);
-                    let events = sink.fail(code, &message);
-                    guard.report.count_events(&events);
-                    guard.report.outcome = Outcome::Failed {
-                        code: code.to_string(),
-                        message,
-                        fault,
-                    };
+                    if let FailureSignal::Http { status } = bridge.failure_signal(&fault)
+                        && !live.started()
+                    {
+                        let body = json!({"error": {"message": message, "type": "codex_litellm_backend_error"}})
+                            .to_string();
+                        guard.report.outcome = Outcome::Failed {
+                            code: code.to_string(),
+                            message,
+                            fault,
+                        };
+                        guard.report.total_ms = started.elapsed().as_millis() as u64;
+                        guard.finish();
+                        let _ = http_tx.send(BridgeReply::HttpError {
+                            status,
+                            headers: HeaderMap::new(),
+                            body,
+                        });
+                        return;
+                    }
+                    Some((code, message, fault))
                 }
+            };
+            if let Some((code, message, fault)) = failure {
+                live.fail(code, &message);
+                guard.report.outcome = Outcome::Failed {
+                    code: code.to_string(),
+                    message,
+                    fault,
+                };
             }
+            guard.report.events = live.event_counts().clone();
             guard.report.total_ms = started.elapsed().as_millis() as u64;
             guard.finish();
         });
-        // When Codex drops the body (the user interrupted), the attempts stop: no more
-        // streaming, billing or retrying, and the report guard records `cancelled`.
+        // When Codex drops the request or the body (the user interrupted), the attempts
+        // stop: no more streaming, billing or retrying, and the report guard records
+        // `cancelled`.
         let stop_on_drop = AbortOnDrop(task.abort_handle());
-        let body = futures::stream::unfold((rx, stop_on_drop), |(mut rx, stop)| async move {
+        let mut http_rx = Some(http_rx);
+        let first = loop {
+            match http_rx.as_mut() {
+                Some(http) => tokio::select! {
+                    biased;
+                    reply = http => match reply {
+                        Ok(reply) => return reply,
+                        Err(_) => http_rx = None,
+                    },
+                    first = rx.recv() => break first,
+                },
+                None => break rx.recv().await,
+            }
+        };
+        let first = futures::stream::iter(first.map(Ok));
+        let rest = futures::stream::unfold((rx, stop_on_drop), |(mut rx, stop)| async move {
             rx.recv().await.map(|bytes| (Ok(bytes), (rx, stop)))
         });
         BridgeReply::Stream {
             headers: sse_headers(),
-            body: Box::pin(body),
+            body: Box::pin(first.chain(rest)),
         }
     }
 
-    /// Attempts until one succeeds, a fault is not worth retrying, or tries run out. In
-    /// pass-through mode a fault after content reached Codex is not retried.
+    /// After the first complete answer in live mode: continuations of a cut-off answer,
+    /// then the end of the stream. Returns the failure to end the stream with, if any.
+    async fn finish_live(
+        &self,
+        live: &mut LiveOutput,
+        mut answer: ChatAnswer,
+        chat: &ChatRequest,
+        target: &Target,
+        report: &mut ExchangeReport,
+        budget: &mut TurnBudget,
+    ) -> Option<(&'static str, String, Fault)> {
+        let mut end = live.end_fetch(&answer);
+        if live.diverged() {
+            // A retry after a fault did not start with the text already shown: ask for the
+            // rest of what was shown instead, so the user sees one answer, not two.
+            let shown = ChatAnswer {
+                text: live.shown_text(),
+                ..ChatAnswer::default()
+            };
+            live.resume_after_shown();
+            let body = continuation_body(&chat.body, &shown);
+            match self
+                .fetch_with_retries(target, &body, report, live, budget)
+                .await
+            {
+                Ok(next) => {
+                    end = live.end_fetch(&next);
+                    let usage = answer.usage;
+                    answer = shown;
+                    splice(&mut answer, next);
+                    answer.usage = match (usage, answer.usage) {
+                        (Some(a), Some(b)) => Some(a.plus(b)),
+                        (a, b) => a.or(b),
+                    };
+                }
+                Err(GaveUp { fault, .. }) => {
+                    warn!(
+                        fault = fault.kind(),
+                        "continuation of the shown text failed"
+                    );
+                    return Some(self.shown_text_not_continued(fault));
+                }
+            }
+        }
+        let mut continuations = 0;
+        while !live.diverged()
+            && answer.finish_reason.as_deref() == Some("length")
+            && continuations < self.options.auto_continue
+            && answer.tool_calls.is_empty()
+            && end.calls.is_empty()
+        {
+            let body = continuation_body(&chat.body, &answer);
+            live.begin_continuation();
+            match self
+                .fetch_with_retries(target, &body, report, live, budget)
+                .await
+            {
+                Ok(next) => {
+                    continuations += 1;
+                    let next_end = live.end_fetch(&next);
+                    end.calls.extend(next_end.calls);
+                    end.recovered.extend(next_end.recovered);
+                    splice(&mut answer, next);
+                }
+                Err(GaveUp { fault, .. }) => {
+                    warn!(
+                        fault = fault.kind(),
+                        "continuation failed; handing over what was received"
+                    );
+                    break;
+                }
+            }
+        }
+        report.continuations = continuations;
+        if live.diverged() {
+            let fault = report
+                .attempts
+                .iter()
+                .rev()
+                .find_map(|attempt| attempt.fault.clone())
+                .unwrap_or(Fault::EmptyAnswer);
+            return Some(self.shown_text_not_continued(fault));
+        }
+        let mut calls = std::mem::take(&mut answer.tool_calls);
+        calls.extend(end.calls);
+        calls.retain(|call| !call.name.trim().is_empty());
+        for call in &mut calls {
+            if call.arguments.trim().is_empty() {
+                call.arguments = "{}".to_string();
+            }
+        }
+        let note = (answer.finish_reason.as_deref() == Some("length")).then(|| {
+            let note = truncation_note(&mut calls, self.options.max_output_tokens);
+            if live.text_shown() {
+                format!("\n\n{note}")
+            } else {
+                note
+            }
+        });
+        live.complete(&answer, &calls, note.as_deref());
+        answer.tool_calls = calls;
+        report.record_answer(&answer, &[], end.recovered);
+        None
+    }
+
+    /// How a live turn ends when the answer broke after text was shown and neither a retry
+    /// nor a continuation carried that text on: a code Codex does not retry (a retry would
+    /// show a second answer after the first).
+    fn shown_text_not_continued(&self, fault: Fault) -> (&'static str, String, Fault) {
+        let message = crate::redact::redact_text(&format!(
+            "codex-litellm ({}): {} after part of the answer was shown, and the retried answer did not continue it. What was shown is kept; ask again for the whole answer.",
+            self.provider,
+            fault.describe()
+        ));
+        (crate::simulate::codes::INVALID_PROMPT, message, fault)
+    }
+
+    /// Attempts until one succeeds, a fault is not worth retrying, or tries run out. A live
+    /// sink replays each retry against what Codex already got.
     async fn fetch_with_retries(
         &self,
         target: &Target,
         body: &Value,
         report: &mut ExchangeReport,
-        sink: &mut dyn LiveAware,
+        sink: &mut dyn ChunkSink,
         budget: &mut TurnBudget,
     ) -> Result<ChatAnswer, GaveUp> {
         let mut attempt = 1;
         loop {
             budget.attempts_left = budget.attempts_left.saturating_sub(1);
+            sink.attempt_started();
             let output = fetch_once(
                 &self.client,
                 target,
@@ -395,7 +536,7 @@ impl Bridge {
                 self.capture_limit,
                 report.attempts.len() as u32 + 1,
                 budget.deadline,
-                sink.as_chunk_sink(),
+                sink,
             )
             .await;
             let mut attempt_report = output.report;
@@ -410,8 +551,7 @@ impl Bridge {
                     // wait before the turn's end.
                     let can_retry = fault.retryable()
                         && budget.attempts_left > 0
-                        && Instant::now() + delay < budget.deadline
-                        && !sink.content_sent();
+                        && Instant::now() + delay < budget.deadline;
                     if !can_retry {
                         report.attempts.push(attempt_report);
                         return Err(GaveUp {
@@ -428,7 +568,6 @@ impl Bridge {
                     attempt_report.retry_wait_ms = Some(delay.as_millis() as u64);
                     attempt_report.retry_wait_reason = Some(reason);
                     report.attempts.push(attempt_report);
-                    sink.reset();
                     tokio::time::sleep(delay).await;
                     attempt += 1;
                 }
@@ -561,6 +700,15 @@ impl Bridge {
     }
 }
 
+/// Which text live mode holds back: what tool-call recovery could turn into a call.
+fn hold_back(options: &BridgeOptions) -> HoldBack {
+    match options.tool_call_recovery {
+        ToolCallRecovery::Off => HoldBack::Off,
+        ToolCallRecovery::WholeAnswer => HoldBack::Start,
+        ToolCallRecovery::Anywhere => HoldBack::Anywhere,
+    }
+}
+
 /// Why the retry loop stopped without an answer.
 struct GaveUp {
     fault: Fault,
@@ -589,23 +737,6 @@ impl TurnBudget {
     }
 }
 
-/// Lets the retry loop ask a pass-through sink whether content already reached Codex.
-pub(crate) trait LiveAware: Send {
-    fn as_chunk_sink(&mut self) -> &mut dyn ChunkSink;
-    fn content_sent(&self) -> bool;
-    fn reset(&mut self);
-}
-
-impl LiveAware for () {
-    fn as_chunk_sink(&mut self) -> &mut dyn ChunkSink {
-        self
-    }
-    fn content_sent(&self) -> bool {
-        false
-    }
-    fn reset(&mut self) {}
-}
-
 fn hint_for(fault: &Fault) -> Option<&'static str> {
     match fault {
         Fault::Connect { .. } => Some(
@@ -629,28 +760,10 @@ fn hint_for(fault: &Fault) -> Option<&'static str> {
     }
 }
 
-/// What to do about an answer cut off by the output limit; both config places are named
-/// because the built-in provider and user-defined providers keep their options apart.
-pub(crate) const TRUNCATION_ADVICE: &str = " Ask to continue, or raise max_output_tokens or set auto_continue in the bridge options ([providers.<id>.bridge] in litellm.toml, e.g. [providers.litellm.bridge]).";
-
 /// Appends a note the user (and the model, next turn) can act on, and drops tool calls
 /// whose arguments were cut in half: running them would act on garbage.
 fn mark_truncated(answer: &mut ChatAnswer, max_output_tokens: Option<u64>) {
-    let before = answer.tool_calls.len();
-    answer
-        .tool_calls
-        .retain(|call| is_complete_json(&call.arguments));
-    let dropped = before - answer.tool_calls.len();
-    let limit = max_output_tokens
-        .map(|n| format!(" ({n} tokens)"))
-        .unwrap_or_default();
-    let mut note = format!(
-        "[codex-litellm] The answer was cut off by the model's output token limit{limit} (finish_reason = \"length\")."
-    );
-    if dropped > 0 {
-        note.push_str(&format!(" {dropped} unfinished tool call(s) were not run."));
-    }
-    note.push_str(TRUNCATION_ADVICE);
+    let note = truncation_note(&mut answer.tool_calls, max_output_tokens);
     if !answer.text.is_empty() {
         answer.text.push_str("\n\n");
     }

@@ -35,9 +35,11 @@ pub struct Target {
     pub headers: HeaderMap,
 }
 
-/// What the caller sees of each chunk as it arrives (pass-through mode streams it on).
+/// What the caller sees of each chunk as it arrives (live mode streams it on).
 pub trait ChunkSink: Send {
     fn on_chunk(&mut self, chunk: &Value);
+    /// A new attempt starts (the first, or a retry after a fault): its chunks follow.
+    fn attempt_started(&mut self) {}
 }
 
 impl ChunkSink for () {

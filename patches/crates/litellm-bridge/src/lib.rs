@@ -5,9 +5,11 @@
 //! stream `/v1/responses` would have sent. Codex's own SSE parser, retries and turn loop
 //! stay untouched.
 //!
-//! A pure core ([`translate_request`], [`ChunkAccumulator`], [`postprocess`], [`simulate`])
-//! sits inside a thin I/O shell ([`fetch`]) that reads the backend's whole answer, validates
-//! it and retries from scratch on faults before anything reaches Codex (buffered mode).
+//! A pure core ([`translate_request`], [`ChunkAccumulator`], [`postprocess`], [`simulate`],
+//! the live sink in `live.rs`) sits inside a thin I/O shell ([`fetch`]). Live mode (the
+//! default) shows text and reasoning as they arrive and emits tool calls only from the
+//! complete, validated answer; buffered mode reads the whole answer, validates it and
+//! retries from scratch on faults before anything reaches Codex.
 
 pub mod answer;
 mod bridge;

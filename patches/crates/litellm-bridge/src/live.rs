@@ -1,11 +1,22 @@
-//! Pass-through mode: Responses events written while the chat stream arrives.
+//! Live output: Responses events written while the chat answer arrives. Text and reasoning
+//! go out as they come (`<think>` and Harmony markup split incrementally); text that may
+//! turn out to be a tool call written as text is held back; tool calls go out only from the
+//! complete, validated answer, so no tool runs twice or half.
+//!
+//! A fault mid-answer is retried invisibly: the retried answer is replayed against what the
+//! user already saw and only what goes beyond it is shown. If it does not start with what was
+//! shown: reasoning alone becomes a new thought (the shown one stays as it was); for shown
+//! text the bridge asks for a continuation of exactly that text (see `Bridge::finish_live`),
+//! and if that fails too the turn ends with what was shown kept and a clear failure — never
+//! a second, different answer after the first.
 
 use crate::answer::ChatAnswer;
 use crate::answer::ToolCall;
-use crate::bridge::LiveAware;
 use crate::fetch::ChunkSink;
 use crate::harmony::HarmonySplitter;
 use crate::harmony::Piece;
+use crate::options::ToolCallRecovery;
+use crate::postprocess::RecoveredCall;
 use crate::shapes;
 use crate::simulate::EventWriter;
 use crate::simulate::ResponseIdentity;
@@ -15,82 +26,259 @@ use crate::think_split::ThinkSplitter;
 use crate::tools::ToolMap;
 use bytes::Bytes;
 use serde_json::Value;
+use std::collections::BTreeMap;
 use tokio::sync::mpsc::UnboundedSender;
 
-#[derive(Debug, PartialEq, Eq)]
-enum OpenItem {
-    None,
-    Reasoning,
-    Message,
+/// Openers of the tool-call syntaxes [`crate::postprocess::recover_tool_calls`] reads.
+const CALL_MARKERS: [&str; 4] = [
+    "<tool_call>",
+    "<function=",
+    "[TOOL_CALLS]",
+    "<|python_tag|>",
+];
+/// Starts of an answer that may be a call written as bare (maybe fenced) JSON.
+const BARE_JSON_OPENERS: [&str; 3] = ["{", "[", "```"];
+
+/// Which text is held back because it may turn out to be a tool call written as text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HoldBack {
+    /// No recovery (or no declared tool): everything is shown as it arrives.
+    Off,
+    /// Only an answer that starts like a call is held (until it ends); one that starts as
+    /// prose streams at once. For recovery of calls that are the whole answer.
+    Start,
+    /// Also from a call marker on, anywhere in the text, to the end.
+    Anywhere,
 }
 
-pub struct LiveSink {
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Reasoning,
+    Text,
+}
+
+/// Whether the start of `text` can no longer become a written call.
+fn starts_as_prose(text: &str) -> bool {
+    let start = text.trim_start();
+    !start.is_empty()
+        && !CALL_MARKERS
+            .iter()
+            .chain(BARE_JSON_OPENERS.iter())
+            .any(|opener| start.starts_with(opener) || opener.starts_with(start))
+}
+
+/// Length of the longest end of `text` that starts a call marker.
+fn partial_marker_len(text: &str) -> usize {
+    CALL_MARKERS
+        .iter()
+        .flat_map(|marker| {
+            (1..marker.len().min(text.len() + 1)).filter(move |&n| {
+                text.is_char_boundary(text.len() - n) && marker.starts_with(&text[text.len() - n..])
+            })
+        })
+        .max()
+        .unwrap_or(0)
+}
+
+/// One attempt's view of the answer (reset on a retry, kept what the user saw).
+#[derive(Debug)]
+struct Attempt {
+    think: Option<ThinkSplitter>,
+    harmony: HarmonySplitter,
+    /// Everything this attempt produced for display, consecutive pieces of a kind joined.
+    log: Vec<(Kind, String)>,
+    /// This fetch's text (after splitting) and how much of it was released for display.
+    text: String,
+    released: usize,
+    /// Where a call marker starts in `text` (held from there on), once seen.
+    marker_at: Option<usize>,
+    hold: HoldBack,
+    markup_calls: Vec<ToolCall>,
+    /// Reasoning read from the reasoning fields (to tell a `message` snapshot's repeat).
+    field_reasoning: String,
+    details: Vec<Value>,
+    chunks: usize,
+}
+
+impl Attempt {
+    fn new(think_tags: bool, hold: HoldBack) -> Self {
+        Self {
+            think: think_tags.then(ThinkSplitter::default),
+            harmony: HarmonySplitter::default(),
+            log: Vec::new(),
+            text: String::new(),
+            released: 0,
+            marker_at: None,
+            hold,
+            markup_calls: Vec::new(),
+            field_reasoning: String::new(),
+            details: Vec::new(),
+            chunks: 0,
+        }
+    }
+
+    /// How much of `text` is certainly not a call written as text.
+    fn releasable(&mut self) -> usize {
+        match self.hold {
+            HoldBack::Off => self.text.len(),
+            HoldBack::Start if self.released > 0 || starts_as_prose(&self.text) => self.text.len(),
+            HoldBack::Start => 0,
+            HoldBack::Anywhere => {
+                if let Some(at) = self.marker_at {
+                    return at;
+                }
+                if self.released == 0 && !starts_as_prose(&self.text) {
+                    return 0;
+                }
+                // Released text holds no marker start: look from there on only.
+                let tail = &self.text[self.released..];
+                match CALL_MARKERS.iter().filter_map(|m| tail.find(m)).min() {
+                    Some(at) => {
+                        self.marker_at = Some(self.released + at);
+                        self.released + at
+                    }
+                    None => self.text.len() - partial_marker_len(tail),
+                }
+            }
+        }
+    }
+}
+
+/// Where the current attempt's output stands against what was shown: segment and byte.
+type Cursor = (usize, usize);
+
+pub struct LiveOutput {
     writer: EventWriter,
     tx: UnboundedSender<Bytes>,
     tool_map: ToolMap,
-    open: OpenItem,
-    reasoning: String,
-    text: String,
-    /// True once a delta (not just `response.created`) went out: no retry after that.
-    content_sent: bool,
-    /// `<think>` blocks and Harmony markup split as the content arrives.
-    think: Option<ThinkSplitter>,
-    harmony: HarmonySplitter,
-    /// Tool calls written as Harmony markup, run only from the complete answer.
-    markup_calls: Vec<ToolCall>,
+    think_tags: bool,
+    /// The items shown in this response since the last new thought, in order; the last one
+    /// is open.
+    shown: Vec<(Kind, String)>,
+    cursor: Cursor,
+    /// Where the current fetch (the answer or a continuation of it) started in `shown`.
+    fetch_start: Cursor,
+    attempt: Attempt,
+    text_shown: bool,
+    /// Events go out once there is something to show (or the stream ends), so a failure
+    /// before that can still be handed over as an HTTP error.
+    started: bool,
+    details_attached: bool,
+    /// A retried answer did not continue the text the user saw: nothing more is shown.
+    diverged: bool,
+    events: BTreeMap<String, u64>,
 }
 
-impl LiveSink {
+/// What the complete text of one fetch turned out to hold.
+#[derive(Debug, Default)]
+pub struct FetchEnd {
+    pub calls: Vec<ToolCall>,
+    pub recovered: Vec<RecoveredCall>,
+}
+
+impl LiveOutput {
     pub fn new(
         identity: ResponseIdentity,
         tx: UnboundedSender<Bytes>,
         tool_map: ToolMap,
         think_tags: bool,
+        hold: HoldBack,
     ) -> Self {
+        let hold = if tool_map.declared_names().next().is_none() {
+            HoldBack::Off
+        } else {
+            hold
+        };
         let mut writer = EventWriter::new(identity);
         writer.created();
-        let mut sink = Self {
+        Self {
             writer,
             tx,
             tool_map,
-            open: OpenItem::None,
-            reasoning: String::new(),
-            text: String::new(),
-            content_sent: false,
-            think: think_tags.then(ThinkSplitter::default),
-            harmony: HarmonySplitter::default(),
-            markup_calls: Vec::new(),
-        };
-        sink.flush();
-        sink
+            think_tags,
+            shown: Vec::new(),
+            cursor: (0, 0),
+            fetch_start: (0, 0),
+            attempt: Attempt::new(think_tags, hold),
+            text_shown: false,
+            started: false,
+            details_attached: false,
+            diverged: false,
+            events: BTreeMap::new(),
+        }
     }
 
-    /// Content text through the splitters: reasoning and text go out, tool calls wait.
+    /// Responses events sent so far, by type.
+    pub fn event_counts(&self) -> &BTreeMap<String, u64> {
+        &self.events
+    }
+
+    /// Whether events went out to Codex.
+    pub fn started(&self) -> bool {
+        self.started
+    }
+
+    /// Whether any text reached Codex.
+    pub fn text_shown(&self) -> bool {
+        self.text_shown
+    }
+
+    /// Whether a retried answer failed to continue the text the user saw.
+    pub fn diverged(&self) -> bool {
+        self.diverged
+    }
+
+    fn flush(&mut self) {
+        if !self.started {
+            return;
+        }
+        for event in self.writer.drain() {
+            let kind = event
+                .get("type")
+                .and_then(Value::as_str)
+                .unwrap_or("unknown")
+                .to_string();
+            *self.events.entry(kind).or_default() += 1;
+            // A closed receiver means Codex went away; the fetch ends on its own.
+            let _ = self.tx.send(Bytes::from(encode_sse_event(&event)));
+        }
+    }
+
+    /// Content text through the splitters; text goes through the hold-back.
     fn content(&mut self, text: &str, at_end: bool) {
-        let mut pieces = match &mut self.think {
-            Some(think) if at_end => {
+        let pieces = match &mut self.attempt.think {
+            Some(think) => {
                 let mut pieces = think.push(text);
-                pieces.extend(think.finish());
+                if at_end {
+                    pieces.extend(think.finish());
+                }
                 pieces
             }
-            Some(think) => think.push(text),
             None => vec![Piece::Text(text.to_string())],
         };
         let mut out = Vec::new();
-        for piece in pieces.drain(..) {
+        for piece in pieces {
             match piece {
-                Piece::Text(text) => out.extend(self.harmony.push(&text)),
+                Piece::Text(text) => out.extend(self.attempt.harmony.push(&text)),
                 other => out.push(other),
             }
         }
         if at_end {
-            out.extend(self.harmony.finish());
+            out.extend(self.attempt.harmony.finish());
         }
         for piece in out {
             match piece {
-                Piece::Reasoning(text) => self.reasoning_delta(&text),
-                Piece::Text(text) => self.text_delta(&text),
-                Piece::ToolCall { name, arguments } => self.markup_calls.push(ToolCall {
+                Piece::Reasoning(text) => self.produce(Kind::Reasoning, &text),
+                Piece::Text(text) => {
+                    self.attempt.text.push_str(&text);
+                    let upto = self.attempt.releasable();
+                    if upto > self.attempt.released {
+                        let released = self.attempt.text[self.attempt.released..upto].to_string();
+                        self.attempt.released = upto;
+                        self.produce(Kind::Text, &released);
+                    }
+                }
+                Piece::ToolCall { name, arguments } => self.attempt.markup_calls.push(ToolCall {
                     index: None,
                     id: None,
                     name,
@@ -100,99 +288,271 @@ impl LiveSink {
         }
     }
 
-    /// Tool calls the content wrote as markup (to add to the complete answer).
-    pub fn take_markup_calls(&mut self) -> Vec<ToolCall> {
-        self.content("", true);
-        std::mem::take(&mut self.markup_calls)
+    /// Output of the current attempt, for display.
+    fn produce(&mut self, kind: Kind, delta: &str) {
+        if delta.is_empty() {
+            return;
+        }
+        match self.attempt.log.last_mut() {
+            Some((last, text)) if *last == kind => text.push_str(delta),
+            _ => self.attempt.log.push((kind, delta.to_string())),
+        }
+        self.replay(kind, delta);
     }
 
-    /// Nothing was streamed (a non-streamed body): the whole post-processed answer's
-    /// reasoning and text go out now.
-    pub fn show_whole(&mut self, answer: &ChatAnswer) {
-        if !answer.reasoning.trim().is_empty() {
-            self.reasoning_delta(&answer.reasoning);
-        }
-        if !answer.text.is_empty() {
-            self.text_delta(&answer.text);
+    /// Shows what goes beyond what the user saw; checks the rest matches it.
+    fn replay(&mut self, kind: Kind, mut delta: &str) {
+        while !delta.is_empty() && !self.diverged {
+            let (index, offset) = self.cursor;
+            let Some((shown_kind, shown_text)) = self.shown.get(index) else {
+                self.show_new(kind, delta);
+                return;
+            };
+            let is_last = index + 1 == self.shown.len();
+            if offset == shown_text.len() && (!is_last || *shown_kind != kind) {
+                if *shown_kind == kind {
+                    // The answer goes on where the one shown had moved on.
+                    return self.diverge();
+                }
+                self.cursor = (index + 1, 0);
+                continue;
+            }
+            if *shown_kind != kind {
+                return self.diverge();
+            }
+            let rest = &shown_text.as_bytes()[offset..];
+            if rest.is_empty() {
+                self.show_more(delta);
+                return;
+            }
+            let common = rest.len().min(delta.len());
+            if rest[..common] != delta.as_bytes()[..common] {
+                return self.diverge();
+            }
+            self.cursor.1 += common;
+            delta = &delta[common..];
         }
     }
 
-    fn flush(&mut self) -> Vec<Value> {
-        let events = self.writer.drain();
-        for event in &events {
-            // A closed receiver means Codex went away; the fetch ends on its own.
-            let _ = self.tx.send(Bytes::from(encode_sse_event(event)));
+    fn show_new(&mut self, kind: Kind, delta: &str) {
+        self.started = true;
+        self.close_open();
+        match kind {
+            Kind::Reasoning => {
+                self.writer.begin_reasoning();
+                self.writer.reasoning_delta(delta);
+            }
+            Kind::Text => {
+                self.writer.begin_message();
+                self.writer.text_delta(delta);
+                self.text_shown = true;
+            }
         }
-        events
+        self.shown.push((kind, delta.to_string()));
+        self.cursor = (self.shown.len() - 1, delta.len());
+    }
+
+    fn show_more(&mut self, delta: &str) {
+        let Some((kind, text)) = self.shown.last_mut() else {
+            return;
+        };
+        match kind {
+            Kind::Reasoning => self.writer.reasoning_delta(delta),
+            Kind::Text => self.writer.text_delta(delta),
+        }
+        text.push_str(delta);
+        self.cursor.1 = text.len();
+    }
+
+    /// The current attempt does not continue what was shown.
+    fn diverge(&mut self) {
+        if self.text_shown {
+            self.diverged = true;
+            return;
+        }
+        // Only reasoning was shown: it stays as it was; this attempt's output is a new
+        // thought after it.
+        self.close_open();
+        self.shown.clear();
+        self.cursor = (0, 0);
+        self.fetch_start = (0, 0);
+        for (kind, text) in std::mem::take(&mut self.attempt.log) {
+            self.show_new(kind, &text);
+            self.attempt.log.push((kind, text));
+        }
     }
 
     fn close_open(&mut self) {
-        match self.open {
-            OpenItem::Reasoning => self.writer.end_reasoning(&self.reasoning, None),
-            OpenItem::Message => self.writer.end_message(&self.text),
-            OpenItem::None => {}
+        if !self.writer.is_item_open() {
+            return;
         }
-        self.open = OpenItem::None;
+        match self.shown.last() {
+            Some((Kind::Reasoning, text)) => {
+                let details = (!self.attempt.details.is_empty())
+                    .then(|| Value::Array(self.attempt.details.clone()));
+                self.details_attached |= details.is_some();
+                let text = text.clone();
+                self.writer.end_reasoning(&text, details.as_ref());
+            }
+            Some((Kind::Text, text)) => {
+                let text = text.clone();
+                self.writer.end_message(&text);
+            }
+            None => {}
+        }
     }
 
-    fn reasoning_delta(&mut self, delta: &str) {
-        if self.open != OpenItem::Reasoning {
-            self.close_open();
-            self.reasoning.clear();
-            self.writer.begin_reasoning();
-            self.open = OpenItem::Reasoning;
-        }
-        self.reasoning.push_str(delta);
-        self.writer.reasoning_delta(delta);
-        self.content_sent = true;
+    /// The text shown so far (what a continuation request carries as the answer so far).
+    pub fn shown_text(&self) -> String {
+        self.shown
+            .iter()
+            .filter(|(kind, _)| *kind == Kind::Text)
+            .map(|(_, text)| text.as_str())
+            .collect()
     }
 
-    fn text_delta(&mut self, delta: &str) {
-        if self.open != OpenItem::Message {
-            self.close_open();
-            self.writer.begin_message();
-            self.open = OpenItem::Message;
-        }
-        self.text.push_str(delta);
-        self.writer.text_delta(delta);
-        self.content_sent = true;
+    /// After a retried answer diverged: the next fetch continues what was shown.
+    pub fn resume_after_shown(&mut self) {
+        self.diverged = false;
+        self.cursor = match self.shown.last() {
+            Some((_, text)) => (self.shown.len() - 1, text.len()),
+            None => (0, 0),
+        };
+        self.begin_continuation();
     }
 
-    /// Closes the stream after a complete answer: open item, tool calls, usage.
-    pub fn complete(
-        &mut self,
-        answer: &ChatAnswer,
-        truncated_limit: Option<Option<u64>>,
-    ) -> Vec<Value> {
-        if let Some(limit) = truncated_limit {
-            let limit = limit.map(|n| format!(" ({n} tokens)")).unwrap_or_default();
-            self.text_delta(&format!(
-                "\n\n[codex-litellm] The answer was cut off by the model's output token limit{limit} (finish_reason = \"length\").{}",
-                crate::bridge::TRUNCATION_ADVICE
-            ));
+    /// A continuation of the answer is fetched next: its output goes after what was shown.
+    pub fn begin_continuation(&mut self) {
+        self.fetch_start = self.cursor;
+        // A continuation is text after text: never a call of its own.
+        self.attempt = Attempt::new(self.think_tags, HoldBack::Off);
+    }
+
+    /// The fetch delivered a complete, validated answer: what was held back is settled
+    /// (written calls recovered per the hold-back, the rest shown as text).
+    pub fn end_fetch(&mut self, answer: &ChatAnswer) -> FetchEnd {
+        if self.attempt.chunks == 0 {
+            // A non-streamed body: the whole answer now, through the same path.
+            if !answer.reasoning.is_empty() {
+                self.produce(Kind::Reasoning, &answer.reasoning);
+            }
+            if answer.reasoning_details.is_some() && self.attempt.details.is_empty() {
+                self.attempt.details = answer
+                    .reasoning_details
+                    .as_ref()
+                    .and_then(Value::as_array)
+                    .cloned()
+                    .unwrap_or_default();
+            }
+            let text = answer.text.clone();
+            self.content(&text, false);
+        }
+        self.content("", true);
+        let mut end = FetchEnd {
+            calls: std::mem::take(&mut self.attempt.markup_calls),
+            recovered: Vec::new(),
+        };
+        end.recovered = end
+            .calls
+            .iter()
+            .map(|call| RecoveredCall {
+                name: call.name.clone(),
+                syntax: "harmony_commentary",
+            })
+            .collect();
+        let mut held = self.attempt.text[self.attempt.released..].to_string();
+        self.attempt.released = self.attempt.text.len();
+        if self.attempt.hold != HoldBack::Off
+            && answer.tool_calls.is_empty()
+            && end.calls.is_empty()
+            && !held.trim().is_empty()
+        {
+            let mut part = ChatAnswer {
+                text: held.clone(),
+                ..ChatAnswer::default()
+            };
+            let mode = match self.attempt.hold {
+                HoldBack::Start => ToolCallRecovery::WholeAnswer,
+                _ => ToolCallRecovery::Anywhere,
+            };
+            let recovered =
+                crate::postprocess::recover_written_calls(&mut part, &self.tool_map, mode);
+            if !recovered.is_empty() {
+                end.recovered.extend(recovered);
+                end.calls.extend(part.tool_calls);
+                held = part.text;
+            }
+        }
+        self.produce(Kind::Text, &held);
+        if !self.text_shown
+            && let Some(refusal) = answer.refusal.as_deref().filter(|_| answer.text.is_empty())
+        {
+            self.produce(Kind::Text, refusal);
+        }
+        // The answer must reach at least as far as what was shown.
+        let at_end = self.shown.is_empty()
+            || self.cursor
+                == (
+                    self.shown.len() - 1,
+                    self.shown[self.shown.len() - 1].1.len(),
+                );
+        if !at_end {
+            self.diverge();
+        }
+        self.flush();
+        end
+    }
+
+    /// Closes the stream after a complete answer: the cut-off note, the open item, the tool
+    /// calls (structured ones and those found in the text), usage. `truncated` carries the
+    /// note for an answer cut by the output limit.
+    pub fn complete(&mut self, answer: &ChatAnswer, calls: &[ToolCall], truncated: Option<&str>) {
+        self.started = true;
+        if let Some(note) = truncated {
+            self.produce(Kind::Text, note);
         }
         self.close_open();
+        if let Some(details) = answer
+            .reasoning_details
+            .as_ref()
+            .filter(|_| !self.details_attached)
+        {
+            self.writer.begin_reasoning();
+            self.writer.end_reasoning("", Some(details));
+        }
         let response_id = self.writer.identity().response_id.clone();
-        for (position, call) in answer.tool_calls.iter().enumerate() {
-            if truncated_limit.is_some() && !crate::answer::is_complete_json(&call.arguments) {
-                continue;
-            }
+        for (position, call) in calls.iter().enumerate() {
             let call_id = call_id_for(call, position, &response_id);
             self.writer.tool_call(call, &call_id, &self.tool_map);
         }
         self.writer.completed(answer.usage);
-        self.flush()
+        self.flush();
     }
 
-    pub fn fail(&mut self, code: &str, message: &str) -> Vec<Value> {
+    /// Ends the stream with `response.failed`. What the last attempt held back is shown
+    /// as text (it runs nothing), as buffered mode shows the text before an error.
+    pub fn fail(&mut self, code: &str, message: &str) {
+        self.started = true;
+        if !self.diverged {
+            self.content("", true);
+            let held = self.attempt.text[self.attempt.released..].to_string();
+            self.attempt.released = self.attempt.text.len();
+            self.produce(Kind::Text, &held);
+        }
         self.close_open();
         self.writer.failed(code, message);
-        self.flush()
+        self.flush();
     }
 }
 
-impl ChunkSink for LiveSink {
+impl ChunkSink for LiveOutput {
+    fn attempt_started(&mut self) {
+        self.attempt = Attempt::new(self.think_tags, self.attempt.hold);
+        self.cursor = self.fetch_start;
+    }
+
     fn on_chunk(&mut self, chunk: &Value) {
+        self.attempt.chunks += 1;
         let Some(choice) = chunk
             .get("choices")
             .and_then(Value::as_array)
@@ -204,44 +564,53 @@ impl ChunkSink for LiveSink {
         let Some(delta) = choice.get("delta").or(message) else {
             return;
         };
-        // A whole `message` next to the delta: its reasoning, unless already shown.
+        // A whole `message` next to the delta: its reasoning, unless already seen.
         if choice.get("delta").is_some()
             && let Some(snapshot) = message.and_then(|m| {
                 m.get("reasoning_content")
                     .and_then(shapes::reasoning_text)
                     .or_else(|| m.get("reasoning").and_then(shapes::reasoning_text))
             })
-            && !self.reasoning.ends_with(&snapshot)
+            && !self.attempt.field_reasoning.contains(&snapshot)
         {
+            let seen = &self.attempt.field_reasoning;
             let new = snapshot
-                .strip_prefix(self.reasoning.as_str())
-                .filter(|_| !self.reasoning.is_empty())
+                .strip_prefix(seen.as_str())
+                .filter(|_| !seen.is_empty())
                 .unwrap_or(&snapshot)
                 .to_string();
-            if !(self.open != OpenItem::Reasoning && self.reasoning.contains(&snapshot)) {
-                self.reasoning_delta(&new);
-            }
+            self.attempt.field_reasoning.push_str(&new);
+            self.produce(Kind::Reasoning, &new);
         }
         let reasoning = delta
             .get("reasoning_content")
             .and_then(shapes::reasoning_text)
             .or_else(|| delta.get("reasoning").and_then(shapes::reasoning_text));
         let content = shapes::content_text(delta.get("content"));
-        let details_text: String = delta
+        let details: Vec<Value> = delta
             .get("reasoning_details")
             .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
+            .cloned()
+            .unwrap_or_default();
+        let details_text: String = details
+            .iter()
             .filter_map(|d| d.get("text").or_else(|| d.get("summary")))
             .filter_map(Value::as_str)
             .collect();
+        self.attempt.details.extend(details);
         match reasoning {
-            Some(reasoning) => self.reasoning_delta(&reasoning),
-            None if !details_text.is_empty() => self.reasoning_delta(&details_text),
+            Some(reasoning) => {
+                self.attempt.field_reasoning.push_str(&reasoning);
+                self.produce(Kind::Reasoning, &reasoning);
+            }
+            None if !details_text.is_empty() => {
+                self.attempt.field_reasoning.push_str(&details_text);
+                self.produce(Kind::Reasoning, &details_text);
+            }
             None => {}
         }
         if !content.reasoning.is_empty() {
-            self.reasoning_delta(&content.reasoning);
+            self.produce(Kind::Reasoning, &content.reasoning);
         }
         if !content.text.is_empty() {
             self.content(&content.text, false);
@@ -250,22 +619,117 @@ impl ChunkSink for LiveSink {
     }
 }
 
-impl LiveAware for LiveSink {
-    fn as_chunk_sink(&mut self) -> &mut dyn ChunkSink {
-        self
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tools::translate_tools;
+    use pretty_assertions::assert_eq;
+    use serde_json::json;
+
+    fn tool_map() -> ToolMap {
+        translate_tools(
+            &[json!({"type": "function", "name": "shell", "parameters": {"type": "object"}})],
+            false,
+        )
+        .map
     }
 
-    fn content_sent(&self) -> bool {
-        self.content_sent
+    /// Feeds `content` in `size`-character deltas; returns (text deltas shown, reasoning
+    /// deltas shown, tool calls found, whether text went out before the end).
+    fn feed(content: &str, size: usize, hold: HoldBack) -> (String, String, usize, bool) {
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+        let identity = ResponseIdentity {
+            response_id: "resp_t".into(),
+            model: "m".into(),
+            created_at: 0,
+        };
+        let mut live = LiveOutput::new(identity, tx, tool_map(), true, hold);
+        live.attempt_started();
+        let chars: Vec<char> = content.chars().collect();
+        for piece in chars.chunks(size) {
+            let delta: String = piece.iter().collect();
+            live.on_chunk(&json!({"choices": [{"index": 0, "delta": {"content": delta}}]}));
+        }
+        let mut early = String::new();
+        while let Ok(bytes) = rx.try_recv() {
+            early.push_str(&String::from_utf8_lossy(&bytes));
+        }
+        let answer = ChatAnswer {
+            text: content.to_string(),
+            finish_reason: Some("stop".into()),
+            ..ChatAnswer::default()
+        };
+        let end = live.end_fetch(&answer);
+        live.complete(&answer, &end.calls, None);
+        let mut all = early.clone();
+        while let Ok(bytes) = rx.try_recv() {
+            all.push_str(&String::from_utf8_lossy(&bytes));
+        }
+        let events = crate::conformance::sse_payloads(all.as_bytes()).unwrap_or_default();
+        assert!(
+            crate::conformance::check_events(&events).is_ok(),
+            "{content:?} in {size}"
+        );
+        let deltas = |kind: &str| -> String {
+            events
+                .iter()
+                .filter(|e| e["type"] == kind)
+                .filter_map(|e| e["delta"].as_str())
+                .collect()
+        };
+        (
+            deltas("response.output_text.delta"),
+            deltas("response.reasoning_summary_text.delta"),
+            end.calls.len(),
+            early.contains("output_text.delta"),
+        )
     }
 
-    fn reset(&mut self) {
-        // Nothing but `response.created` went out: the next attempt starts clean.
-        self.open = OpenItem::None;
-        self.reasoning.clear();
-        self.text.clear();
-        self.think = self.think.as_ref().map(|_| ThinkSplitter::default());
-        self.harmony = HarmonySplitter::default();
-        self.markup_calls.clear();
+    #[test]
+    fn any_chunking_shows_the_same_and_never_a_written_call() {
+        let call =
+            "<tool_call>{\"name\": \"shell\", \"arguments\": {\"command\": [\"ls\"]}}</tool_call>";
+        for size in 1..9 {
+            // Thinking, then a call that is the whole answer: reasoning shown, no text.
+            let (text, reasoning, calls, _) = feed(
+                &format!("<think>look first</think>\n{call}"),
+                size,
+                HoldBack::Start,
+            );
+            assert_eq!(
+                (text.as_str(), reasoning.as_str(), calls),
+                ("", "look first", 1),
+                "{size}"
+            );
+            // Prose streams before the end; a call after prose stays text in Start mode...
+            let prose = format!("Sure. {call}");
+            let (text, _, calls, early) = feed(&prose, size, HoldBack::Start);
+            assert_eq!((text.as_str(), calls, early), (prose.as_str(), 0, true));
+            // ...and is held back and run in Anywhere mode.
+            let (text, _, calls, early) = feed(&prose, size, HoldBack::Anywhere);
+            assert_eq!((text.as_str(), calls, early), ("Sure. ", 1, true), "{size}");
+            // A marker-like start that is not a call is shown whole at the end.
+            let (text, _, calls, _) = feed("<tool_cal is not a tag", size, HoldBack::Anywhere);
+            assert_eq!((text.as_str(), calls), ("<tool_cal is not a tag", 0));
+        }
+    }
+
+    #[test]
+    fn hold_back_decisions() {
+        assert!(starts_as_prose("  Hello"));
+        for start in [
+            "",
+            "  ",
+            "<tool",
+            "{\"name\"",
+            "[TOOL_CALLS]",
+            "```json",
+            "<|python",
+        ] {
+            assert!(!starts_as_prose(start), "{start:?}");
+        }
+        assert_eq!(partial_marker_len("text <tool_c"), "<tool_c".len());
+        assert_eq!(partial_marker_len("text [TOOL"), "[TOOL".len());
+        assert_eq!(partial_marker_len("text <b>"), 0);
     }
 }

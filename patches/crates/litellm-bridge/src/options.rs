@@ -15,12 +15,16 @@ use std::time::Duration;
 #[serde(rename_all = "snake_case")]
 pub enum BridgeMode {
     /// Read the whole answer, validate it, retry from scratch on any fault, then replay it
-    /// to Codex as a clean Responses stream. Never hands Codex a half-broken stream.
-    #[default]
+    /// to Codex as a clean Responses stream. Nothing is shown until the answer is in.
     Buffered,
-    /// Stream text and reasoning deltas to Codex as they arrive (lower time to first token).
-    /// A fault after the first byte ends the turn with `response.failed`.
-    Passthrough,
+    /// Stream text and reasoning to Codex as they arrive (`<think>` and Harmony split on the
+    /// way, text that may be a tool call written as text held back), tool calls only from
+    /// the complete, validated answer. A fault is retried invisibly; a retried answer that
+    /// does not continue the text already shown ends the turn with that text kept.
+    /// `passthrough` is the old name.
+    #[default]
+    #[serde(alias = "passthrough")]
+    Live,
 }
 
 /// Role used for Codex's `developer` messages (many backends reject `developer`).
@@ -197,7 +201,7 @@ impl Default for BridgeOptions {
     fn default() -> Self {
         Self {
             enabled: true,
-            mode: BridgeMode::Buffered,
+            mode: BridgeMode::Live,
             stream: true,
             include_usage: true,
             developer_role: DeveloperRole::System,

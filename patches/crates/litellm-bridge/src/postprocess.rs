@@ -52,6 +52,30 @@ pub fn postprocess(
     recovered
 }
 
+/// What to do about an answer cut off by the output limit; both config places are named
+/// because the built-in provider and user-defined providers keep their options apart.
+const TRUNCATION_ADVICE: &str = " Ask to continue, or raise max_output_tokens or set auto_continue in the bridge options ([providers.<id>.bridge] in litellm.toml, e.g. [providers.litellm.bridge]).";
+
+/// The note for an answer cut off by the output limit (`finish_reason = "length"`), after
+/// dropping the tool calls whose arguments were cut in half: running them would act on
+/// garbage.
+pub fn truncation_note(calls: &mut Vec<ToolCall>, max_output_tokens: Option<u64>) -> String {
+    let before = calls.len();
+    calls.retain(|call| is_complete_json(&call.arguments));
+    let dropped = before - calls.len();
+    let limit = max_output_tokens
+        .map(|n| format!(" ({n} tokens)"))
+        .unwrap_or_default();
+    let mut note = format!(
+        "[codex-litellm] The answer was cut off by the model's output token limit{limit} (finish_reason = \"length\")."
+    );
+    if dropped > 0 {
+        note.push_str(&format!(" {dropped} unfinished tool call(s) were not run."));
+    }
+    note.push_str(TRUNCATION_ADVICE);
+    note
+}
+
 /// Splits gpt-oss Harmony markup in the text into reasoning, text and tool calls.
 pub fn split_harmony(answer: &mut ChatAnswer) -> Vec<RecoveredCall> {
     if !harmony::has_markup(&answer.text) {

@@ -316,10 +316,7 @@ context_window = 262144
             ["litellm", "ollama-chat", "vllm"]
         );
         let bridge = settings.bridge_options("litellm").unwrap_or_default();
-        assert_eq!(
-            (bridge.mode, bridge.auto_continue),
-            (BridgeMode::Passthrough, 2)
-        );
+        assert_eq!((bridge.mode, bridge.auto_continue), (BridgeMode::Live, 2));
         assert_eq!(
             settings.bridge_options("vllm"),
             Some(BridgeOptions::default())
