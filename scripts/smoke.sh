@@ -498,7 +498,7 @@ check(start and start[0].startswith("codex-litellm: provider litellm (from built
       and start[0].endswith("(LITELLM_BASE_URL) · model mock-model (LITELLM_MODEL)"),
       f"start line is {start!r}, wanted provider, base URL and model with where each came from")
 check(lines and lines[0] == (start or [""])[0], f"the start line is not the first line on stderr: {lines[:1]!r}")
-summary = [l for l in lines if l.startswith("codex-litellm: ") and not l.startswith("codex-litellm: provider ")]
+summary = [l for l in lines if l.startswith("codex-litellm: mock-model ")]
 check(summary, "no 'codex-litellm: ...' summary line on stderr")
 check(summary[0].startswith("codex-litellm: mock-model · 1 request in 1 turn · 50 in · 5 out · 0 retries · 0 errors"),
       f"summary line is {summary[0]!r}")

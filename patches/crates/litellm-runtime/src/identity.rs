@@ -68,14 +68,19 @@ pub fn codex_litellm_command(command: clap::Command) -> clap::Command {
     let series = series();
     // clap keeps versions as `&'static str`; this runs once per process.
     let version: &'static str = Box::leak(series.version().into_boxed_str());
+    let about = format!(
+        "codex-litellm: the Codex CLI (upstream {}) for Chat Completions backends \
+(LiteLLM, vLLM, llama.cpp, Ollama, ...)",
+        series.upstream_tag
+    );
     command
         .name(BINARY_NAME)
         .bin_name(BINARY_NAME)
         .version(version)
-        .about(format!(
-            "codex-litellm: the Codex CLI (upstream {}) for Chat Completions backends \
-(LiteLLM, vLLM, llama.cpp, Ollama, ...)",
-            series.upstream_tag
+        .about(about.clone())
+        // Upstream's doc comment gives a long form too, which `--help` prefers.
+        .long_about(format!(
+            "{about}\n\nIf no subcommand is specified, options are forwarded to the interactive CLI."
         ))
         .override_usage(format!(
             "{BINARY_NAME} [OPTIONS] [PROMPT]\n       {BINARY_NAME} [OPTIONS] <COMMAND> [ARGS]"
@@ -138,6 +143,9 @@ mod tests {
         ));
     }
 
+    /// Codex CLI
+    ///
+    /// Upstream's long description.
     #[derive(Debug, clap::Parser)]
     #[command(bin_name = "codex", override_usage = "codex [OPTIONS] [PROMPT]")]
     struct UpstreamLikeCli {
@@ -157,9 +165,10 @@ mod tests {
     fn help_and_version_name_codex_litellm_and_the_upstream_tag() {
         use clap::CommandFactory;
         let mut command = codex_litellm_command(UpstreamLikeCli::command());
-        let help = command.render_help().to_string();
+        let help = command.render_long_help().to_string();
         assert!(help.contains("codex-litellm [OPTIONS] [PROMPT]"), "{help}");
         assert!(!help.contains("codex [OPTIONS]"), "{help}");
+        assert!(help.starts_with("codex-litellm: the Codex CLI"), "{help}");
         assert!(help.contains(series().upstream_tag), "{help}");
         let version = command.render_version();
         assert!(version.contains("+litellm."), "{version}");
