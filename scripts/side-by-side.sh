@@ -103,8 +103,11 @@ check_stock_run() {
 }
 
 # The mock LLM server for codex-litellm.
+# It serves the models the documented config names: codex-litellm refuses a model the
+# backend does not list.
 cat > "$tmp/mock.json" <<'JSON'
-{"responses": [
+{"models": ["qwen3-coder", "deepseek-chat"],
+ "responses": [
   {"match": {"body_contains": ["qwen3-coder"]}, "text": "codex-litellm via the litellm provider"},
   {"match": {"body_contains": ["deepseek-chat"]}, "text": "codex-litellm via the deepseek provider"}
 ],
