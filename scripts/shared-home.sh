@@ -65,7 +65,11 @@ for _ in $(seq 100); do [[ -s $tmp/port ]] && break; sleep 0.1; done
 [[ -s $tmp/port ]] || die "mock-llm did not start"
 port=$(<"$tmp/port")
 
-# The shared config.toml: the stock user's own provider; nothing of codex-litellm's.
+# The shared config.toml: the stock user's own provider, and a [model_providers.litellm]
+# table for the gateway. codex-litellm merges that table over its built-in `litellm`
+# provider; stock codex needs it to resume a session codex-litellm made (a session names
+# its provider, and stock refuses "litellm" when no table defines it), and then talks the
+# gateway's own /responses API.
 cat >"$home/config.toml" <<EOF
 model = "mock-model"
 model_provider = "mock-responses"
@@ -74,6 +78,11 @@ model_provider = "mock-responses"
 name = "Mock (Responses)"
 base_url = "http://127.0.0.1:$port/v1"
 env_key = "SHARED_HOME_KEY"
+
+[model_providers.litellm]
+name = "LiteLLM"
+base_url = "http://127.0.0.1:$port/v1"
+env_key = "LITELLM_API_KEY"
 EOF
 
 passed=0 failed=0
@@ -133,7 +142,10 @@ else
   result codex-litellm-resumes-stocks-session '' "stock printed no thread id"
 fi
 if [[ -n $litellm_thread ]]; then
-  rc=$(run stock-resume "$stock_bin" "${common[@]}" resume "$litellm_thread" "stock continues codex-litellm's session")
+  # Stock keeps a thread on the provider it was made with and will not switch it to its
+  # own default on resume ("Cannot change this thread's model provider"): name it.
+  rc=$(run stock-resume "$stock_bin" "${common[@]}" -c model_provider=litellm resume "$litellm_thread" \
+    "stock continues codex-litellm's session")
   result stock-resumes-codex-litellms-session "$([[ $rc == 0 ]] && answered stock-resume && echo 1)" \
     "exit $rc: $(tail -n 3 "$tmp/stock-resume.err")"
 else
