@@ -226,7 +226,8 @@ async function installBinary(opts = {}) {
     log(`installed ${dest} (${info.version}, ${target}, sha256 ${expected.slice(0, 16)}...)`);
     return dest;
   } finally {
-    fs.rmSync(tmp, { recursive: true, force: true });
+    // A stream of a failed attempt may still be closing its file in here (ENOTEMPTY): retry.
+    fs.rmSync(tmp, { recursive: true, force: true, maxRetries: 10, retryDelay: 50 });
   }
 }
 
