@@ -288,6 +288,28 @@ async fn a_retry_that_does_not_continue_the_shown_text_is_replaced_by_a_continua
     assert_eq!(run.terminal()["type"], "response.completed");
 }
 
+/// A retry that is only a tool call (a backend that broke after a few words, then answered
+/// with the call) contradicts nothing shown: the shown words stay, the call runs once.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_retry_that_is_only_tool_calls_keeps_the_shown_text_and_runs_the_call() {
+    let broken = Response::sse(vec![
+        json!({"id": "x", "object": "chat.completion.chunk", "created": 1, "model": "m",
+               "choices": [{"index": 0, "delta": {"role": "assistant", "content": "par"}}]}),
+        json!({"error": {"message": "upstream overloaded", "code": "503"}}),
+    ]);
+    let call = Response::tool_calls(vec![ToolCall::new(
+        "call_1",
+        "shell",
+        json!({"command": ["echo", "once"]}),
+    )]);
+    let run = live_run(vec![broken, call], live_options()).await;
+    assert_eq!(run.requests, 2, "retried once, no continuation request");
+    assert_eq!(run.shown_text(), "par", "nothing shown twice or replaced");
+    assert_eq!(run.calls().len(), 1, "the call runs once");
+    assert_eq!(run.terminal()["type"], "response.completed");
+    assert_eq!(run.report.outcome, Outcome::Completed);
+}
+
 /// When the continuation cannot be had either, what was shown is kept as the message and
 /// the turn ends with a failure Codex does not retry (a retry would show a second answer).
 #[tokio::test(flavor = "multi_thread")]

@@ -489,14 +489,17 @@ impl LiveOutput {
         {
             self.produce(Kind::Text, refusal);
         }
-        // The answer must reach at least as far as what was shown.
+        // The answer must reach at least as far as what was shown. A retry that is only tool
+        // calls (no text of its own) contradicts nothing shown: the shown text stays as the
+        // message and the calls go on, as they would have after a fault before any text.
         let at_end = self.shown.is_empty()
             || self.cursor
                 == (
                     self.shown.len() - 1,
                     self.shown[self.shown.len() - 1].1.len(),
                 );
-        if !at_end {
+        let calls_only = answer.text.trim().is_empty() && !answer.tool_calls.is_empty();
+        if !at_end && !calls_only {
             self.diverge();
         }
         self.flush();
