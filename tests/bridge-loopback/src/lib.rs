@@ -1,1 +1,19 @@
-//! Tests only: see tests/faults.rs.
+//! Shared by the loopback tests in tests/ (faults, live, history, via LiteLLM, ...).
+
+use codex_litellm_bridge::ExchangeObserver;
+use codex_litellm_bridge::ExchangeReport;
+use std::sync::Mutex;
+use std::sync::PoisonError;
+
+/// Every report the bridge hands to its observer, in order.
+#[derive(Default)]
+pub struct Reports(pub Mutex<Vec<ExchangeReport>>);
+
+impl ExchangeObserver for Reports {
+    fn on_exchange(&self, report: &ExchangeReport) {
+        self.0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(report.clone());
+    }
+}

@@ -6,9 +6,9 @@
 use codex_litellm_bridge::Bridge;
 use codex_litellm_bridge::BridgeOptions;
 use codex_litellm_bridge::BridgeRequest;
-use codex_litellm_bridge::ExchangeObserver;
 use codex_litellm_bridge::ExchangeReport;
 use codex_litellm_bridge::options::ReasoningHistory;
+use codex_litellm_bridge_loopback_tests::Reports;
 use codex_litellm_mock_llm::MockLlm;
 use codex_litellm_mock_llm::Response;
 use codex_litellm_mock_llm::Scenario;
@@ -17,16 +17,6 @@ use pretty_assertions::assert_eq;
 use serde_json::Value;
 use serde_json::json;
 use std::sync::Arc;
-use std::sync::Mutex;
-
-#[derive(Default)]
-struct Reports(Mutex<Vec<ExchangeReport>>);
-
-impl ExchangeObserver for Reports {
-    fn on_exchange(&self, report: &ExchangeReport) {
-        self.0.lock().unwrap().push(report.clone());
-    }
-}
 
 fn user(text: &str) -> Value {
     json!({"type": "message", "role": "user", "content": [{"type": "input_text", "text": text}]})

@@ -9,12 +9,12 @@ use codex_litellm_bridge::BridgeMode;
 use codex_litellm_bridge::BridgeOptions;
 use codex_litellm_bridge::BridgeReply;
 use codex_litellm_bridge::BridgeRequest;
-use codex_litellm_bridge::ExchangeObserver;
 use codex_litellm_bridge::ExchangeReport;
 use codex_litellm_bridge::Outcome;
 use codex_litellm_bridge::conformance::check_sse;
 use codex_litellm_bridge::conformance::sse_payloads;
 use codex_litellm_bridge::options::ToolCallRecovery;
+use codex_litellm_bridge_loopback_tests::Reports;
 use codex_litellm_mock_llm::MockLlm;
 use codex_litellm_mock_llm::Response;
 use codex_litellm_mock_llm::Scenario;
@@ -25,7 +25,6 @@ use pretty_assertions::assert_eq;
 use serde_json::Value;
 use serde_json::json;
 use std::sync::Arc;
-use std::sync::Mutex;
 use std::time::Duration;
 use std::time::Instant;
 
@@ -38,15 +37,6 @@ fn live_options() -> BridgeOptions {
         idle_timeout_secs: Some(2),
         request_timeout_secs: 10,
         ..BridgeOptions::default()
-    }
-}
-
-#[derive(Default)]
-struct Reports(Mutex<Vec<ExchangeReport>>);
-
-impl ExchangeObserver for Reports {
-    fn on_exchange(&self, report: &ExchangeReport) {
-        self.0.lock().unwrap().push(report.clone());
     }
 }
 

@@ -21,11 +21,11 @@
 use codex_litellm_bridge::Bridge;
 use codex_litellm_bridge::BridgeOptions;
 use codex_litellm_bridge::BridgeRequest;
-use codex_litellm_bridge::ExchangeObserver;
 use codex_litellm_bridge::ExchangeReport;
 use codex_litellm_bridge::Outcome;
 use codex_litellm_bridge::conformance::check_sse;
 use codex_litellm_bridge::conformance::sse_payloads;
+use codex_litellm_bridge_loopback_tests::Reports;
 use codex_litellm_mock_llm::Framing;
 use codex_litellm_mock_llm::MockLlm;
 use codex_litellm_mock_llm::Response;
@@ -37,7 +37,6 @@ use http::HeaderValue;
 use serde_json::Value;
 use serde_json::json;
 use std::sync::Arc;
-use std::sync::Mutex;
 use std::time::Duration;
 use std::time::Instant;
 
@@ -72,15 +71,6 @@ fn options() -> BridgeOptions {
         idle_timeout_secs: Some(5),
         request_timeout_secs: 30,
         ..BridgeOptions::default()
-    }
-}
-
-#[derive(Default)]
-struct Reports(Mutex<Vec<ExchangeReport>>);
-
-impl ExchangeObserver for Reports {
-    fn on_exchange(&self, report: &ExchangeReport) {
-        self.0.lock().unwrap().push(report.clone());
     }
 }
 
