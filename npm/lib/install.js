@@ -103,13 +103,7 @@ function findBinary({ env = process.env, root = PACKAGE_ROOT } = {}) {
     }
     return env.CODEX_LITELLM_BINARY;
   }
-  let target;
-  try {
-    target = detectTarget();
-  } catch (err) {
-    if (err instanceof UnsupportedPlatformError) throw fail(info, err.message);
-    throw err;
-  }
+  const target = targetOrFail(info);
   for (const dir of candidateDirs(info, target, env, root)) {
     const file = path.join(dir, binaryName(target));
     if (isExecutableFile(file)) return file;
@@ -146,13 +140,7 @@ async function installBinary(opts = {}) {
   const root = opts.root || PACKAGE_ROOT;
   const log = opts.log || (() => {});
   const info = packageInfo(root);
-  let target;
-  try {
-    target = detectTarget();
-  } catch (err) {
-    if (err instanceof UnsupportedPlatformError) throw fail(info, err.message);
-    throw err;
-  }
+  const target = targetOrFail(info);
   const archive = archiveName(info.version, target);
   const base = (env.CODEX_LITELLM_DOWNLOAD_BASE_URL || info.releaseBaseUrl).replace(/\/+$/, '');
   if (!base) {
@@ -228,6 +216,16 @@ async function installBinary(opts = {}) {
   } finally {
     // A stream of a failed attempt may still be closing its file in here (ENOTEMPTY): retry.
     fs.rmSync(tmp, { recursive: true, force: true, maxRetries: 10, retryDelay: 50 });
+  }
+}
+
+// This platform's target, or the install error that says what to do instead.
+function targetOrFail(info) {
+  try {
+    return detectTarget();
+  } catch (err) {
+    if (err instanceof UnsupportedPlatformError) throw fail(info, err.message);
+    throw err;
   }
 }
 
