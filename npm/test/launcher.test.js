@@ -92,9 +92,11 @@ test('Ctrl-C on a terminal reaches the binary once, not twice', { skip: !fs.exis
   const dir = tmpdir(t);
   const stop = path.join(dir, 'stop');
   const bin = fakeBinary(dir, COUNTING);
-  const cmd = `${JSON.stringify(process.execPath)} ${JSON.stringify(LAUNCHER)}`;
+  // script(1) starts cmd with $SHELL -c; `exec` makes the launcher script's own child, as it
+  // is under a user's interactive shell (a non-interactive dash would itself die of the ^C).
+  const cmd = `exec ${JSON.stringify(process.execPath)} ${JSON.stringify(LAUNCHER)}`;
   const r = await new Promise((resolve) => {
-    const child = spawn('script', ['-qfec', cmd, '/dev/null'], { env: launcherEnv(bin, { STOP_FILE: stop }), stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn('script', ['-qfec', cmd, '/dev/null'], { env: launcherEnv(bin, { STOP_FILE: stop, SHELL: '/bin/sh' }), stdio: ['pipe', 'pipe', 'pipe'] });
     let out = '';
     let sent = false;
     child.stdout.on('data', (d) => {
