@@ -67,7 +67,7 @@ fn codex_body() -> Value {
         "model": "mock-model",
         "instructions": "You are Codex.",
         "input": [{"type": "message", "role": "user", "content": [{"type": "input_text", "text": "hi"}]}],
-        "tools": [{"type": "function", "name": "shell", "parameters": {"type": "object", "properties": {"command": {"type": "array"}}}}],
+        "tools": [{"type": "function", "name": "shell", "parameters": {"type": "object", "properties": {"command": {"type": "array"}}, "required": ["command"]}}],
         "tool_choice": "auto",
         "parallel_tool_calls": true,
         "stream": true
@@ -780,38 +780,86 @@ async fn no_secret_reaches_messages_or_reports() {
     assert!(report.contains("api_key=***"));
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn a_tool_call_cut_mid_arguments_under_a_made_up_stop_is_retried() {
-    // What LiteLLM 1.108.7 sends when its backend's close-delimited stream is cut in the
-    // middle of a tool call: the arguments so far, then its own finish_reason "stop".
+/// What LiteLLM 1.108.7 sends when its backend's close-delimited stream is cut in the middle
+/// of a tool call: the call's name, the arguments that came (maybe none), then its own
+/// finish_reason "stop" and [DONE].
+fn closed_by_litellm_after(arguments: &[&str]) -> Response {
     let chunk = |delta: Value, finish: Value| {
         json!({"id": "c", "object": "chat.completion.chunk", "created": 1, "model": "mock-model",
                "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]})
     };
-    let cut = Response::sse(vec![
+    let mut events = vec![
         chunk(json!({"role": "assistant"}), Value::Null),
         chunk(
             json!({"tool_calls": [{"index": 0, "id": "call_1", "type": "function", "function": {"name": "shell", "arguments": ""}}]}),
             Value::Null,
         ),
-        chunk(
-            json!({"tool_calls": [{"index": 0, "function": {"arguments": "{\"co"}}]}),
+    ];
+    for part in arguments {
+        events.push(chunk(
+            json!({"tool_calls": [{"index": 0, "function": {"arguments": part}}]}),
             Value::Null,
-        ),
-        chunk(json!({}), json!("stop")),
-        json!("[DONE]"),
-    ]);
-    let whole = Response::tool_call("call_1", "shell", json!({"command": ["ls"]}));
-    let h = harness(vec![cut, whole], fast_options()).await;
-    let (events, report, _) = h.run().await;
-    let arguments: Vec<String> = events
-        .unwrap()
+        ));
+    }
+    events.push(chunk(json!({}), json!("stop")));
+    events.push(json!("[DONE]"));
+    Response::sse(events)
+}
+
+fn call_arguments(events: &[Value]) -> Vec<String> {
+    events
         .iter()
         .filter(|e| {
             e["type"] == "response.output_item.done" && e["item"]["type"] == "function_call"
         })
         .map(|e| e["item"]["arguments"].as_str().unwrap().to_string())
-        .collect();
-    assert_eq!(arguments, [r#"{"command":["ls"]}"#]);
-    assert_eq!(fault_kinds(&report), ["stream_cut", "ok"]);
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_tool_call_cut_under_a_made_up_stop_is_retried() {
+    // Cut inside the arguments' JSON, and cut before any argument came (the fault matrix's
+    // cut-close through LiteLLM: the call reached Codex with no arguments).
+    for cut in [&["{\"co"][..], &[][..], &[""][..]] {
+        let whole = Response::tool_call("call_1", "shell", json!({"command": ["ls"]}));
+        let h = harness(vec![closed_by_litellm_after(cut), whole], fast_options()).await;
+        let (events, report, _) = h.run().await;
+        assert_eq!(
+            call_arguments(&events.unwrap()),
+            [r#"{"command":["ls"]}"#],
+            "cut after {cut:?}"
+        );
+        assert_eq!(
+            fault_kinds(&report),
+            ["stream_cut", "ok"],
+            "cut after {cut:?}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn empty_arguments_every_time_end_the_turn_with_a_clear_error_not_a_broken_call() {
+    let h = harness(
+        vec![
+            closed_by_litellm_after(&[]),
+            closed_by_litellm_after(&[]),
+            closed_by_litellm_after(&[]),
+        ],
+        fast_options(),
+    )
+    .await;
+    let (events, report, _) = h.run().await;
+    let events = events.unwrap();
+    assert!(
+        call_arguments(&events).is_empty(),
+        "no call reaches Codex without its arguments"
+    );
+    let (_, message) = failure(&events);
+    assert!(
+        message.contains(
+            "tool call `shell` came without arguments, though the tool requires `command`"
+        ),
+        "{message}"
+    );
+    assert_eq!(fault_kinds(&report), ["stream_cut"; 3]);
 }

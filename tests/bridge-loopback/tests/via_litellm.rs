@@ -190,7 +190,7 @@ fn codex_body(input: Vec<Value>) -> Value {
         "model": "mock-model",
         "instructions": "You are Codex.",
         "input": input,
-        "tools": [{"type": "function", "name": "shell", "parameters": {"type": "object", "properties": {"command": {"type": "array", "items": {"type": "string"}}}}}],
+        "tools": [{"type": "function", "name": "shell", "parameters": {"type": "object", "properties": {"command": {"type": "array", "items": {"type": "string"}}}, "required": ["command"]}}],
         "tool_choice": "auto",
         "parallel_tool_calls": true,
         "stream": true
@@ -509,6 +509,36 @@ async fn error_object_in_a_200_stream() {
         "the backend's text reaches Codex: {message}"
     );
     assert!(x.elapsed < Duration::from_secs(30));
+}
+
+/// The same cut right after the call's name: LiteLLM closes the call with no arguments at
+/// all (the fault matrix's cut-close through LiteLLM). It must be retried, not run empty.
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "needs a LiteLLM proxy: run through scripts/litellm-proxy.sh (see the file's doc)"]
+async fn tool_call_cut_before_its_arguments_is_retried_not_run_empty() {
+    let chunk = |delta: Value| {
+        json!({"id": "chatcmpl-cut", "object": "chat.completion.chunk", "created": 1, "model": "mock-model",
+               "choices": [{"index": 0, "delta": delta, "finish_reason": null}]})
+    };
+    let cut = Response::sse(vec![
+        chunk(json!({"role": "assistant", "content": null})),
+        chunk(json!({"tool_calls": [{"index": 0, "id": "call_cut", "type": "function", "function": {"name": "shell", "arguments": ""}}]})),
+    ])
+    .with_framing(Framing::Close);
+    let whole = Response::tool_call("call_cut", "shell", json!({"command": ["echo", "hi"]}));
+    let h = harness(vec![cut, whole]).await;
+    let x = h.run(vec![user("run it")]).await;
+    assert_eq!(
+        x.calls(),
+        [(
+            "call_cut".to_string(),
+            "shell".to_string(),
+            json!({"command": ["echo", "hi"]})
+        )],
+        "{:?}",
+        x.fault_kinds()
+    );
+    assert_eq!(x.fault_kinds(), ["stream_cut", "ok"]);
 }
 
 /// A tool call cut in a close-delimited stream: LiteLLM closes it with `finish_reason:

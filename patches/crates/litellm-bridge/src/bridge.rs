@@ -6,6 +6,7 @@ use crate::fault::Fault;
 use crate::fetch::ChunkSink;
 use crate::fetch::Target;
 use crate::fetch::fetch_once;
+use crate::fetch::required_arguments_missing;
 use crate::fetch::retry_delay;
 use crate::live::HoldBack;
 use crate::live::LiveOutput;
@@ -24,6 +25,7 @@ use crate::simulate::encode_sse;
 use crate::simulate::simulate;
 use crate::simulate::simulate_failure;
 use crate::simulate::simulate_failure_after;
+use crate::tools::ToolMap;
 use bytes::Bytes;
 use futures::StreamExt;
 use futures::stream::BoxStream;
@@ -218,7 +220,14 @@ impl Bridge {
         mut budget: TurnBudget,
     ) -> BridgeReply {
         let fetched = self
-            .fetch_with_retries(&target, &chat.body, &mut guard.report, &mut (), &mut budget)
+            .fetch_with_retries(
+                &target,
+                &chat.body,
+                &chat.tool_map,
+                &mut guard.report,
+                &mut (),
+                &mut budget,
+            )
             .await;
         let mut answer = match fetched {
             Ok(answer) => answer,
@@ -249,7 +258,14 @@ impl Bridge {
         {
             let body = continuation_body(&chat.body, &answer);
             match self
-                .fetch_with_retries(&target, &body, &mut guard.report, &mut (), &mut budget)
+                .fetch_with_retries(
+                    &target,
+                    &body,
+                    &chat.tool_map,
+                    &mut guard.report,
+                    &mut (),
+                    &mut budget,
+                )
                 .await
             {
                 Ok(next) => {
@@ -314,6 +330,7 @@ impl Bridge {
                 .fetch_with_retries(
                     &target,
                     &chat.body,
+                    &chat.tool_map,
                     &mut guard.report,
                     &mut live,
                     &mut budget,
@@ -419,7 +436,7 @@ impl Bridge {
             live.resume_after_shown();
             let body = continuation_body(&chat.body, &shown);
             match self
-                .fetch_with_retries(target, &body, report, live, budget)
+                .fetch_with_retries(target, &body, &chat.tool_map, report, live, budget)
                 .await
             {
                 Ok(next) => {
@@ -451,7 +468,7 @@ impl Bridge {
             let body = continuation_body(&chat.body, &answer);
             live.begin_continuation();
             match self
-                .fetch_with_retries(target, &body, report, live, budget)
+                .fetch_with_retries(target, &body, &chat.tool_map, report, live, budget)
                 .await
             {
                 Ok(next) => {
@@ -520,6 +537,7 @@ impl Bridge {
         &self,
         target: &Target,
         body: &Value,
+        tools: &ToolMap,
         report: &mut ExchangeReport,
         sink: &mut dyn ChunkSink,
         budget: &mut TurnBudget,
@@ -540,7 +558,14 @@ impl Bridge {
             )
             .await;
             let mut attempt_report = output.report;
-            match output.result {
+            let mut result = output.result;
+            if let Ok(answer) = &result
+                && let Some(cut) = required_arguments_missing(answer, tools, attempt_report.bytes)
+            {
+                attempt_report.fault = Some(cut.clone());
+                result = Err(cut);
+            }
+            match result {
                 Ok(answer) => {
                     report.attempts.push(attempt_report);
                     return Ok(answer);

@@ -13,6 +13,7 @@ use crate::fault::error_text_or_json;
 use crate::options::BridgeOptions;
 use crate::report::AttemptReport;
 use crate::report::interesting_headers;
+use crate::tools::ToolMap;
 use bytes::Bytes;
 use futures::StreamExt;
 use http::HeaderMap;
@@ -330,6 +331,41 @@ pub fn validate_answer(answer: ChatAnswer, at_byte: u64) -> Result<ChatAnswer, F
     Ok(answer)
 }
 
+/// A tool call that came with no arguments at all, for a declared tool that requires some:
+/// what a stream cut right after the call's name looks like once a gateway closes it
+/// (LiteLLM ends a cut stream with its own `finish_reason` and `[DONE]`). Backends send `{}`
+/// for a call without arguments, never nothing; a `{}` that lacks required fields is the
+/// model's mistake and goes to Codex, which tells the model.
+pub fn required_arguments_missing(
+    answer: &ChatAnswer,
+    tools: &ToolMap,
+    at_byte: u64,
+) -> Option<Fault> {
+    if answer.finish_reason.as_deref() == Some("length") {
+        return None;
+    }
+    answer.tool_calls.iter().find_map(|call| {
+        if !call.arguments.trim().is_empty() {
+            return None;
+        }
+        let required: Vec<&str> = tools
+            .parameters(&call.name)?
+            .get("required")?
+            .as_array()?
+            .iter()
+            .filter_map(Value::as_str)
+            .collect();
+        (!required.is_empty()).then(|| Fault::StreamCut {
+            at_byte,
+            detail: format!(
+                "tool call `{}` came without arguments, though the tool requires `{}`",
+                crate::fault::shorten(&call.name, 64),
+                crate::fault::shorten(&required.join("`, `"), 120)
+            ),
+        })
+    })
+}
+
 /// The answer in a whole body, read as `fetch_once` reads it (SSE fed in `piece`-byte
 /// reads, or one JSON document), without I/O: for tests and benchmarks of the pure path.
 pub fn answer_from_body(body: &[u8], sse: bool, piece: usize) -> Result<ChatAnswer, Fault> {
@@ -558,6 +594,54 @@ mod tests {
             let length = answer_from_body(&body("{", "length"), sse, 7);
             assert!(length.is_ok(), "sse {sse}: {length:?}");
         }
+    }
+
+    /// Through a gateway, a stream cut right after a tool call's name arrives "finished"
+    /// with empty arguments: a cut when the tool requires arguments; `{}` (the model's own
+    /// mistake) and tools without required arguments go through.
+    #[test]
+    fn empty_arguments_for_a_tool_that_requires_some_are_a_cut() {
+        let tools = crate::tools::translate_tools(
+            &[
+                serde_json::json!({"type": "function", "name": "shell", "parameters": {"type": "object", "properties": {"command": {"type": "array"}}, "required": ["command"]}}),
+                serde_json::json!({"type": "function", "name": "list_things", "parameters": {"type": "object", "properties": {}}}),
+            ],
+            false,
+        )
+        .map;
+        let answer = |name: &str, arguments: &str, finish: &str| ChatAnswer {
+            tool_calls: vec![crate::answer::ToolCall {
+                index: Some(0),
+                id: Some("c1".into()),
+                name: name.into(),
+                arguments: arguments.into(),
+            }],
+            finish_reason: Some(finish.into()),
+            ..ChatAnswer::default()
+        };
+        for empty in ["", "  "] {
+            let cut = required_arguments_missing(&answer("shell", empty, "stop"), &tools, 650);
+            assert!(
+                matches!(&cut, Some(Fault::StreamCut { at_byte: 650, detail }) if detail.contains("`shell` came without arguments") && detail.contains("requires `command`")),
+                "{cut:?}"
+            );
+        }
+        assert_eq!(
+            required_arguments_missing(&answer("shell", "{}", "stop"), &tools, 1),
+            None
+        );
+        assert_eq!(
+            required_arguments_missing(&answer("list_things", "", "stop"), &tools, 1),
+            None
+        );
+        assert_eq!(
+            required_arguments_missing(&answer("undeclared", "", "stop"), &tools, 1),
+            None
+        );
+        assert_eq!(
+            required_arguments_missing(&answer("shell", "", "length"), &tools, 1),
+            None
+        );
     }
 
     /// An error object without a message is shown as JSON, shortened like every other
