@@ -78,11 +78,7 @@ fn build_runtime(
             );
             TelemetryLevel::Summary
         });
-    let telemetry_dir = settings
-        .telemetry
-        .dir
-        .clone()
-        .unwrap_or_else(|| home.join("log").join("litellm"));
+    let telemetry_dir = settings.telemetry.resolved_dir(&home);
     let max_raw_bytes = (settings.telemetry.max_raw_kb as usize).saturating_mul(1024);
     let telemetry = (level != TelemetryLevel::Off).then(|| {
         Arc::new(DebugTelemetry::new(DebugTelemetryConfig {

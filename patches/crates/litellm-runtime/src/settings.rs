@@ -108,6 +108,29 @@ impl Default for TelemetrySettings {
     }
 }
 
+impl TelemetrySettings {
+    /// The folder exchange files go to: `dir` with `~` / `~/…` meaning the home folder and
+    /// a relative path taken from `codex_home` (where litellm.toml is), as a user reading
+    /// the file expects; default `$CODEX_HOME/log/litellm`.
+    pub fn resolved_dir(&self, codex_home: &Path) -> PathBuf {
+        let Some(dir) = &self.dir else {
+            return codex_home.join("log").join("litellm");
+        };
+        let home = std::env::var_os(if cfg!(windows) { "USERPROFILE" } else { "HOME" })
+            .filter(|home| !home.is_empty())
+            .map(PathBuf::from);
+        let text = dir.to_string_lossy();
+        let expanded = match (text.as_ref(), &home) {
+            ("~", Some(home)) => home.clone(),
+            (rest, Some(home)) if rest.starts_with("~/") || rest.starts_with("~\\") => {
+                home.join(&rest[2..])
+            }
+            _ => dir.clone(),
+        };
+        codex_home.join(expanded)
+    }
+}
+
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum SettingsError {
     #[error("{path}: {message}")]
@@ -390,6 +413,27 @@ context_window = 262144
             settings.chat_provider_ids(),
             ["litellm", "ollama-chat", "deepseek", "vllm"]
         );
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn telemetry_dir_expands_home_and_resolves_relative_paths_from_codex_home() {
+        let codex_home = Path::new("/srv/codex-home");
+        let dir = |text: Option<&str>| {
+            TelemetrySettings {
+                dir: text.map(PathBuf::from),
+                ..TelemetrySettings::default()
+            }
+            .resolved_dir(codex_home)
+        };
+        let home = PathBuf::from(std::env::var_os("HOME").expect("HOME is set for tests"));
+        assert_eq!(dir(None), codex_home.join("log/litellm"));
+        assert_eq!(dir(Some("~/logs/litellm")), home.join("logs/litellm"));
+        assert_eq!(dir(Some("~")), home);
+        assert_eq!(dir(Some("telemetry")), codex_home.join("telemetry"));
+        assert_eq!(dir(Some("/var/tmp/t")), PathBuf::from("/var/tmp/t"));
+        // `~user` is not the home folder of the current user: left as written.
+        assert_eq!(dir(Some("~other/x")), codex_home.join("~other/x"));
     }
 
     #[test]
