@@ -426,7 +426,9 @@ context_window = 262144
             }
             .resolved_dir(codex_home)
         };
-        let home = PathBuf::from(std::env::var_os("HOME").expect("HOME is set for tests"));
+        let Some(home) = std::env::var_os("HOME").map(PathBuf::from) else {
+            panic!("HOME must be set for this test");
+        };
         assert_eq!(dir(None), codex_home.join("log/litellm"));
         assert_eq!(dir(Some("~/logs/litellm")), home.join("logs/litellm"));
         assert_eq!(dir(Some("~")), home);
