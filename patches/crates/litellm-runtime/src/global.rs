@@ -295,15 +295,43 @@ pub fn model_overrides() -> codex_litellm_models::ModelOverrides {
     runtime().settings.models.clone()
 }
 
-/// The start-up line: `provider litellm (from litellm.toml provider) · http://gw:4000/v1
-/// (LITELLM_BASE_URL) · model qwen3-coder (LITELLM_MODEL)`. Pass what Codex finally
-/// loaded; where a value is what codex-litellm chose, its origin is told, otherwise it is
-/// `Codex config`. `None` when run as `codex`.
+/// What a run talks to and where each value came from, as shown at start.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StartLine {
+    /// `litellm (from litellm.toml provider)`
+    pub provider: String,
+    /// `http://gw:4000/v1 (LITELLM_BASE_URL)` (secrets redacted), or `default base URL`
+    pub base_url: String,
+    /// `model qwen3-coder (LITELLM_MODEL)`, or `model not set`
+    pub model: String,
+    /// Codex talks Responses to this provider itself (not a chat provider).
+    pub not_bridged: bool,
+}
+
+impl std::fmt::Display for StartLine {
+    /// `provider litellm (from litellm.toml provider) · http://gw:4000/v1 (LITELLM_BASE_URL)
+    /// · model qwen3-coder (LITELLM_MODEL)`
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "provider {} · {} · {}",
+            self.provider, self.base_url, self.model
+        )?;
+        if self.not_bridged {
+            f.write_str(" · Responses API, not bridged")?;
+        }
+        Ok(())
+    }
+}
+
+/// The start-up line's parts. Pass what Codex finally loaded; where a value is what
+/// codex-litellm chose, its origin is told, otherwise it is `Codex config`. `None` when
+/// run as `codex`.
 pub fn start_line(
     provider_id: &str,
     base_url: Option<&str>,
     model: Option<&str>,
-) -> Option<String> {
+) -> Option<StartLine> {
     let runtime = runtime();
     if !runtime.active {
         return None;
@@ -315,7 +343,7 @@ pub fn start_line(
         }
         _ => "Codex config".to_string(),
     };
-    let base = match base_url {
+    let base_url = match base_url {
         Some(url) => format!(
             "{} ({})",
             codex_litellm_bridge::redact_url(url),
@@ -330,15 +358,15 @@ pub fn start_line(
         ),
         None => "model not set".to_string(),
     };
-    let bridged = if runtime.settings.is_chat_provider(provider_id) {
-        ""
-    } else {
-        " · Responses API, not bridged"
-    };
-    Some(format!(
-        "provider {provider_id} (from {}) · {base} · {model}{bridged}",
-        source_of(ours.map(|r| &r.provider), Some(provider_id))
-    ))
+    Some(StartLine {
+        provider: format!(
+            "{provider_id} (from {})",
+            source_of(ours.map(|r| &r.provider), Some(provider_id))
+        ),
+        base_url,
+        model,
+        not_bridged: !runtime.settings.is_chat_provider(provider_id),
+    })
 }
 
 fn exit_with(code: i32, message: &str) -> ! {

@@ -18,7 +18,7 @@ pub use session::hides_openai_account_rows;
 pub use session::note_session_provider;
 pub use session::print_exec_start_line;
 pub use session::product_title;
-pub use session::session_header_lines;
+pub use session::session_header_rows;
 pub use session::session_provider_line;
 
 pub use global::ConfigView;

@@ -60,7 +60,7 @@ pub fn describe(provider: &SessionProvider) -> String {
     line
 }
 
-/// The TUI session header's provider row, with where each value came from
+/// The line `codex-litellm exec` starts with, with where each value came from
 /// (`provider litellm (from litellm.toml provider) · http://gw:4000/v1 (LITELLM_BASE_URL) ·
 /// model qwen3-coder (LITELLM_MODEL)`); `None` when run as `codex`.
 pub fn session_provider_line() -> Option<String> {
@@ -73,20 +73,79 @@ pub fn session_provider_line() -> Option<String> {
             provider.base_url.as_deref(),
             provider.model.as_deref(),
         )
-        .unwrap_or_else(|| describe(&provider))
+        .map_or_else(|| describe(&provider), |line| line.to_string())
     })
 }
 
-/// The TUI session header's rows: the provider line, then warnings and notices about the
-/// model; empty when run as `codex`.
-pub fn session_header_lines() -> Vec<String> {
-    let Some(line) = session_provider_line() else {
+/// The TUI session header's rows under upstream's `model:` and `directory:` rows, as
+/// (dim label, value): `provider:` and `base URL:` with where each came from (the model's
+/// row is upstream's), then the model's warnings (not served, assumed context window, no
+/// tools) wrapped to `inner_width`. Labels are padded to `label_width` like upstream's.
+/// Empty when run as `codex`.
+pub fn session_header_rows(label_width: usize, inner_width: usize) -> Vec<(String, String)> {
+    if !crate::is_codex_litellm() {
+        return Vec::new();
+    }
+    let Some(provider) = session_provider() else {
         return Vec::new();
     };
-    let mut lines = vec![line];
-    if let Some(provider) = session_provider() {
-        lines.extend(provider.unknown_model.iter().map(|m| format!("⚠ {m}")));
-        lines.extend(provider.notices.iter().map(|n| format!("⚠ {n}")));
+    let Some(line) = crate::start_line(
+        &provider.id,
+        provider.base_url.as_deref(),
+        provider.model.as_deref(),
+    ) else {
+        return Vec::new();
+    };
+    let warnings: Vec<&str> = provider
+        .unknown_model
+        .iter()
+        .chain(&provider.notices)
+        .map(|text| text.strip_prefix("codex-litellm: ").unwrap_or(text))
+        .collect();
+    header_rows(&line, &warnings, label_width, inner_width)
+}
+
+fn header_rows(
+    line: &crate::global::StartLine,
+    warnings: &[&str],
+    label_width: usize,
+    inner_width: usize,
+) -> Vec<(String, String)> {
+    let mut provider = line.provider.clone();
+    if line.not_bridged {
+        provider.push_str(" · Responses API, not bridged");
+    }
+    let mut rows = vec![
+        (format!("{:<label_width$} ", "provider:"), provider),
+        (
+            format!("{:<label_width$} ", "base URL:"),
+            line.base_url.clone(),
+        ),
+    ];
+    for warning in warnings {
+        let parts = wrap_words(warning, inner_width.saturating_sub(2).max(20));
+        for (n, part) in parts.into_iter().enumerate() {
+            rows.push((if n == 0 { "⚠ " } else { "  " }.to_string(), part));
+        }
+    }
+    rows
+}
+
+/// Greedy word wrap to `width` characters; a word longer than that gets a line of its own.
+fn wrap_words(text: &str, width: usize) -> Vec<String> {
+    let mut lines: Vec<String> = Vec::new();
+    let mut current = String::new();
+    for word in text.split_whitespace() {
+        if !current.is_empty() && current.chars().count() + 1 + word.chars().count() > width {
+            lines.push(std::mem::take(&mut current));
+        }
+        if !current.is_empty() {
+            current.push(' ');
+        }
+        current.push_str(word);
+    }
+    if !current.is_empty() {
+        lines.push(current);
     }
     lines
 }
@@ -171,6 +230,60 @@ mod tests {
     }
 
     #[test]
+    fn the_header_rows_fit_the_session_header_and_keep_their_sources() {
+        let line = crate::global::StartLine {
+            provider: "litellm (from LITELLM_BASE_URL)".to_string(),
+            base_url: "http://127.0.0.1:4000/v1 (LITELLM_BASE_URL)".to_string(),
+            model: "model qwen3-coder (LITELLM_MODEL)".to_string(),
+            not_bridged: false,
+        };
+        let notice = "the backend does not report a context window for `qwen3-coder`; assuming \
+                      128000 tokens. Set the real one in litellm.toml: [models.\"qwen3-coder\"] \
+                      context_window = N";
+        // Upstream's header: 56 columns inside, labels padded to "directory:" (10).
+        let rows = header_rows(&line, &[notice], 10, 56);
+        assert_eq!(
+            rows[..2],
+            [
+                (
+                    "provider:  ".to_string(),
+                    "litellm (from LITELLM_BASE_URL)".to_string()
+                ),
+                (
+                    "base URL:  ".to_string(),
+                    "http://127.0.0.1:4000/v1 (LITELLM_BASE_URL)".to_string()
+                ),
+            ]
+        );
+        for (label, value) in &rows {
+            let row = format!("{label}{value}");
+            assert!(
+                row.chars().count() <= 56,
+                "{row:?} is cut off in the header"
+            );
+        }
+        let warning: Vec<&str> = rows[2..].iter().map(|(_, v)| v.as_str()).collect();
+        assert_eq!(warning.join(" "), notice, "the whole notice, wrapped");
+        assert_eq!(rows[2].0, "⚠ ");
+        assert!(rows[3..].iter().all(|(label, _)| label == "  "));
+        assert_eq!(
+            line.to_string(),
+            "provider litellm (from LITELLM_BASE_URL) · http://127.0.0.1:4000/v1 (LITELLM_BASE_URL) · model qwen3-coder (LITELLM_MODEL)"
+        );
+        let responses = crate::global::StartLine {
+            not_bridged: true,
+            ..line
+        };
+        assert_eq!(
+            header_rows(&responses, &[], 12, 56)[0],
+            (
+                "provider:    ".to_string(),
+                "litellm (from LITELLM_BASE_URL) · Responses API, not bridged".to_string()
+            )
+        );
+    }
+
+    #[test]
     fn run_as_codex_the_title_is_upstreams() {
         // The test binary is not called codex-litellm (and the identity variable is unset).
         if crate::is_codex_litellm() {
@@ -182,5 +295,6 @@ mod tests {
         );
         assert!(!hides_openai_account_rows(false));
         assert_eq!(session_provider_line(), None);
+        assert!(session_header_rows(10, 56).is_empty());
     }
 }
