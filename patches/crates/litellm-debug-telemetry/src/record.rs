@@ -80,9 +80,19 @@ pub struct RequestRecord {
     /// (`unanswered_tool_call`, `orphan_tool_output`, `consecutive_assistant`, `late_system`).
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub history_repairs: BTreeMap<String, u64>,
+    /// Earlier assistant messages whose reasoning was left out of the request
+    /// (`reasoning_history`), so a model that lost its chain of thought can be told apart.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub reasoning_not_sent_back: u64,
     pub stream: bool,
     /// Size of the translated body.
     pub bytes: u64,
+}
+
+// serde's `skip_serializing_if` passes a reference.
+#[allow(clippy::trivially_copy_pass_by_ref)]
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -285,6 +295,7 @@ impl ExchangeRecord {
                 dropped_tools: summary.dropped_tools.clone(),
                 dropped_items: summary.dropped_items.clone(),
                 history_repairs: summary.history_repairs.clone(),
+                reasoning_not_sent_back: summary.reasoning_not_sent_back,
                 stream: summary.stream,
                 bytes: report.request_bytes,
             },
@@ -407,6 +418,23 @@ mod tests {
         // 3 bytes left: one two-byte character fits, the cut is on a char boundary.
         assert_eq!(record.attempts[1].raw_body.as_deref(), Some("é"));
         assert!(record.attempts[1].raw_body_truncated);
+    }
+
+    #[test]
+    fn the_request_record_says_how_much_reasoning_was_not_sent_back() {
+        let mut report = report_with_raw();
+        report.request.reasoning_not_sent_back = 3;
+        let record = ExchangeRecord::from_report(&report, TelemetryLevel::Summary, 0);
+        assert_eq!(record.request.reasoning_not_sent_back, 3);
+        let line = serde_json::to_value(&record).unwrap_or_default();
+        assert_eq!(line["request"]["reasoning_not_sent_back"], json!(3));
+        report.request.reasoning_not_sent_back = 0;
+        let record = ExchangeRecord::from_report(&report, TelemetryLevel::Summary, 0);
+        let line = serde_json::to_value(&record).unwrap_or_default();
+        assert!(
+            line["request"].get("reasoning_not_sent_back").is_none(),
+            "{line}"
+        );
     }
 
     #[test]
