@@ -231,6 +231,12 @@ async fn doctor_unknown_model() {
     );
     assert_eq!(row(&rows, "completion").status, Status::Skipped);
     assert_eq!(exit_code(&rows), 1);
+
+    let rows = Setup::new(&mock.base_url(), "mock-modl").run().await;
+    assert_eq!(
+        row(&rows, "chat model").summary,
+        "mock-modl is not served here; did you mean `mock-model`? served: mock-model"
+    );
 }
 
 #[tokio::test]

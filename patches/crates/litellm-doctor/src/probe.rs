@@ -191,8 +191,9 @@ pub async fn probe_rows(target: &Target, options: &Options) -> Vec<Row> {
                 "chat model",
                 Status::Fail,
                 format!(
-                    "{} is not served here; served: {}",
+                    "{} is not served here;{} served: {}",
                     target.model,
+                    did_you_mean(&target.model, ids),
                     shortlist(ids)
                 ),
             )
@@ -806,6 +807,16 @@ fn tool_names(answer: &ChatAnswer) -> String {
         .map(|c| format!("{}({})", c.name, shorten(&c.arguments, 60)))
         .collect::<Vec<_>>()
         .join(", ")
+}
+
+/// ` did you mean `qwen3-coder-16k`?` for a typo of a served id, else nothing.
+fn did_you_mean(model: &str, served: &[String]) -> String {
+    let matches = codex_litellm_models::close_matches(model, served);
+    if matches.is_empty() {
+        return String::new();
+    }
+    let names: Vec<String> = matches.iter().take(3).map(|m| format!("`{m}`")).collect();
+    format!(" did you mean {}?", names.join(", "))
 }
 
 fn shortlist(ids: &[String]) -> String {

@@ -21,10 +21,16 @@ pub fn close_matches(unknown: &str, served: &[String]) -> Vec<String> {
             } else {
                 let distance = edit_distance(candidate_tail, wanted_tail);
                 let allowed = (wanted_tail.chars().count() / 3).max(2);
-                if distance > allowed {
-                    return None;
+                if distance <= allowed {
+                    50 + distance
+                } else {
+                    // A typo of a longer id's start: `qwen3-codr` for `qwen3-coder-16k`.
+                    let to_prefix = distance_to_a_prefix(wanted_tail, candidate_tail);
+                    if wanted_tail.chars().count() < 4 || to_prefix > allowed {
+                        return None;
+                    }
+                    60 + to_prefix
                 }
-                50 + distance
             };
             Some((score, edit_distance(&candidate, &wanted), id))
         })
@@ -40,6 +46,25 @@ pub fn close_matches(unknown: &str, served: &[String]) -> Vec<String> {
 /// `provider/model` → `model`: gateways prefix ids with a route.
 fn tail(id: &str) -> &str {
     id.rsplit('/').next().unwrap_or(id)
+}
+
+/// The smallest edit distance between `a` and any prefix of `b`.
+fn distance_to_a_prefix(a: &str, b: &str) -> usize {
+    let a: Vec<char> = a.chars().collect();
+    // Rows over `a`, columns over `b`'s prefixes: the last row holds d(a, b[..j]) for every j.
+    let mut previous: Vec<usize> = vec![0; b.chars().count() + 1];
+    for (j, cell) in previous.iter_mut().enumerate() {
+        *cell = j;
+    }
+    for (i, ca) in a.iter().enumerate() {
+        let mut current = vec![i + 1; previous.len()];
+        for (j, cb) in b.chars().enumerate() {
+            let substitution = previous[j] + usize::from(*ca != cb);
+            current[j + 1] = substitution.min(previous[j + 1] + 1).min(current[j] + 1);
+        }
+        previous = current;
+    }
+    previous.into_iter().min().unwrap_or(a.len())
 }
 
 fn edit_distance(a: &str, b: &str) -> usize {
@@ -175,6 +200,29 @@ mod tests {
         );
         assert_eq!(close_matches("gpt5", &list), served(&["gpt-5"]));
         assert!(close_matches("llama-3.1-70b", &list).is_empty());
+        // A typo of the start of a longer id (the served names carry a size or a window).
+        let sized = served(&["qwen3-coder-16k", "deepseek-r1-128k", "tiny-no-tools"]);
+        assert_eq!(
+            close_matches("qwen3-codr", &sized),
+            served(&["qwen3-coder-16k"])
+        );
+        assert_eq!(
+            close_matches("deepsek-r1", &sized),
+            served(&["deepseek-r1-128k"])
+        );
+        assert!(close_matches("qwen2.5-72b", &sized).is_empty());
+        assert!(
+            close_matches("tny", &sized).is_empty(),
+            "too short to guess from"
+        );
+    }
+
+    #[test]
+    fn distance_to_a_prefix_is_the_best_prefix() {
+        assert_eq!(distance_to_a_prefix("qwen3-codr", "qwen3-coder-16k"), 1);
+        assert_eq!(distance_to_a_prefix("abc", "abcdef"), 0);
+        assert_eq!(distance_to_a_prefix("xyz", "abc"), 3);
+        assert_eq!(distance_to_a_prefix("abc", ""), 3);
     }
 
     #[test]
