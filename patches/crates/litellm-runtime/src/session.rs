@@ -172,11 +172,9 @@ pub fn print_exec_start_line() {
 /// The product name and version shown in the TUI: upstream's when run as `codex`.
 pub fn product_title(upstream_name: &str, upstream_version: &str) -> (String, String) {
     if crate::is_codex_litellm() {
-        let series = series();
-        (
-            BINARY_NAME.to_string(),
-            format!("v{}, upstream {}", series.version(), series.upstream_tag),
-        )
+        // `v0.148.0+litellm.2` names the upstream release and the series and fits the
+        // header's 56 columns; `--version` adds the upstream tag and commit.
+        (BINARY_NAME.to_string(), format!("v{}", series().version()))
     } else {
         (upstream_name.to_string(), format!("v{upstream_version}"))
     }
