@@ -15,6 +15,8 @@ use codex_litellm_bridge::BridgeRequest;
 use codex_model_provider_info::ModelProviderInfo;
 use futures::StreamExt;
 use http::StatusCode;
+use std::future::Future;
+use std::pin::Pin;
 
 pub enum ProviderTransport {
     Responses(ReqwestTransport),
@@ -67,16 +69,38 @@ fn is_responses_request(request: &Request) -> bool {
     path.trim_end_matches('/').ends_with("/responses")
 }
 
+/// What the transport's methods return: boxed and type-erased, so the bridge's nested
+/// futures are not part of the layout of every upstream future that awaits the transport
+/// (with them, a release build of codex-tui overflows rustc's query depth limit computing
+/// the layout of `RegularTask::run`). One allocation per request.
+type Erased<'a, T> = Pin<Box<dyn Future<Output = Result<T, TransportError>> + Send + 'a>>;
+
 impl HttpTransport for ProviderTransport {
-    async fn execute(&self, request: Request) -> Result<Response, TransportError> {
-        match self {
-            ProviderTransport::Responses(direct) | ProviderTransport::Chat { direct, .. } => {
-                direct.execute(request).await
-            }
-        }
+    fn execute(
+        &self,
+        request: Request,
+    ) -> impl Future<Output = Result<Response, TransportError>> + Send {
+        let direct = match self {
+            ProviderTransport::Responses(direct) | ProviderTransport::Chat { direct, .. } => direct,
+        };
+        let future: Erased<'_, Response> = Box::pin(direct.execute(request));
+        future
     }
 
-    async fn stream(&self, request: Request) -> Result<StreamResponse, TransportError> {
+    fn stream(
+        &self,
+        request: Request,
+    ) -> impl Future<Output = Result<StreamResponse, TransportError>> + Send {
+        let future: Erased<'_, StreamResponse> = Box::pin(self.stream_through_bridge(request));
+        future
+    }
+}
+
+impl ProviderTransport {
+    async fn stream_through_bridge(
+        &self,
+        request: Request,
+    ) -> Result<StreamResponse, TransportError> {
         let (bridge, direct) = match self {
             ProviderTransport::Responses(direct) => return direct.stream(request).await,
             ProviderTransport::Chat { bridge, direct } => (bridge, direct),
