@@ -27,8 +27,10 @@
 #   CODEX_LITELLM_SMOKE         smoke script to run (default: scripts/smoke.sh)
 #   CARGO_BUILD_TARGET          build for this target triple (default: the host's)
 #   CARGO_PROFILE_RELEASE_LTO, CARGO_PROFILE_RELEASE_CODEGEN_UNITS
-#                               cargo's own overrides of upstream's release profile (fat
-#                               LTO, 1 codegen unit), e.g. thin / 4 where memory is short
+#                               cargo's own overrides of upstream's release profile
+#                               (rust-v0.148.0: thin LTO, 4 codegen units)
+#   CODEX_LITELLM_STRIP         the strip command for a release binary (default: strip;
+#                               empty keeps its symbols, as upstream's profile leaves them)
 set -euo pipefail
 # shellcheck source=scripts/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/scripts/lib.sh"
@@ -81,11 +83,18 @@ step "[6/6] package into $dist"
 mkdir -p "$dist"
 name=codex-litellm$exe
 tarball=codex-litellm-$(release_version)-$triple.tar.gz
-if cmp -s "$bin" "$dist/$name" && [[ -f $dist/$tarball && -f $dist/$tarball.sha256 ]] &&
+cp -f "$bin" "$dist/$name.tmp"
+# Upstream's release profile keeps symbols for its packaging to archive; users get the
+# binary without them (a third of the size). A Windows binary keeps its symbols in a .pdb.
+strip_cmd=${CODEX_LITELLM_STRIP-strip}
+if [[ $profile == release && -n $strip_cmd && -z $exe ]]; then
+  $strip_cmd "$dist/$name.tmp" || die "$strip_cmd failed on $dist/$name.tmp (set CODEX_LITELLM_STRIP= to keep the symbols)"
+fi
+if cmp -s "$dist/$name.tmp" "$dist/$name" && [[ -f $dist/$tarball && -f $dist/$tarball.sha256 ]] &&
   (cd "$dist" && sha256sum --status -c "$tarball.sha256"); then
+  rm -f "$dist/$name.tmp"
   info "  binary unchanged: $dist is up to date"
 else
-  cp -f "$bin" "$dist/$name.tmp"
   mv -f "$dist/$name.tmp" "$dist/$name"
   # Reproducible: fixed owner, order and mtime (the upstream commit's time), gzip -n.
   epoch=$(git -C "$CL_WORK_DIR" log -1 --format=%ct "$(lock_get UPSTREAM_COMMIT)")

@@ -40,6 +40,30 @@ commit_in_work_dir() { tgit -C "$WD" commit -q -am "$1"; }
   [[ $(cat "$CODEX_LITELLM_DIST_DIR/codex-litellm-0.1.0-litellm.3-$TRIPLE.tar.gz.sha256") == "$sum" ]]
 }
 
+@test "build: a release binary is packaged stripped (the target keeps its symbols); CODEX_LITELLM_STRIP= keeps them" {
+  run "$REPO_ROOT/build.sh" --release --no-smoke
+  assert_success
+  local packaged=$CODEX_LITELLM_DIST_DIR/codex-litellm built=$CARGO_TARGET_DIR/release/codex
+  [[ $("$packaged" --version) == "codex-litellm 0.1.0+litellm" ]]
+  nm "$built" >/dev/null 2>&1                      # symbols in the target dir
+  run nm "$packaged"
+  assert_output_has "no symbols"
+  (($(stat -c %s "$packaged") < $(stat -c %s "$built")))
+  [[ $(tar -xOzf "$CODEX_LITELLM_DIST_DIR/codex-litellm-0.1.0-litellm.3-$TRIPLE.tar.gz" | sha256sum) == "$(sha256sum <"$packaged")" ]]
+
+  run "$REPO_ROOT/build.sh" --release --no-smoke
+  assert_success
+  assert_output_has "binary unchanged: $CODEX_LITELLM_DIST_DIR is up to date"
+
+  CODEX_LITELLM_STRIP='' run "$REPO_ROOT/build.sh" --release --no-smoke
+  assert_success
+  cmp "$built" "$packaged"
+
+  CODEX_LITELLM_STRIP=false run "$REPO_ROOT/build.sh" --release --no-smoke
+  assert_failure
+  assert_output_has "false failed on" "set CODEX_LITELLM_STRIP= to keep the symbols"
+}
+
 @test "build: a missing toolchain fails before anything is fetched" {
   sed -i 's/^UPSTREAM_TOOLCHAIN=.*/UPSTREAM_TOOLCHAIN=0.0.1-nope/' "$CODEX_LITELLM_LOCK"
   run "$REPO_ROOT/build.sh" --debug --no-smoke
