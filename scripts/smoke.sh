@@ -184,6 +184,10 @@ fi
 # ---- processes and clean-up -------------------------------------------------------
 
 ROOT=$(mktemp -d "${TMPDIR:-/tmp}/codex-litellm-smoke.XXXXXX")
+# A release build of Codex refuses to put its helper links (the sandbox, apply_patch) in a
+# CODEX_HOME under the system temp folder; codex runs get a temp folder of their own.
+CODEX_TMPDIR=$ROOT/tmp
+mkdir -p "$CODEX_TMPDIR"
 # Every process the run starts carries this in its environment, so the clean-up can find
 # anything that outlived its parent (a daemonised tool command, say) and stop it.
 MARKER="CODEX_LITELLM_SMOKE_RUN=$ROOT"
@@ -320,7 +324,7 @@ run_codex() {
   (
     cd "$scn_ws"
     exec env -u CODEX_LITELLM_TELEMETRY -u OPENAI_API_KEY -u OPENAI_BASE_URL -u CODEX_API_KEY \
-      "$MARKER" CODEX_HOME="$scn_home" LITELLM_BASE_URL="$base_url" LITELLM_API_KEY="$SECRET" \
+      "$MARKER" TMPDIR="$CODEX_TMPDIR" CODEX_HOME="$scn_home" LITELLM_BASE_URL="$base_url" LITELLM_API_KEY="$SECRET" \
       LITELLM_MODEL="$model" NO_PROXY=127.0.0.1,localhost no_proxy=127.0.0.1,localhost \
       RUST_BACKTRACE=1 \
       timeout -k 5 "$timeout_secs" "$codex" exec --skip-git-repo-check "$@"
@@ -409,7 +413,7 @@ def rollout():
     return [rec for f in sorted(glob.glob(str(home / "sessions/**/*.jsonl"), recursive=True)) for rec in jsonl(f)]
 
 def codex(*args):
-    env = dict(os.environ, CODEX_HOME=str(home))
+    env = dict(os.environ, CODEX_HOME=str(home), TMPDIR=os.environ["CODEX_TMPDIR"])
     p = subprocess.run([os.environ["SMOKE_CODEX"], *args], env=env, capture_output=True,
                        text=True, timeout=60, stdin=subprocess.DEVNULL)
     return p.returncode, p.stdout, p.stderr
@@ -427,6 +431,10 @@ def common_checks():
         check(auth == "Bearer ***", f"request {r.get('seq')} to the mock had authorization {auth!r}, wanted the API key as a Bearer token")
     secret = SECRET.encode()
     for path in sorted(D.rglob("*")):
+        # Upstream Codex snapshots the shell's exported variables there for the session
+        # (stock does the same with OPENAI_API_KEY); see docs/SECURITY.md.
+        if "shell_snapshots" in path.parts:
+            continue
         if path.is_file() and not path.is_symlink():
             try:
                 data = path.read_bytes()
@@ -454,7 +462,7 @@ run_checks() {
   [[ -z $fail_reason ]] || return 0
   [[ -f $scn_dir/checks.py ]] || { fail "the scenario wrote no checks"; return 0; }
   local reason
-  if ! reason=$(SMOKE_SCN_DIR=$scn_dir SMOKE_SECRET=$SECRET SMOKE_CODEX=$codex SMOKE_SCENARIO=$scn \
+  if ! reason=$(SMOKE_SCN_DIR=$scn_dir CODEX_TMPDIR=$CODEX_TMPDIR SMOKE_SECRET=$SECRET SMOKE_CODEX=$codex SMOKE_SCENARIO=$scn \
     LITELLM_API_KEY=$SECRET python3 "$ROOT/prelude.py" "$scn_dir/checks.py" 2>&1); then
     fail "${reason:-the checks failed}"
   fi

@@ -197,7 +197,11 @@ def run_exec(binary, home, workspace, env, prompt, timeout, stdin_data=None, ext
     Returns dict(rc, out, err, secs, timed_out, max_rss_kb)."""
     workspace = pathlib.Path(workspace)
     workspace.mkdir(parents=True, exist_ok=True)
-    env = dict(env, CODEX_HOME=str(home))
+    # A release build of Codex refuses to put its helper links in a CODEX_HOME under the
+    # system temp folder: give it a temp folder of its own beside the home.
+    codex_tmp = pathlib.Path(home).parent / "codex-tmp"
+    codex_tmp.mkdir(parents=True, exist_ok=True)
+    env = dict(env, CODEX_HOME=str(home), TMPDIR=str(codex_tmp))
     args = [binary, "exec", *extra_args, "--skip-git-repo-check", "--dangerously-bypass-approvals-and-sandbox"]
     args.append("-" if stdin_data is not None else prompt)
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err, \
