@@ -41,6 +41,9 @@ if [[ ! -x $mock ]]; then
 fi
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/codex-litellm-shared-home.XXXXXX")
+# Release builds of Codex refuse helper links in a CODEX_HOME under the system temp folder.
+codex_tmp=$tmp/codex-tmp
+mkdir -p "$codex_tmp"
 mock_pid=''
 cleanup() {
   [[ -z $mock_pid ]] || kill "$mock_pid" 2>/dev/null || true
@@ -99,7 +102,7 @@ run() {
   local name=$1 bin=$2
   shift 2
   (cd "$work" && env -u OPENAI_API_KEY -u CODEX_API_KEY -u OPENAI_BASE_URL \
-    CODEX_HOME="$home" SHARED_HOME_KEY=sk-shared-home LITELLM_API_KEY=sk-shared-home \
+    TMPDIR="$codex_tmp" CODEX_HOME="$home" SHARED_HOME_KEY=sk-shared-home LITELLM_API_KEY=sk-shared-home \
     LITELLM_BASE_URL="http://127.0.0.1:$port/v1" LITELLM_MODEL=mock-model \
     NO_PROXY=127.0.0.1 no_proxy=127.0.0.1 \
     timeout 120 "$bin" "$@" </dev/null >"$tmp/$name.out" 2>"$tmp/$name.err") && echo 0 || echo $?
