@@ -51,9 +51,9 @@ pub struct RequestSummary {
     pub stream: bool,
 }
 
-// serde's `skip_serializing_if` passes a reference.
+/// For `skip_serializing_if` (which passes a reference): a count of 0 is left out.
 #[allow(clippy::trivially_copy_pass_by_ref)]
-fn is_zero(n: &u64) -> bool {
+pub fn is_zero(n: &u64) -> bool {
     *n == 0
 }
 

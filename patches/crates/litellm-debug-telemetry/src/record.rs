@@ -82,17 +82,11 @@ pub struct RequestRecord {
     pub history_repairs: BTreeMap<String, u64>,
     /// Earlier assistant messages whose reasoning was left out of the request
     /// (`reasoning_history`), so a model that lost its chain of thought can be told apart.
-    #[serde(skip_serializing_if = "is_zero")]
+    #[serde(skip_serializing_if = "codex_litellm_bridge::request::is_zero")]
     pub reasoning_not_sent_back: u64,
     pub stream: bool,
     /// Size of the translated body.
     pub bytes: u64,
-}
-
-// serde's `skip_serializing_if` passes a reference.
-#[allow(clippy::trivially_copy_pass_by_ref)]
-fn is_zero(n: &u64) -> bool {
-    *n == 0
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]

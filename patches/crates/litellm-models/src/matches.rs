@@ -50,24 +50,17 @@ fn tail(id: &str) -> &str {
 
 /// The smallest edit distance between `a` and any prefix of `b`.
 fn distance_to_a_prefix(a: &str, b: &str) -> usize {
-    let a: Vec<char> = a.chars().collect();
-    // Rows over `a`, columns over `b`'s prefixes: the last row holds d(a, b[..j]) for every j.
-    let mut previous: Vec<usize> = vec![0; b.chars().count() + 1];
-    for (j, cell) in previous.iter_mut().enumerate() {
-        *cell = j;
-    }
-    for (i, ca) in a.iter().enumerate() {
-        let mut current = vec![i + 1; previous.len()];
-        for (j, cb) in b.chars().enumerate() {
-            let substitution = previous[j] + usize::from(*ca != cb);
-            current[j + 1] = substitution.min(previous[j + 1] + 1).min(current[j] + 1);
-        }
-        previous = current;
-    }
-    previous.into_iter().min().unwrap_or(a.len())
+    let row = distances_to_prefixes(a, b);
+    row.into_iter().min().unwrap_or(0)
 }
 
 fn edit_distance(a: &str, b: &str) -> usize {
+    distances_to_prefixes(a, b).pop().unwrap_or(0)
+}
+
+/// Levenshtein's last row: element j is the edit distance between `a` and `b`'s first j
+/// characters (so the last element is the distance between `a` and `b`).
+fn distances_to_prefixes(a: &str, b: &str) -> Vec<usize> {
     let b: Vec<char> = b.chars().collect();
     let mut previous: Vec<usize> = (0..=b.len()).collect();
     for (i, ca) in a.chars().enumerate() {
@@ -78,7 +71,7 @@ fn edit_distance(a: &str, b: &str) -> usize {
         }
         previous = current;
     }
-    previous[b.len()]
+    previous
 }
 
 /// Whether the backend serves `model`: listed exactly, or matched by a gateway wildcard

@@ -72,6 +72,36 @@ impl ModelMetadata {
         self.sources.insert(field, source.to_string());
     }
 
+    /// Each capability flag: (field, this value, `other`'s value).
+    pub(crate) fn bool_fields_beside(
+        &self,
+        other: &ModelMetadata,
+    ) -> [(MetadataField, Option<bool>, Option<bool>); 5] {
+        [
+            (
+                MetadataField::SupportsTools,
+                self.supports_tools,
+                other.supports_tools,
+            ),
+            (
+                MetadataField::SupportsParallelToolCalls,
+                self.supports_parallel_tool_calls,
+                other.supports_parallel_tool_calls,
+            ),
+            (
+                MetadataField::SupportsReasoning,
+                self.supports_reasoning,
+                other.supports_reasoning,
+            ),
+            (
+                MetadataField::SupportsImages,
+                self.supports_images,
+                other.supports_images,
+            ),
+            (MetadataField::IsChat, self.is_chat, other.is_chat),
+        ]
+    }
+
     /// Fills every value this one lacks from `other` (same model, a less trusted source).
     pub fn fill_missing_from(&mut self, other: &ModelMetadata) {
         let u64_fields = [
@@ -91,29 +121,7 @@ impl ModelMetadata {
                 self.set_u64(field, theirs, other.source(field));
             }
         }
-        let bool_fields = [
-            (
-                MetadataField::SupportsTools,
-                self.supports_tools,
-                other.supports_tools,
-            ),
-            (
-                MetadataField::SupportsReasoning,
-                self.supports_reasoning,
-                other.supports_reasoning,
-            ),
-            (
-                MetadataField::SupportsParallelToolCalls,
-                self.supports_parallel_tool_calls,
-                other.supports_parallel_tool_calls,
-            ),
-            (
-                MetadataField::SupportsImages,
-                self.supports_images,
-                other.supports_images,
-            ),
-            (MetadataField::IsChat, self.is_chat, other.is_chat),
-        ];
+        let bool_fields = self.bool_fields_beside(other);
         for (field, mine, theirs) in bool_fields {
             if mine.is_none() {
                 self.set_bool(field, theirs, other.source(field));

@@ -322,29 +322,7 @@ fn combine_deployments(existing: &mut ModelMetadata, other: &ModelMetadata) {
         (Some(false), _) | (_, Some(false)) => Some(false),
         (a, b) => a.or(b),
     };
-    let pairs = [
-        (
-            MetadataField::SupportsTools,
-            existing.supports_tools,
-            other.supports_tools,
-        ),
-        (
-            MetadataField::SupportsParallelToolCalls,
-            existing.supports_parallel_tool_calls,
-            other.supports_parallel_tool_calls,
-        ),
-        (
-            MetadataField::SupportsReasoning,
-            existing.supports_reasoning,
-            other.supports_reasoning,
-        ),
-        (
-            MetadataField::SupportsImages,
-            existing.supports_images,
-            other.supports_images,
-        ),
-        (MetadataField::IsChat, existing.is_chat, other.is_chat),
-    ];
+    let pairs = existing.bool_fields_beside(other);
     for (field, mine, theirs) in pairs {
         let combined = denied(mine, theirs);
         if combined != mine {

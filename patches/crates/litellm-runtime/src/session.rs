@@ -68,13 +68,16 @@ pub fn session_provider_line() -> Option<String> {
         return None;
     }
     session_provider().map(|provider| {
-        crate::start_line(
-            &provider.id,
-            provider.base_url.as_deref(),
-            provider.model.as_deref(),
-        )
-        .map_or_else(|| describe(&provider), |line| line.to_string())
+        start_line_of(&provider).map_or_else(|| describe(&provider), |line| line.to_string())
     })
+}
+
+fn start_line_of(provider: &SessionProvider) -> Option<crate::global::StartLine> {
+    crate::start_line(
+        &provider.id,
+        provider.base_url.as_deref(),
+        provider.model.as_deref(),
+    )
 }
 
 /// The TUI session header's rows under upstream's `model:` and `directory:` rows, as
@@ -89,11 +92,7 @@ pub fn session_header_rows(label_width: usize, inner_width: usize) -> Vec<(Strin
     let Some(provider) = session_provider() else {
         return Vec::new();
     };
-    let Some(line) = crate::start_line(
-        &provider.id,
-        provider.base_url.as_deref(),
-        provider.model.as_deref(),
-    ) else {
+    let Some(line) = start_line_of(&provider) else {
         return Vec::new();
     };
     let warnings: Vec<&str> = provider
