@@ -144,6 +144,9 @@ pub enum AgentError {
     UnknownThread(String),
     #[error("model {0} is not available; GET /v1/models lists the models")]
     UnknownModel(String),
+    /// The agent refused the request as given (a bad option); the client must change it.
+    #[error("{0}")]
+    InvalidRequest(String),
     #[error("the agent failed: {0}")]
     Failed(String),
 }

@@ -164,6 +164,7 @@ impl From<AgentError> for ApiError {
                     .code("model_not_found")
                     .param("model")
             }
+            AgentError::InvalidRequest(_) => ApiError::invalid(message),
             AgentError::Failed(_) => {
                 ApiError::new(StatusCode::BAD_GATEWAY, "server_error", message)
             }
@@ -468,6 +469,21 @@ fn opt_bool(body: &Value, key: &'static str) -> Result<Option<bool>, ApiError> {
         None | Some(Value::Null) => Ok(None),
         Some(Value::Bool(b)) => Ok(Some(*b)),
         Some(_) => Err(ApiError::invalid(format!("`{key}` must be true or false")).param(key)),
+    }
+}
+
+/// Codex's reasoning efforts; anything else is refused before a turn starts.
+const EFFORTS: &[&str] = &["none", "minimal", "low", "medium", "high", "xhigh"];
+
+fn check_effort(effort: Option<&str>, param: &'static str) -> Result<Option<String>, ApiError> {
+    match effort {
+        None => Ok(None),
+        Some(e) if EFFORTS.contains(&e) => Ok(Some(e.to_string())),
+        Some(e) => Err(ApiError::invalid(format!(
+            "reasoning effort `{e}` is not one of {}",
+            EFFORTS.join(", ")
+        ))
+        .param(param)),
     }
 }
 
@@ -918,7 +934,7 @@ async fn responses(
     }
     let effort = match body.get("reasoning") {
         None | Some(Value::Null) => None,
-        Some(r) => opt_str(r, "effort")?.map(str::to_string),
+        Some(r) => check_effort(opt_str(r, "effort")?, "reasoning.effort")?,
     };
     let cwd = state.resolve_cwd(opt_str(&body, "cwd")?)?;
     let model = check_model(&state, opt_str(&body, "model")?).await?;
@@ -986,7 +1002,7 @@ async fn chat_completions(
     let prepared = Prepared {
         conversation,
         previous_response_id: None,
-        effort: opt_str(&body, "reasoning_effort")?.map(str::to_string),
+        effort: check_effort(opt_str(&body, "reasoning_effort")?, "reasoning_effort")?,
         cwd,
         store: true,
         stream: opt_bool(&body, "stream")?.unwrap_or(false),

@@ -252,6 +252,16 @@ async fn bad_requests_get_openai_errors() {
         (status, body["error"]["code"].clone()),
         (404, json!("model_not_found"))
     );
+    let (status, body) = h
+        .json(
+            "/v1/chat/completions",
+            json!({"messages": [{"role": "user", "content": "a"}], "reasoning_effort": "max"}),
+        )
+        .await;
+    assert_eq!(
+        (status, body["error"]["param"].clone()),
+        (400, json!("reasoning_effort"))
+    );
     let (status, _) = h
         .json(
             "/v1/responses",
