@@ -1,6 +1,6 @@
 //! A scripted [`Agent`] for tests and the `serve-fake` example: no model, no upstream.
 //!
-//! Input containing "run" gives a tool-using turn (reasoning, a command run, a file
+//! Input containing "fail" starts an answer and fails; "run" gives a tool-using turn (reasoning, a command run, a file
 //! changed, then the answer); input containing "slow" waits for [`FakeAgent::open_gate`]
 //! (or an interrupt) before answering; anything else is a short text answer.
 
@@ -112,6 +112,14 @@ impl FakeAgent {
             output_tokens: 10,
             reasoning_output_tokens: 3,
         };
+        if input.contains("fail") {
+            let events = vec![
+                AgentEvent::TextDelta("Partial".to_string()),
+                AgentEvent::Usage(usage),
+                AgentEvent::Failed("the backend answered 500 three times".to_string()),
+            ];
+            return (false, events);
+        }
         if input.contains("run") {
             let events = vec![
                 AgentEvent::ReasoningDelta("Looking at the ".to_string()),

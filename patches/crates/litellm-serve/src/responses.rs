@@ -154,13 +154,18 @@ impl ResponsesMapper {
     }
 
     fn close(&mut self, out: &mut Vec<StreamEvent>) {
+        self.close_as(out, "completed");
+    }
+
+    /// Close the open item; a message cut short by a failure is `incomplete`.
+    fn close_as(&mut self, out: &mut Vec<StreamEvent>, message_status: &str) {
         let index = self.output.len();
         match self.open.take() {
             None => {}
             Some(Open::Message { id, text }) => {
                 let part = json!({"type": "output_text", "text": text, "annotations": []});
                 let item = json!({
-                    "id": id, "type": "message", "status": "completed", "role": "assistant",
+                    "id": id, "type": "message", "status": message_status, "role": "assistant",
                     "content": [part],
                 });
                 out.push(self.event(
@@ -242,7 +247,12 @@ impl ResponsesMapper {
     }
 
     fn finish(&mut self, out: &mut Vec<StreamEvent>, status: &'static str, name: &'static str) {
-        self.close(out);
+        let item_status = if status == "completed" {
+            "completed"
+        } else {
+            "incomplete"
+        };
+        self.close_as(out, item_status);
         self.status = status;
         self.finished = true;
         let response = self.response();

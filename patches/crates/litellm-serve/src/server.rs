@@ -641,7 +641,7 @@ impl Drop for TurnGuard {
 /// What the turn's output goes to.
 enum Sink {
     Stream(mpsc::Sender<Bytes>),
-    Final(Option<oneshot::Sender<Value>>),
+    Final(Option<oneshot::Sender<Result<Value, ApiError>>>),
 }
 
 impl Sink {
@@ -716,10 +716,30 @@ impl Mapper {
         }
     }
 
-    fn final_json(&self) -> Value {
+    /// The non-streamed answer. A failed turn is an HTTP error, so a client that only
+    /// looks at the status cannot take a partial answer for a whole one; an interrupted
+    /// Responses turn is a `status: "incomplete"` response, as OpenAI reports a cut answer.
+    fn final_result(&self) -> Result<Value, ApiError> {
+        let failed = |message: &str| {
+            ApiError::new(
+                StatusCode::BAD_GATEWAY,
+                "server_error",
+                format!("the agent's turn failed: {message}"),
+            )
+        };
         match self {
-            Mapper::Responses(m) => m.response(),
-            Mapper::Chat(m) => m.completion(),
+            Mapper::Responses(m) if m.status() == "failed" => {
+                let response = m.response();
+                let message = response["error"]["message"]
+                    .as_str()
+                    .unwrap_or("unknown error");
+                Err(failed(message))
+            }
+            Mapper::Responses(m) => Ok(m.response()),
+            Mapper::Chat(m) => match m.error() {
+                Some(message) => Err(failed(message)),
+                None => Ok(m.completion()),
+            },
         }
     }
 }
@@ -786,7 +806,7 @@ async fn drive(
     if let Sink::Final(tx) = &mut sink
         && let Some(tx) = tx.take()
     {
-        let _ = tx.send(mapper.final_json());
+        let _ = tx.send(mapper.final_result());
     }
 }
 
@@ -868,7 +888,8 @@ async fn run_turn(
         routed.history,
     ));
     match rx.await {
-        Ok(value) => Ok(axum::Json(value).into_response()),
+        Ok(Ok(value)) => Ok(axum::Json(value).into_response()),
+        Ok(Err(e)) => Err(e),
         Err(_) => Err(ApiError::new(
             StatusCode::INTERNAL_SERVER_ERROR,
             "server_error",

@@ -306,6 +306,38 @@ async fn chat_streamed_role_first_and_done() {
 }
 
 #[tokio::test]
+async fn a_failed_turn_is_an_error_not_a_partial_answer() {
+    let h = start(|_| {}).await;
+    let (status, sse) = h
+        .text("/v1/responses", json!({"input": "fail", "stream": true}))
+        .await;
+    assert_eq!(status, 200);
+    insta::assert_snapshot!("responses_failed_stream", sse);
+    let (status, sse) = h
+        .text(
+            "/v1/chat/completions",
+            json!({"stream": true, "messages": [{"role": "user", "content": "fail"}]}),
+        )
+        .await;
+    assert_eq!(status, 200);
+    insta::assert_snapshot!("chat_failed_stream", sse);
+    for (path, body) in [
+        ("/v1/responses", json!({"input": "fail"})),
+        (
+            "/v1/chat/completions",
+            json!({"messages": [{"role": "user", "content": "fail"}]}),
+        ),
+    ] {
+        let (status, body) = h.json(path, body).await;
+        assert_eq!(status, 502, "{path}: {body}");
+        assert_eq!(
+            body["error"]["message"],
+            "the agent's turn failed: the backend answered 500 three times"
+        );
+    }
+}
+
+#[tokio::test]
 async fn chat_non_streamed() {
     let h = start(|_| {}).await;
     let (status, body) = h
