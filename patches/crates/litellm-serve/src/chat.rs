@@ -186,3 +186,46 @@ impl ChatMapper {
         })
     }
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use super::*;
+    use crate::agent::Activity;
+    use pretty_assertions::assert_eq;
+
+    #[test]
+    fn text_after_activity_starts_a_paragraph_and_no_tool_calls_appear() {
+        let mut m = ChatMapper::new(ChatMeta {
+            id: "c".into(),
+            created: 1,
+            model: "m".into(),
+            include_usage: false,
+        });
+        let mut frames = m.start();
+        for e in [
+            AgentEvent::TextDelta("Let me look.".into()),
+            AgentEvent::Activity(Activity::FileChanged {
+                path: "a.rs".into(),
+                change: "update".into(),
+            }),
+            AgentEvent::TextDelta("Done.".into()),
+            AgentEvent::Completed,
+        ] {
+            frames.extend(m.on_event(e));
+        }
+        assert_eq!(m.content(), "Let me look.\n\nDone.");
+        assert_eq!(frames.last(), Some(&ChatFrame::Done));
+        let wire: String = frames.iter().map(ChatFrame::to_sse).collect();
+        assert!(!wire.contains("tool_calls"), "{wire}");
+        let done = m.completion();
+        assert_eq!(
+            done["choices"][0]["message"]["reasoning_content"],
+            "Changed a.rs (update)\n"
+        );
+        assert_eq!(
+            done["choices"][0]["message"]["codex_activity"][0]["type"],
+            "file_changed"
+        );
+    }
+}

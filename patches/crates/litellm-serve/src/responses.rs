@@ -332,3 +332,111 @@ impl ResponsesMapper {
         out
     }
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use super::*;
+    use pretty_assertions::assert_eq;
+
+    fn mapper() -> ResponsesMapper {
+        ResponsesMapper::new(ResponseMeta {
+            id: "resp_1".into(),
+            created_at: 1,
+            model: "m".into(),
+            instructions: None,
+            previous_response_id: None,
+            effort: None,
+            store: true,
+        })
+    }
+
+    fn run(events: Vec<AgentEvent>) -> (Vec<StreamEvent>, ResponsesMapper) {
+        let mut m = mapper();
+        let mut out = m.start();
+        for e in events {
+            out.extend(m.on_event(e));
+        }
+        (out, m)
+    }
+
+    /// OpenAI's ordering rules: sequence numbers 0.., one item open at a time, every
+    /// event of an item between its added and done, the terminal event last.
+    fn assert_conforms(events: &[StreamEvent]) {
+        let mut open: Option<String> = None;
+        for (i, e) in events.iter().enumerate() {
+            assert_eq!(e.data["sequence_number"], i as u64, "{}", e.name);
+            assert_eq!(e.data["type"], e.name);
+            match e.name {
+                "response.output_item.added" => {
+                    assert!(open.is_none(), "two items open at {i}");
+                    open = Some(e.data["item"]["id"].as_str().unwrap().to_string());
+                }
+                "response.output_item.done" => {
+                    assert_eq!(open.take().as_deref(), e.data["item"]["id"].as_str());
+                }
+                "response.created" | "response.in_progress" => assert!(i < 2),
+                "response.completed" | "response.failed" | "response.incomplete" => {
+                    assert!(open.is_none());
+                    assert_eq!(i, events.len() - 1, "terminal event not last");
+                }
+                _ => assert_eq!(open.as_deref(), e.data["item_id"].as_str(), "{}", e.name),
+            }
+        }
+    }
+
+    #[test]
+    fn text_after_activity_is_a_second_message_item() {
+        let (events, m) = run(vec![
+            AgentEvent::TextDelta("Let me look.".into()),
+            AgentEvent::Activity(Activity::CommandRun {
+                command: "ls".into(),
+                exit_code: None,
+            }),
+            AgentEvent::TextDelta("Done.".into()),
+            AgentEvent::Completed,
+        ]);
+        assert_conforms(&events);
+        let response = m.response();
+        let kinds: Vec<&str> = response["output"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| i["type"].as_str().unwrap())
+            .collect();
+        assert_eq!(kinds, vec!["message", "reasoning", "message"]);
+        assert_eq!(m.output_text(), "Let me look.\n\nDone.");
+        assert_eq!(response["output"][1]["summary"][0]["text"], "Ran `ls`");
+    }
+
+    #[test]
+    fn every_ending_conforms_and_nothing_follows_it() {
+        for end in [
+            AgentEvent::Completed,
+            AgentEvent::Failed("x".into()),
+            AgentEvent::Interrupted,
+        ] {
+            let (mut events, mut m) = run(vec![
+                AgentEvent::ReasoningDelta("a".into()),
+                AgentEvent::TextDelta("b".into()),
+                AgentEvent::ReasoningDelta("c".into()),
+                end,
+            ]);
+            assert!(m.on_event(AgentEvent::TextDelta("late".into())).is_empty());
+            events.extend(m.on_event(AgentEvent::Completed));
+            assert_conforms(&events);
+        }
+    }
+
+    #[test]
+    fn interrupted_is_incomplete_with_a_reason() {
+        let (_, m) = run(vec![
+            AgentEvent::TextDelta("a".into()),
+            AgentEvent::Interrupted,
+        ]);
+        let r = m.response();
+        assert_eq!(r["status"], "incomplete");
+        assert_eq!(r["incomplete_details"]["reason"], "interrupted");
+        assert_eq!(r["output"][0]["status"], "incomplete");
+    }
+}
