@@ -301,6 +301,16 @@ impl AppState {
         }
     }
 
+    /// Turns running now.
+    pub fn running(&self) -> usize {
+        self.active.len()
+    }
+
+    /// Requests waiting for a turn slot now.
+    pub fn queued(&self) -> usize {
+        self.queued.load(Ordering::SeqCst)
+    }
+
     fn resolve_cwd(&self, requested: Option<&str>) -> Result<PathBuf, ApiError> {
         resolve_cwd(&self.config.root, requested)
     }
@@ -817,6 +827,14 @@ async fn run_turn(
     make_mapper: impl FnOnce(&AppState) -> (Mapper, Option<String>),
 ) -> Result<Response, ApiError> {
     let permit = state.acquire_slot().await?;
+    if state.shutting_down.load(Ordering::SeqCst) {
+        // Queued before shutdown began: do not start a turn that would be cut off.
+        return Err(ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "server_error",
+            "the server is shutting down",
+        ));
+    }
     let routed = route(&state, &prepared)?;
     let request = TurnRequest {
         thread_id: routed.claim.as_ref().map(|c| c.thread_id.clone()),

@@ -22,6 +22,7 @@ const HANG: Duration = Duration::from_secs(30);
 
 struct Harness {
     addr: SocketAddr,
+    state: Arc<codex_litellm_serve::server::AppState>,
     agent: FakeAgent,
     client: reqwest::Client,
     root: tempfile::TempDir,
@@ -39,6 +40,7 @@ async fn start(tune: impl FnOnce(&mut ServeConfig)) -> Harness {
     let agent = FakeAgent::new();
     let server = Server::bind(config, Arc::new(agent.clone())).await.unwrap();
     let addr = server.local_addr().unwrap();
+    let state = server.state();
     let (stop, stopped) = oneshot::channel::<()>();
     let server = tokio::spawn(async move {
         server
@@ -50,6 +52,7 @@ async fn start(tune: impl FnOnce(&mut ServeConfig)) -> Harness {
     });
     Harness {
         addr,
+        state,
         agent,
         client: reqwest::Client::new(),
         root,
@@ -95,6 +98,17 @@ impl Harness {
             .unwrap()
             .unwrap()
     }
+}
+
+/// Wait for a condition the server reaches on its own; panics instead of hanging.
+async fn wait_until(what: &str, cond: impl Fn() -> bool) {
+    let waited = tokio::time::timeout(HANG, async {
+        while !cond() {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    })
+    .await;
+    assert!(waited.is_ok(), "never happened: {what}");
 }
 
 fn pretty(v: &Value) -> String {
@@ -221,12 +235,7 @@ async fn responses_store_false_keeps_nothing() {
     assert_eq!(first["store"], false);
     assert!(h.agent.requests()[0].ephemeral);
     // Forgotten in the agent too, after the response.
-    for _ in 0..100 {
-        if !h.agent.forgotten().is_empty() {
-            break;
-        }
-        tokio::task::yield_now().await;
-    }
+    wait_until("thread forgotten", || !h.agent.forgotten().is_empty()).await;
     assert_eq!(h.agent.forgotten(), vec!["thread-1".to_string()]);
     let (status, _) = h
         .json(
@@ -603,6 +612,37 @@ async fn client_disconnect_mid_stream_interrupts_and_frees_the_slot() {
 }
 
 #[tokio::test]
+async fn a_client_that_leaves_the_queue_frees_its_place() {
+    let h = start(|c| {
+        c.max_concurrent = 1;
+        c.max_queue = 1;
+    })
+    .await;
+    let running = h
+        .post("/v1/responses", json!({"input": "slow", "stream": true}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(h.state.running(), 1);
+    let queued = tokio::spawn(h.post("/v1/responses", json!({"input": "slow"})).send());
+    wait_until("second request queued", || h.state.queued() == 1).await;
+    queued.abort();
+    wait_until("aborted request left the queue", || h.state.queued() == 0).await;
+    // The place is free: this one queues (it is not a 429) and is served once the gate opens.
+    let next = tokio::spawn(h.post("/v1/responses", json!({"input": "slow"})).send());
+    wait_until("third request queued", || h.state.queued() == 1).await;
+    h.agent.open_gate();
+    let next = tokio::time::timeout(HANG, next)
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    assert_eq!(next.status().as_u16(), 200);
+    assert_eq!(h.agent.requests().len(), 2);
+    drop(running);
+}
+
+#[tokio::test]
 async fn client_disconnect_non_streamed_interrupts() {
     let h = start(|_| {}).await;
     let request = h.post(
@@ -610,9 +650,7 @@ async fn client_disconnect_non_streamed_interrupts() {
         json!({"messages": [{"role": "user", "content": "slow"}]}),
     );
     let pending = tokio::spawn(request.send());
-    while h.agent.requests().is_empty() {
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
+    wait_until("turn started", || !h.agent.requests().is_empty()).await;
     pending.abort();
     tokio::time::timeout(HANG, h.agent.wait_for_interrupts(1))
         .await
