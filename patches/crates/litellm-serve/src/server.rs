@@ -763,10 +763,20 @@ async fn drive(
     history: Vec<(Role, String)>,
 ) {
     let streaming = matches!(sink, Sink::Stream(_));
-    let mut keepalive = tokio::time::interval(state.config.keepalive);
+    // A zero interval would make tokio panic; a few milliseconds is already too chatty.
+    let mut keepalive =
+        tokio::time::interval(state.config.keepalive.max(Duration::from_millis(10)));
     keepalive.tick().await;
     let mut interrupt_all = state.interrupt_all.subscribe();
     let mut interrupt_sent = false;
+    if *interrupt_all.borrow_and_update() {
+        // Shutdown began while this turn was starting.
+        interrupt_sent = true;
+        state
+            .agent
+            .interrupt(guard.thread_id.clone(), guard.turn_id.clone())
+            .await;
+    }
     if !sink.send(mapper.start()).await {
         return;
     }
@@ -798,7 +808,8 @@ async fn drive(
             break;
         }
     }
-    let history_key = (!guard.forget && mapper.completed()).then(|| {
+    // Only a history the client will resend is remembered (not a previous_response_id turn).
+    let history_key = (!guard.forget && mapper.completed() && !history.is_empty()).then(|| {
         let mut full = history;
         full.push((Role::Assistant, mapper.answer()));
         state.store.key(&full)

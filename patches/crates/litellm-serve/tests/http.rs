@@ -201,6 +201,17 @@ async fn responses_previous_response_id_continues_the_thread() {
     let reqs = h.agent.requests();
     assert_eq!(reqs[1].thread_id.as_deref(), Some("thread-1"));
     assert_eq!(reqs[1].input, "and now?");
+    // A previous_response_id turn leaves no resendable history behind: a chat request whose
+    // history is only that answer is a stranger's and starts a new thread.
+    let answer = second["output"][0]["content"][0]["text"].clone();
+    let (status, _) = h
+        .json(
+            "/v1/chat/completions",
+            json!({"messages": [{"role": "assistant", "content": answer}, {"role": "user", "content": "x"}]}),
+        )
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(h.agent.requests()[2].thread_id, None);
     // The first response is no longer the latest: continuing it would drag turn 2 along.
     let (status, err) = h
         .json(
