@@ -132,9 +132,32 @@ function parseChecksum(text, archive) {
   return m[1].toLowerCase();
 }
 
+// Ctrl-C, a kill or a closed terminal while the download runs: the temp folder goes, then
+// the signal takes its default course (the process dies of it, as without this handler).
+// Returns the function that removes the handlers. Where someone else listens for a
+// signal too, it is theirs: the folder then goes when installBinary ends.
+function removeOnSignal(dir) {
+  const signals = process.platform === 'win32' ? ['SIGINT', 'SIGTERM'] : ['SIGINT', 'SIGTERM', 'SIGHUP'];
+  const handlers = signals.map((sig) => [sig, () => {
+    if (process.listenerCount(sig) > 1) return;
+    try {
+      fs.rmSync(dir, { recursive: true, force: true });
+    } catch {
+      // best effort: we are about to die of the signal anyway
+    }
+    dispose();
+    process.kill(process.pid, sig);
+  }]);
+  function dispose() {
+    for (const [sig, h] of handlers) process.removeListener(sig, h);
+  }
+  for (const [sig, h] of handlers) process.on(sig, h);
+  return dispose;
+}
+
 // installBinary(opts): downloads, verifies and installs the binary; returns its path.
 // opts: env, root (package dir), log(line), and download options (retries,
-// retryDelayMs, timeoutMs, ca) for tests.
+// retryDelayMs, timeoutMs, ca, maxBytes) for tests.
 async function installBinary(opts = {}) {
   const env = opts.env || process.env;
   const root = opts.root || PACKAGE_ROOT;
@@ -151,7 +174,8 @@ async function installBinary(opts = {}) {
     );
   }
   const url = `${base}/v${info.version}/${archive}`;
-  const dlOpts = { env, log, retries: opts.retries, retryDelayMs: opts.retryDelayMs, timeoutMs: opts.timeoutMs, ca: opts.ca };
+  const dlOpts = { env, log, retries: opts.retries, retryDelayMs: opts.retryDelayMs, timeoutMs: opts.timeoutMs, ca: opts.ca,
+    maxBytes: opts.maxBytes };
   for (const k of Object.keys(dlOpts)) if (dlOpts[k] === undefined) delete dlOpts[k];
 
   let expected;
@@ -179,6 +203,7 @@ async function installBinary(opts = {}) {
     throw fail(info, `cannot write the binary anywhere: ${candidateDirs(info, target, env, root).join(' and ')} are read-only; set CODEX_LITELLM_CACHE_DIR.`);
   }
   const tmp = fs.mkdtempSync(path.join(dir, '.download-'));
+  const undoSignals = removeOnSignal(tmp);
   try {
     log(`downloading ${redact(url)}`);
     const tarball = path.join(tmp, archive);
@@ -216,6 +241,7 @@ async function installBinary(opts = {}) {
   } finally {
     // A stream of a failed attempt may still be closing its file in here (ENOTEMPTY): retry.
     fs.rmSync(tmp, { recursive: true, force: true, maxRetries: 10, retryDelay: 50 });
+    undoSignals();
   }
 }
 

@@ -105,6 +105,15 @@ function filesUnder(dir) {
     .sort();
 }
 
+// Every entry under dir, folders too (relative paths): a temp folder left empty shows.
+function entriesUnder(dir) {
+  if (!fs.existsSync(dir)) return [];
+  return fs.readdirSync(dir, { recursive: true, withFileTypes: true })
+    .map((e) => path.relative(dir, path.join(e.parentPath || e.path, e.name)))
+    .sort();
+}
+
 module.exports = {
   VERSION, TARGET, FAKE_BINARY, tmpdir, makeRelease, makePackageRoot, serve, serveHttps, selfSignedCert, releaseFiles, filesUnder,
+  entriesUnder,
 };
