@@ -132,27 +132,33 @@ function parseChecksum(text, archive) {
   return m[1].toLowerCase();
 }
 
-// Ctrl-C, a kill or a closed terminal while the download runs: the temp folder goes, then
+// Ctrl-C, a kill or a closed terminal while a download runs: the temp folders go, then
 // the signal takes its default course (the process dies of it, as without this handler).
-// Returns the function that removes the handlers. Where someone else listens for a
-// signal too, it is theirs: the folder then goes when installBinary ends.
-function removeOnSignal(dir) {
-  const signals = process.platform === 'win32' ? ['SIGINT', 'SIGTERM'] : ['SIGINT', 'SIGTERM', 'SIGHUP'];
-  const handlers = signals.map((sig) => [sig, () => {
-    if (process.listenerCount(sig) > 1) return;
+// One handler for all downloads in flight. Where someone else listens for a signal too,
+// it is theirs: the folders then go when installBinary ends.
+const SIGNALS = process.platform === 'win32' ? ['SIGINT', 'SIGTERM'] : ['SIGINT', 'SIGTERM', 'SIGHUP'];
+const tempDirs = new Set();
+const onSignal = new Map(SIGNALS.map((sig) => [sig, () => {
+  if (process.listenerCount(sig) > 1) return;
+  for (const dir of tempDirs) {
     try {
       fs.rmSync(dir, { recursive: true, force: true });
     } catch {
       // best effort: we are about to die of the signal anyway
     }
-    dispose();
-    process.kill(process.pid, sig);
-  }]);
-  function dispose() {
-    for (const [sig, h] of handlers) process.removeListener(sig, h);
   }
-  for (const [sig, h] of handlers) process.on(sig, h);
-  return dispose;
+  tempDirs.clear();
+  for (const [s, h] of onSignal) process.removeListener(s, h);
+  process.kill(process.pid, sig);
+}]));
+
+// Removes dir on a signal until the returned function is called.
+function removeOnSignal(dir) {
+  if (tempDirs.size === 0) for (const [s, h] of onSignal) process.on(s, h);
+  tempDirs.add(dir);
+  return () => {
+    if (tempDirs.delete(dir) && tempDirs.size === 0) for (const [s, h] of onSignal) process.removeListener(s, h);
+  };
 }
 
 // installBinary(opts): downloads, verifies and installs the binary; returns its path.

@@ -230,36 +230,54 @@ test('a body without Content-Length that grows past the cap is cut off, and not 
   assert.deepEqual(filesUnder(path.join(root, 'vendor')), []);
 });
 
-// installBinary in a child process whose download never finishes; the test signals it.
+// `installs` installBinary calls at once in a child process whose downloads never finish;
+// once all are receiving, the test sends `sig`. Resolves with the package roots and the exit.
+async function interruptedInstalls(t, sig, installs) {
+  const dir = tmpdir(t);
+  const rel = makeRelease(dir);
+  let receiving;
+  const started = new Promise((r) => { receiving = r; });
+  let count = 0;
+  const srv = await serve(t, (req, res) => {
+    res.writeHead(200, { 'Content-Length': rel.bytes.length });
+    // Half the body, and then nothing more.
+    res.write(rel.bytes.subarray(0, rel.bytes.length >> 1), () => { if (++count === installs) receiving(); });
+  });
+  const roots = Array.from({ length: installs }, () =>
+    makePackageRoot(dir, { baseUrl: srv.url, checksums: { [rel.archive]: rel.sha256 } }));
+  const calls = roots.map((root) => JSON.stringify({ root, env: env(), retries: 1, timeoutMs: 60000 }));
+  const code = `const { installBinary } = require(${JSON.stringify(path.join(__dirname, '..', 'lib', 'install.js'))});
+    for (const opts of [${calls.join(', ')}]) {
+      installBinary(opts).then(() => console.log('installed'), (e) => console.log('failed: ' + e.message));
+    }`;
+  const child = spawn(process.execPath, ['-e', code], { stdio: ['ignore', 'pipe', 'pipe'] });
+  t.after(() => child.kill('SIGKILL'));
+  let out = '';
+  child.stdout.on('data', (d) => { out += d; });
+  child.stderr.on('data', (d) => { out += d; });
+  const exited = new Promise((r) => child.on('exit', (status, signal) => r({ status, signal, out })));
+  await started;
+  for (const root of roots) {
+    assert.equal(entriesUnder(path.join(root, 'vendor', TARGET)).filter((e) => e.startsWith('.download-')).length, 1,
+      'the download runs in a temp folder');
+  }
+  child.kill(sig);
+  return { roots, exit: await exited };
+}
+
 for (const sig of ['SIGINT', 'SIGTERM']) {
   test(`${sig} during the download: the temp folder is removed and the process dies of ${sig}`, { timeout: 30000 }, async (t) => {
-    const dir = tmpdir(t);
-    const rel = makeRelease(dir);
-    let receiving;
-    const started = new Promise((r) => { receiving = r; });
-    const srv = await serve(t, (req, res) => {
-      res.writeHead(200, { 'Content-Length': rel.bytes.length });
-      res.write(rel.bytes.subarray(0, rel.bytes.length >> 1), receiving); // and then nothing more
-    });
-    const root = makePackageRoot(dir, { baseUrl: srv.url, checksums: { [rel.archive]: rel.sha256 } });
-    const code = `require(${JSON.stringify(path.join(__dirname, '..', 'lib', 'install.js'))})
-      .installBinary(${JSON.stringify({ root, env: env(), retries: 1, timeoutMs: 60000 })})
-      .then(() => console.log('installed'), (e) => console.log('failed: ' + e.message));`;
-    const child = spawn(process.execPath, ['-e', code], { stdio: ['ignore', 'pipe', 'pipe'] });
-    t.after(() => child.kill('SIGKILL'));
-    let out = '';
-    child.stdout.on('data', (d) => { out += d; });
-    child.stderr.on('data', (d) => { out += d; });
-    const exited = new Promise((r) => child.on('exit', (status, signal) => r({ status, signal })));
-    await started;
-    assert.deepEqual(entriesUnder(path.join(root, 'vendor', TARGET)).filter((e) => e.startsWith('.download-')).length, 1,
-      'the download runs in a temp folder');
-    child.kill(sig);
-    const r = await exited;
-    assert.equal(r.signal, sig, `exit ${r.status}: ${out}`);
-    assert.deepEqual(entriesUnder(path.join(root, 'vendor')), [TARGET], 'nothing but the empty target folder is left');
+    const { roots, exit } = await interruptedInstalls(t, sig, 1);
+    assert.equal(exit.signal, sig, `exit ${exit.status}: ${exit.out}`);
+    assert.deepEqual(entriesUnder(path.join(roots[0], 'vendor')), [TARGET], 'nothing but the empty target folder is left');
   });
 }
+
+test('SIGINT during two downloads at once: both temp folders go, the signal is not swallowed', { timeout: 30000 }, async (t) => {
+  const { roots, exit } = await interruptedInstalls(t, 'SIGINT', 2);
+  assert.equal(exit.signal, 'SIGINT', `exit ${exit.status}: ${exit.out}`);
+  for (const root of roots) assert.deepEqual(entriesUnder(path.join(root, 'vendor')), [TARGET]);
+});
 
 test('a read-only package directory: the binary goes to the cache directory', async (t) => {
   const dir = tmpdir(t);
