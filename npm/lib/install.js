@@ -25,6 +25,8 @@ const { UnsupportedPlatformError, detectTarget, binaryName, archiveName } = requ
 const { TarError, extractMember } = require('./tar');
 
 const PACKAGE_ROOT = path.join(__dirname, '..');
+// The unpacked archive: a stripped binary is about 250 MB; 1 GiB leaves room for an unstripped one.
+const MAX_UNPACKED_BYTES = 1024 * 1024 * 1024;
 
 class InstallError extends Error {}
 
@@ -163,7 +165,7 @@ function removeOnSignal(dir) {
 
 // installBinary(opts): downloads, verifies and installs the binary; returns its path.
 // opts: env, root (package dir), log(line), and download options (retries,
-// retryDelayMs, timeoutMs, ca, maxBytes) for tests.
+// retryDelayMs, timeoutMs, ca, maxBytes) and maxUnpackedBytes for tests.
 async function installBinary(opts = {}) {
   const env = opts.env || process.env;
   const root = opts.root || PACKAGE_ROOT;
@@ -230,8 +232,14 @@ async function installBinary(opts = {}) {
     }
     let binary;
     try {
-      binary = extractMember(zlib.gunzipSync(fs.readFileSync(tarball)), binaryName(target));
+      // Capped like the download: a gzip bomb that passed its checksum (a bad release) must not fill memory.
+      const maxOutputLength = opts.maxUnpackedBytes || MAX_UNPACKED_BYTES;
+      binary = extractMember(zlib.gunzipSync(fs.readFileSync(tarball), { maxOutputLength }), binaryName(target));
     } catch (err) {
+      if (err.code === 'ERR_BUFFER_TOO_LARGE') {
+        throw fail(info, `${archive} passed its checksum but unpacks to more than the ${MAX_UNPACKED_BYTES >> 20} MiB cap; ` +
+          'the release is broken: report it, or build from source and set CODEX_LITELLM_BINARY.', url);
+      }
       if (err instanceof TarError || err.code === 'Z_DATA_ERROR' || err.code === 'Z_BUF_ERROR') {
         throw fail(info, `${archive} passed its checksum but cannot be unpacked: ${err.message}`, url);
       }

@@ -331,3 +331,13 @@ test('checksum lines: sha256sum format, bare hash; another file name is refused'
   assert.equal(parseChecksum(`${h}  b.tar.gz`, 'a.tar.gz'), null);
   assert.equal(parseChecksum('<html>not found</html>', 'a.tar.gz'), null);
 });
+
+test('an archive that unpacks past the cap is refused, not unpacked into memory', async (t) => {
+  const dir = tmpdir(t);
+  const rel = makeRelease(dir);
+  const srv = await serve(t, releaseFiles(dir));
+  const root = makePackageRoot(dir, { baseUrl: srv.url });
+  await rejectsWith(installBinary({ root, env: env(), ...FAST, maxUnpackedBytes: 100 }),
+    `${rel.archive} passed its checksum but unpacks to more than`, 'CODEX_LITELLM_BINARY');
+  assert.deepEqual(filesUnder(path.join(root, 'vendor')), []);
+});
