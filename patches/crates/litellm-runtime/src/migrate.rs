@@ -287,14 +287,18 @@ pub fn plan(config_text: &str, litellm_text: &str) -> Result<Option<MigrationPla
                     let table = ensure_table(&mut litellm, &["providers", &id], true)?;
                     comments::prepend_comments(table.decor_mut(), &above);
                 }
+                // Indexes count what is left: an earlier removal after this one moved up.
+                for (earlier, _, _) in &mut keep {
+                    if *earlier > index {
+                        *earlier -= 1;
+                    }
+                }
                 keep.push((index, None, stays));
                 moved.push(format!(
                     "wire_api = \"chat\" in [model_providers.{id}] -> [providers.{id}] (removed from {CONFIG_TOML})"
                 ));
             }
         }
-        // Last removal first, so the indexes of the earlier ones still hold.
-        keep.sort_by_key(|(index, _, _)| std::cmp::Reverse(*index));
         for (index, position, text) in keep {
             match position {
                 Some(_) => comments::keep_before_next_table(&mut config, position, &text),

@@ -324,6 +324,11 @@ const COMMENTED: &[(&str, &str, &[&str])] = &[
         ],
     ),
     (
+        "wire_api, then an inline litellm_bridge, in one provider",
+        "[model_providers.v]\nname = \"v\"\nwire_api = \"chat\"\nenv_key = \"V_KEY\"\n# about v's models\n\nlitellm_bridge = { developer_role = \"user\" }\nmodels = [\"a\"]\n",
+        &[],
+    ),
+    (
         "inline litellm_bridge",
         "[model_providers.deepseek]\nname = \"DeepSeek\"\n# DeepSeek returns reasoning here\nlitellm_bridge = { reasoning_return = \"reasoning_content\" } # since V3\nenv_key = \"DEEPSEEK_API_KEY\"\n",
         &["# DeepSeek returns reasoning here", "# since V3"],
@@ -394,6 +399,20 @@ fn a_moved_comment_stays_next_to_its_setting() {
             .contains("developer_role = \"user\" # old vLLM\n"),
         "{}",
         plan.litellm_toml
+    );
+}
+
+#[test]
+fn comments_that_stay_keep_their_place() {
+    // The block after a blank line stays with what follows, not with what moved.
+    let (_, config, _) = COMMENTED
+        .iter()
+        .find(|(what, _, _)| what.starts_with("wire_api, then"))
+        .unwrap();
+    let plan = plan(config, "").unwrap().unwrap();
+    assert_eq!(
+        plan.config_toml,
+        "[model_providers.v]\nname = \"v\"\nenv_key = \"V_KEY\"\n# about v's models\n\nmodels = [\"a\"]\n"
     );
 }
 
