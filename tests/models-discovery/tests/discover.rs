@@ -371,7 +371,7 @@ async fn metadata_discovery_cuts_a_long_list_and_says_so() {
         .await;
     let notice = entry.cut_notice().unwrap();
     assert!(
-        notice.contains("lists 1500 models; only the first 1001"),
+        notice.contains("provider litellm lists 1500 models; only 1001 are used"),
         "{notice}"
     );
 }

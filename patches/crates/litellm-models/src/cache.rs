@@ -106,6 +106,15 @@ impl CacheEntry {
         self.models.iter().map(|m| m.id.clone()).collect()
     }
 
+    /// `-m` validation against this list. A list that was cut is not all the backend
+    /// serves, so it accepts any model rather than reject one beyond the cut.
+    pub fn validate_model(&self, model: &str) -> Result<(), crate::matches::UnknownModel> {
+        if self.cut.is_some() {
+            return Ok(());
+        }
+        crate::matches::validate_model(model, &self.provider, &self.served_ids())
+    }
+
     /// The line to show when the list was shortened (start-up notices, the doctor).
     pub fn cut_notice(&self) -> Option<String> {
         self.cut.map(|cut| cut.notice(&self.provider))
@@ -507,5 +516,23 @@ mod tests {
         assert!(!cache.refresh_due_at(Some(&listed), t0 + 14_999));
         assert!(cache.refresh_due_at(Some(&listed), t0 + 15_000));
         assert!(!cache.is_fresh(&listed));
+    }
+
+    #[test]
+    fn metadata_cache_a_cut_list_does_not_reject_a_model() {
+        let mut entry = CacheEntry::new("gw", "http://gw/v1", vec![ModelMetadata::new("m-0")]);
+        assert!(entry.validate_model("m-0").is_ok());
+        assert!(entry.validate_model("m-5000").is_err());
+        entry.cut = Some(ModelsCut {
+            listed: 5_000,
+            kept: 1,
+        });
+        assert!(entry.validate_model("m-5000").is_ok());
+        assert!(
+            entry
+                .cut_notice()
+                .unwrap()
+                .contains("lists 5000 models; only 1 are used")
+        );
     }
 }

@@ -172,9 +172,9 @@ impl ModelsCut {
     /// One line for the start-up notices and the doctor.
     pub fn notice(&self, provider: &str) -> String {
         format!(
-            "codex-litellm: provider {provider} lists {listed} models; only the first {kept} \
-             (and the configured model) are used. `-m` still accepts any model the backend \
-             serves; describe one beyond the cut with [models.\"<id>\"] in litellm.toml.",
+            "codex-litellm: provider {provider} lists {listed} models; only {kept} are used \
+             (the first ones, and the configured model). `-m` still accepts any model the \
+             backend serves; describe one beyond the cut with [models.\"<id>\"] in litellm.toml.",
             listed = self.listed,
             kept = self.kept
         )

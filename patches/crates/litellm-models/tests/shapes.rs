@@ -344,12 +344,9 @@ fn metadata_models_list_limited_counts_all_describes_few() {
         {"object": "model"},
         {"id": "base", "owned_by": "vllm", "max_model_len": 16384},
     ]});
-    let list = codex_litellm_models::parse::parse_models_list_limited(
-        &body,
-        1,
-        &["wanted".to_string()],
-    )
-    .unwrap();
+    let list =
+        codex_litellm_models::parse::parse_models_list_limited(&body, 1, &["wanted".to_string()])
+            .unwrap();
     let ids: Vec<&str> = list.models.iter().map(|m| m.id.as_str()).collect();
     assert_eq!(ids, ["lora-a", "wanted"]);
     assert_eq!(list.listed, 4);

@@ -14,7 +14,6 @@ use codex_litellm_models::ProviderModels;
 use codex_litellm_models::ResolvedModel;
 use codex_litellm_models::catalog_json_from_resolved;
 use codex_litellm_models::resolve_models;
-use codex_litellm_models::validate_model;
 use codex_login::AuthManager;
 use codex_model_provider_info::ModelProviderInfo;
 use codex_models_manager::manager::ModelsManager;
@@ -108,11 +107,8 @@ pub fn prepare(id: &str, info: &ModelProviderInfo, model: Option<&str>) -> Optio
         notices.extend(selected.tool_support_warning());
     }
     notices.extend(entry.cut_notice());
-    let unknown_model = model.and_then(|m| {
-        validate_model(m, id, &entry.served_ids())
-            .err()
-            .map(|err| err.to_string())
-    });
+    let unknown_model =
+        model.and_then(|m| entry.validate_model(m).err().map(|err| err.to_string()));
     let client = codex_litellm_models::default_client(models.request.timeout);
     Some(PreparedModels {
         catalog: Arc::new(catalog),
