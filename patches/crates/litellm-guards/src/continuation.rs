@@ -177,9 +177,12 @@ pub fn nudged_body(body: &Value, answer_text: &str, tool_choice_required: bool) 
 
 /// Whether `text` (a final answer) ends with a stated next action. See the module docs.
 pub fn stated_next_action(text: &str) -> Option<Intent> {
-    let sentence = last_sentence(text)?;
+    let sentences = last_paragraph(text)?;
+    let sentence = sentences.last()?.clone();
     let trimmed = sentence.trim_end();
-    if trimmed.ends_with('?') {
+    // A question anywhere in the closing paragraph hands the turn to the user ("What
+    // would you like? Meanwhile I'll move step 7 to blocked.").
+    if sentences.iter().any(|s| s.trim_end().ends_with('?')) {
         return None;
     }
     let lower = normalise(trimmed);
@@ -195,7 +198,7 @@ pub fn stated_next_action(text: &str) -> Option<Intent> {
             None => lower.clone(),
         },
     };
-    let cue = clauses(&body).find_map(|clause| clause_intent(clause))?;
+    let cue = clauses(&body).find_map(clause_intent)?;
     Some(Intent {
         sentence: sentence.trim().to_string(),
         cue,
@@ -236,6 +239,8 @@ const HANDOFF: &[&str] = &[
     "please confirm",
     "you confirm",
     "waiting for",
+    "waiting on",
+    "awaiting your",
     "i'll wait",
     "i will wait",
     "in the future",
@@ -274,6 +279,7 @@ const ACTION_VERBS: &[&str] = &[
     "bump",
     "call",
     "change",
+    "chase",
     "check",
     "clean",
     "clone",
@@ -360,6 +366,7 @@ const ACTION_VERBS: &[&str] = &[
     "rewrite",
     "run",
     "save",
+    "scaffold",
     "scan",
     "search",
     "set",
@@ -391,6 +398,7 @@ const ACTION_GERUNDS: &[&str] = &[
     "creating",
     "debugging",
     "digging",
+    "diving",
     "downloading",
     "editing",
     "executing",
@@ -398,6 +406,7 @@ const ACTION_GERUNDS: &[&str] = &[
     "fetching",
     "fixing",
     "gathering",
+    "hunting",
     "implementing",
     "inspecting",
     "installing",
@@ -413,6 +422,7 @@ const ACTION_GERUNDS: &[&str] = &[
     "reading",
     "regenerating",
     "rerunning",
+    "restarting",
     "running",
     "searching",
     "starting",
@@ -496,6 +506,8 @@ const MODALS: &[&str] = &[
 
 /// Leading words that may precede an action in progress.
 const LEADS: &[&str] = &[
+    "next up is",
+    "next up",
     "now",
     "next",
     "ok",
@@ -537,7 +549,7 @@ fn clause_intent(clause: &str) -> Option<String> {
             if let Some(verb) = first_content_word(&clause[at + cue.len()..], ADVERBS)
                 && ACTION_VERBS.contains(&verb.as_str())
             {
-                return Some(format!("{}{verb}", cue));
+                return Some(format!("{cue}{verb}"));
             }
         }
     }
@@ -563,9 +575,11 @@ fn clause_intent(clause: &str) -> Option<String> {
     if MODALS.iter().any(|m| padded.contains(m)) {
         return None;
     }
-    let timed = [" now ", " next ", " right away "]
+    // The time words may be in the lead ("Now digging into the routes").
+    let whole = format!(" {} ", clause.trim_end_matches(['.', '!', '…', ':', ' ']));
+    let timed = [" now ", " next ", " right away ", " next up "]
         .iter()
-        .any(|w| padded.contains(w));
+        .any(|w| whole.contains(w));
     let evident = SELF_EVIDENT_GERUNDS.contains(&word.as_str())
         || (word == "moving" && rest.starts_with("moving on"))
         || (word == "working" && rest.starts_with("working on"));
@@ -635,9 +649,9 @@ fn clauses(sentence: &str) -> impl Iterator<Item = &str> {
         .flat_map(|part| part.split(", then "))
 }
 
-/// The answer's last sentence: the last paragraph (or last list item), cut at sentence
-/// ends. `None` when the answer ends in a code block or has no words.
-fn last_sentence(text: &str) -> Option<String> {
+/// The sentences of the answer's last paragraph (or last list item), those with words.
+/// `None` when the answer ends in a code block or has no words.
+fn last_paragraph(text: &str) -> Option<Vec<String>> {
     let text = text.trim();
     if text.ends_with("```") {
         return None;
@@ -663,12 +677,12 @@ fn last_sentence(text: &str) -> Option<String> {
     }
     paragraph.reverse();
     let joined = paragraph.join(" ");
-    let sentences = split_sentences(&joined);
-    sentences
+    let sentences: Vec<String> = split_sentences(&joined)
         .into_iter()
-        .rev()
-        .find(|s| s.chars().any(char::is_alphabetic))
+        .filter(|s| s.chars().any(char::is_alphabetic))
         .map(str::to_string)
+        .collect();
+    (!sentences.is_empty()).then_some(sentences)
 }
 
 fn strip_list_marker(line: &str) -> &str {
@@ -720,6 +734,7 @@ fn split_sentences(text: &str) -> Vec<&str> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
     use pretty_assertions::assert_eq;

@@ -396,6 +396,7 @@ impl<C: Clock> CircuitBreaker<C> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
     use pretty_assertions::assert_eq;
