@@ -32,7 +32,8 @@
 //! 2. **Fallback — around the attempts** (`fetch`'s retry loop). Keep one
 //!    [`fallback::CircuitBreaker`] per process (its clock is [`fallback::SystemClock`],
 //!    tests use [`fallback::ManualClock`]). Candidates are
-//!    `breaker.candidates(primary, &fallbacks)`. When the attempts on a candidate are
+//!    `breaker.candidates(primary, &fallbacks)`, each a stable key such as
+//!    `"<provider>/<model>"` (the chain comes from [`settings::fallback_chain`]). When the attempts on a candidate are
 //!    spent, convert the last bridge `Fault` to [`fallback::FaultInfo`]
 //!    (`serde_json::from_value(serde_json::to_value(&fault)?)` works: same tag and
 //!    fields; a refusal in an answer is [`fallback::FaultInfo::Refusal`]) and call

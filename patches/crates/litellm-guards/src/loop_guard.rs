@@ -17,7 +17,8 @@
 //! (core/src/tools/context.rs), a JSON output whose `exit_code` / `metadata.exit_code` is
 //! non-zero or whose `success` is `false` / `isError` is `true`, and the error texts tool
 //! handlers return to the model: `apply_patch verification failed`, `Invalid patch`,
-//! `patch rejected`, `failed to parse function arguments`, `unsupported call`.
+//! `patch rejected`, `failed to parse function arguments`, `unsupported call`,
+//! `execution error:`, `exec command rejected` (by the user: repeating it is a loop too).
 
 use serde_json::Map;
 use serde_json::Value;
@@ -297,7 +298,10 @@ const FAILURE_PREFIXES: &[&str] = &[
     "patch rejected",
     "failed to parse function arguments",
     "failed to parse apply_patch",
+    "apply_patch handler received invalid patch input",
     "unsupported call",
+    "execution error:",
+    "exec command rejected",
 ];
 
 fn is_failure(output: &Value, text: &str) -> bool {
@@ -624,6 +628,10 @@ mod tests {
         assert!(fails(json!(
             "failed to parse function arguments: missing field `command`"
         )));
+        assert!(fails(json!(
+            "execution error: Io(Os { code: 2, kind: NotFound })"
+        )));
+        assert!(fails(json!("exec command rejected by user")));
         assert!(fails(json!(
             r#"{"output":"boom","metadata":{"exit_code":1,"duration_seconds":0.5}}"#
         )));
