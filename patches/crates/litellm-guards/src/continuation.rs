@@ -568,7 +568,7 @@ fn clause_intent(clause: &str) -> Option<String> {
     // "Running the tests now", "Moving on to the scan next", "Continuing without pausing".
     let rest = strip_leads(clause);
     let word = first_word(rest)?;
-    if !ACTION_GERUNDS.contains(&word.as_str()) {
+    if !ACTION_GERUNDS.contains(&word.as_str()) || describes_a_state(&word, rest) {
         return None;
     }
     let padded = format!(" {} ", rest.trim_end_matches(['.', '!', '…', ':', ' ']));
@@ -576,7 +576,8 @@ fn clause_intent(clause: &str) -> Option<String> {
         return None;
     }
     // The time words may be in the lead ("Now digging into the routes").
-    let whole = format!(" {} ", clause.trim_end_matches(['.', '!', '…', ':', ' ']));
+    let whole =
+        format!(" {} ", clause.trim_end_matches(['.', '!', '…', ':', ' '])).replace(',', " ");
     let timed = [" now ", " next ", " right away ", " next up "]
         .iter()
         .any(|w| whole.contains(w));
@@ -584,6 +585,34 @@ fn clause_intent(clause: &str) -> Option<String> {
         || (word == "moving" && rest.starts_with("moving on"))
         || (word == "working" && rest.starts_with("working on"));
     (timed || evident).then(|| format!("{word} … now"))
+}
+
+/// "Looking good now", "Working as intended now", "Building cleanly now" describe how
+/// things are, not what comes next.
+fn describes_a_state(word: &str, rest: &str) -> bool {
+    let after = rest.trim_start().strip_prefix(word).unwrap_or(rest);
+    let next = first_word(after).unwrap_or_default();
+    const STATE_WORDS: &[&str] = &[
+        "good",
+        "fine",
+        "great",
+        "well",
+        "smoothly",
+        "cleanly",
+        "correctly",
+        "properly",
+        "as",
+        "ok",
+        "okay",
+        "green",
+        "normally",
+        "fast",
+        "slowly",
+        "out",
+    ];
+    STATE_WORDS.contains(&next.as_str())
+        || (word == "working" && next != "on")
+        || (word == "looking" && !matches!(next.as_str(), "at" | "into" | "for" | "through"))
 }
 
 /// "I'm working on Linux" / "I'm running out of ideas" are facts, not announcements.
