@@ -1,7 +1,8 @@
 'use strict';
-// HTTP(S) downloads with node built-ins only: redirects, HTTP(S)_PROXY (CONNECT tunnel for
-// https URLs), NO_PROXY, an idle timeout, retries with backoff, and a check that the body
-// is as long as the server said. The body is hashed (SHA-256) while it is written.
+// HTTP(S) downloads with node built-ins only: redirects (at most 5, never from https to
+// http), HTTP(S)_PROXY (CONNECT tunnel for https URLs), NO_PROXY, an idle timeout, retries
+// with backoff, a size cap, and a check that the body is as long as the server said. The
+// body is hashed (SHA-256) while it is written.
 
 const crypto = require('node:crypto');
 const fs = require('node:fs');
@@ -12,6 +13,14 @@ const { pipeline } = require('node:stream/promises');
 const { Transform } = require('node:stream');
 
 const MAX_REDIRECTS = 5;
+// The release archive is about 100 MB (a 250 MB stripped binary); 512 MiB leaves room for
+// growth and for a mirror's unstripped build, and stops a server that sends without end.
+const MAX_DOWNLOAD_BYTES = 512 * 1024 * 1024;
+const MAX_TEXT_BYTES = 1024 * 1024;
+
+function sizeText(bytes) {
+  return bytes % (1024 * 1024) === 0 ? `${bytes / (1024 * 1024)} MiB` : `${bytes} bytes`;
+}
 
 class DownloadError extends Error {
   // retryable: a later attempt may succeed (network error, 5xx, body cut short).
@@ -173,7 +182,15 @@ async function get(url, opts) {
     const status = res.statusCode;
     if ([301, 302, 303, 307, 308].includes(status) && res.headers.location) {
       res.resume();
-      current = new URL(res.headers.location, current).toString();
+      const next = new URL(res.headers.location, current);
+      // Plain HTTP could be altered on the way (the .sha256 next to the archive too).
+      if (new URL(current).protocol === 'https:' && next.protocol !== 'https:') {
+        throw new DownloadError(
+          `${redact(current)} redirects to ${redact(next)}: refused, an https download does not continue over plain HTTP. ` +
+            'To download from that server anyway, set CODEX_LITELLM_DOWNLOAD_BASE_URL to its http:// address (a mirror of the release files).',
+        );
+      }
+      current = next.toString();
       continue;
     }
     if (status === 200) return { res, url: current };
@@ -186,15 +203,37 @@ async function get(url, opts) {
   throw new DownloadError(`more than ${MAX_REDIRECTS} redirects from ${redact(url)}`);
 }
 
+// The error for a body over `max` bytes (not retried: the next answer would be the same).
+function tooLarge(url, max, what, kind = 'a release archive is about 100 MB') {
+  return new DownloadError(
+    `${redact(url)} ${what}, over the ${sizeText(max)} cap (${kind}); ` +
+      'if CODEX_LITELLM_DOWNLOAD_BASE_URL is set, check what that mirror serves.',
+  );
+}
+
+// A Content-Length over the cap is refused before any of the body is read.
+function checkLength(res, url, max, kind) {
+  const length = Number(res.headers['content-length']);
+  if (res.headers['content-length'] !== undefined && length > max) {
+    res.destroy();
+    throw tooLarge(url, max, `is ${length} bytes`, kind);
+  }
+}
+
 // Streams the body of a 200 response into the file `dest`, hashing it; fails when the
-// body is shorter (or longer) than its Content-Length.
+// body is shorter (or longer) than its Content-Length, or longer than opts.maxBytes.
 async function saveBody({ res, url }, dest, opts) {
+  checkLength(res, url, opts.maxBytes);
   const expected = res.headers['content-length'] !== undefined ? Number(res.headers['content-length']) : null;
   const hash = crypto.createHash('sha256');
   let bytes = 0;
   const counter = new Transform({
     transform(chunk, _enc, done) {
       bytes += chunk.length;
+      if (bytes > opts.maxBytes) {
+        done(tooLarge(url, opts.maxBytes, `sent more than ${sizeText(opts.maxBytes)}`));
+        return;
+      }
       hash.update(chunk);
       if (opts.onProgress) opts.onProgress(bytes, expected);
       done(null, chunk);
@@ -220,13 +259,14 @@ async function saveBody({ res, url }, dest, opts) {
 }
 
 async function readBody({ res, url }, opts) {
+  checkLength(res, url, MAX_TEXT_BYTES, 'a checksum file is one line');
   const chunks = [];
   let size = 0;
   res.setTimeout(opts.timeoutMs, () => res.destroy(new DownloadError(`download of ${redact(url)} stalled`, { retryable: true })));
   try {
     for await (const c of res) {
       size += c.length;
-      if (size > 1 << 20) throw new DownloadError(`${redact(url)} is larger than 1 MiB; not a checksum file`);
+      if (size > MAX_TEXT_BYTES) throw new DownloadError(`${redact(url)} is larger than 1 MiB; not a checksum file`);
       chunks.push(c);
     }
   } catch (err) {
@@ -246,6 +286,7 @@ function withDefaults(opts = {}) {
     retries: 3,
     retryDelayMs: 1000,
     userAgent: 'codex-litellm-installer',
+    maxBytes: MAX_DOWNLOAD_BYTES,
     log: () => {},
     ...opts,
   };

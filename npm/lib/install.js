@@ -25,6 +25,8 @@ const { UnsupportedPlatformError, detectTarget, binaryName, archiveName } = requ
 const { TarError, extractMember } = require('./tar');
 
 const PACKAGE_ROOT = path.join(__dirname, '..');
+// The unpacked archive: a stripped binary is about 250 MB; 1 GiB leaves room for an unstripped one.
+const MAX_UNPACKED_BYTES = 1024 * 1024 * 1024;
 
 class InstallError extends Error {}
 
@@ -132,9 +134,38 @@ function parseChecksum(text, archive) {
   return m[1].toLowerCase();
 }
 
+// Ctrl-C, a kill or a closed terminal while a download runs: the temp folders go, then
+// the signal takes its default course (the process dies of it, as without this handler).
+// One handler for all downloads in flight. Where someone else listens for a signal too,
+// it is theirs: the folders then go when installBinary ends.
+const SIGNALS = process.platform === 'win32' ? ['SIGINT', 'SIGTERM'] : ['SIGINT', 'SIGTERM', 'SIGHUP'];
+const tempDirs = new Set();
+const onSignal = new Map(SIGNALS.map((sig) => [sig, () => {
+  if (process.listenerCount(sig) > 1) return;
+  for (const dir of tempDirs) {
+    try {
+      fs.rmSync(dir, { recursive: true, force: true });
+    } catch {
+      // best effort: we are about to die of the signal anyway
+    }
+  }
+  tempDirs.clear();
+  for (const [s, h] of onSignal) process.removeListener(s, h);
+  process.kill(process.pid, sig);
+}]));
+
+// Removes dir on a signal until the returned function is called.
+function removeOnSignal(dir) {
+  if (tempDirs.size === 0) for (const [s, h] of onSignal) process.on(s, h);
+  tempDirs.add(dir);
+  return () => {
+    if (tempDirs.delete(dir) && tempDirs.size === 0) for (const [s, h] of onSignal) process.removeListener(s, h);
+  };
+}
+
 // installBinary(opts): downloads, verifies and installs the binary; returns its path.
 // opts: env, root (package dir), log(line), and download options (retries,
-// retryDelayMs, timeoutMs, ca) for tests.
+// retryDelayMs, timeoutMs, ca, maxBytes) and maxUnpackedBytes for tests.
 async function installBinary(opts = {}) {
   const env = opts.env || process.env;
   const root = opts.root || PACKAGE_ROOT;
@@ -151,7 +182,8 @@ async function installBinary(opts = {}) {
     );
   }
   const url = `${base}/v${info.version}/${archive}`;
-  const dlOpts = { env, log, retries: opts.retries, retryDelayMs: opts.retryDelayMs, timeoutMs: opts.timeoutMs, ca: opts.ca };
+  const dlOpts = { env, log, retries: opts.retries, retryDelayMs: opts.retryDelayMs, timeoutMs: opts.timeoutMs, ca: opts.ca,
+    maxBytes: opts.maxBytes };
   for (const k of Object.keys(dlOpts)) if (dlOpts[k] === undefined) delete dlOpts[k];
 
   let expected;
@@ -179,6 +211,7 @@ async function installBinary(opts = {}) {
     throw fail(info, `cannot write the binary anywhere: ${candidateDirs(info, target, env, root).join(' and ')} are read-only; set CODEX_LITELLM_CACHE_DIR.`);
   }
   const tmp = fs.mkdtempSync(path.join(dir, '.download-'));
+  const undoSignals = removeOnSignal(tmp);
   try {
     log(`downloading ${redact(url)}`);
     const tarball = path.join(tmp, archive);
@@ -199,8 +232,14 @@ async function installBinary(opts = {}) {
     }
     let binary;
     try {
-      binary = extractMember(zlib.gunzipSync(fs.readFileSync(tarball)), binaryName(target));
+      // Capped like the download: a gzip bomb that passed its checksum (a bad release) must not fill memory.
+      const maxOutputLength = opts.maxUnpackedBytes || MAX_UNPACKED_BYTES;
+      binary = extractMember(zlib.gunzipSync(fs.readFileSync(tarball), { maxOutputLength }), binaryName(target));
     } catch (err) {
+      if (err.code === 'ERR_BUFFER_TOO_LARGE') {
+        throw fail(info, `${archive} passed its checksum but unpacks to more than the ${MAX_UNPACKED_BYTES >> 20} MiB cap; ` +
+          'the release is broken: report it, or build from source and set CODEX_LITELLM_BINARY.', url);
+      }
       if (err instanceof TarError || err.code === 'Z_DATA_ERROR' || err.code === 'Z_BUF_ERROR') {
         throw fail(info, `${archive} passed its checksum but cannot be unpacked: ${err.message}`, url);
       }
@@ -216,6 +255,7 @@ async function installBinary(opts = {}) {
   } finally {
     // A stream of a failed attempt may still be closing its file in here (ENOTEMPTY): retry.
     fs.rmSync(tmp, { recursive: true, force: true, maxRetries: 10, retryDelay: 50 });
+    undoSignals();
   }
 }
 

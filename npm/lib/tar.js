@@ -23,18 +23,27 @@ function checksumOk(header) {
   return sum === octal(header, 148, 8);
 }
 
-// pax records "LEN key=value\n" ...: the path, when one is given.
+// pax records "LEN key=value\n" ...: the path, when one is given. LEN counts the bytes
+// of the whole record, itself included; a record that does not fit that shape is an
+// error, so each turn of the loop moves forward by at least "1 k=\n".
 function paxPath(data) {
-  let rest = data.toString('utf8');
-  while (rest.length) {
-    const m = /^(\d+) ([^=]+)=/.exec(rest);
-    if (!m) break;
-    const len = Number(m[1]);
-    const record = rest.slice(0, len);
-    if (m[2] === 'path') return record.slice(m[0].length, -1);
-    rest = rest.slice(len);
+  let path = null;
+  let pos = 0;
+  while (pos < data.length) {
+    const bad = (why) => new TarError(`corrupt pax header: ${why} (record at byte ${pos})`);
+    const space = data.indexOf(0x20, pos);
+    const lenText = space === -1 ? '' : data.toString('latin1', pos, space);
+    if (!/^[1-9][0-9]{0,9}$/.test(lenText)) throw bad('the record does not start with its length');
+    const end = pos + Number(lenText);
+    if (end <= space + 3 || end > data.length) throw bad(`length ${lenText} does not fit the header`);
+    if (data[end - 1] !== 0x0a) throw bad('the record does not end with a newline');
+    const record = data.toString('utf8', space + 1, end - 1);
+    const eq = record.indexOf('=');
+    if (eq < 1) throw bad('no key=value');
+    if (record.slice(0, eq) === 'path') path = record.slice(eq + 1);
+    pos = end;
   }
-  return null;
+  return path;
 }
 
 // extractMember(tarBuffer, name): the contents of the regular file called name
@@ -43,6 +52,7 @@ function extractMember(buf, name) {
   const seen = [];
   let offset = 0;
   let longName = null;
+  // Each turn moves offset forward by at least one 512-byte block.
   while (offset + 512 <= buf.length) {
     const header = buf.subarray(offset, offset + 512);
     if (header.every((b) => b === 0)) break;

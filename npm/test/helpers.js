@@ -6,6 +6,7 @@ const { execFileSync } = require('node:child_process');
 const crypto = require('node:crypto');
 const fs = require('node:fs');
 const http = require('node:http');
+const https = require('node:https');
 const os = require('node:os');
 const path = require('node:path');
 const { archiveName, binaryName, detectTarget } = require('../lib/platform');
@@ -66,6 +67,22 @@ function serve(t, handler) {
     resolve({ url: `http://127.0.0.1:${server.address().port}`, hits, server })));
 }
 
+// A self-signed certificate for localhost and 127.0.0.1 (openssl); pass .cert as `ca`.
+function selfSignedCert(dir) {
+  const key = path.join(dir, 'key.pem');
+  const cert = path.join(dir, 'cert.pem');
+  execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', cert,
+    '-days', '2', '-subj', '/CN=localhost', '-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1'], { stdio: 'ignore' });
+  return { key: fs.readFileSync(key), cert: fs.readFileSync(cert) };
+}
+
+// serveHttps(t, tlsOpts, handler): a local HTTPS server; resolves with its https://localhost URL.
+function serveHttps(t, tlsOpts, handler) {
+  const server = https.createServer(tlsOpts, handler);
+  t.after(() => new Promise((r) => { server.closeAllConnections(); server.close(r); }));
+  return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve(`https://localhost:${server.address().port}`)));
+}
+
 // A handler serving the release files of dir at /v<version>/<file>; 404 otherwise.
 function releaseFiles(dir, version = VERSION) {
   return (req, res) => {
@@ -88,4 +105,15 @@ function filesUnder(dir) {
     .sort();
 }
 
-module.exports = { VERSION, TARGET, FAKE_BINARY, tmpdir, makeRelease, makePackageRoot, serve, releaseFiles, filesUnder };
+// Every entry under dir, folders too (relative paths): a temp folder left empty shows.
+function entriesUnder(dir) {
+  if (!fs.existsSync(dir)) return [];
+  return fs.readdirSync(dir, { recursive: true, withFileTypes: true })
+    .map((e) => path.relative(dir, path.join(e.parentPath || e.path, e.name)))
+    .sort();
+}
+
+module.exports = {
+  VERSION, TARGET, FAKE_BINARY, tmpdir, makeRelease, makePackageRoot, serve, serveHttps, selfSignedCert, releaseFiles, filesUnder,
+  entriesUnder,
+};

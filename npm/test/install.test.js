@@ -3,12 +3,14 @@
 
 const test = require('node:test');
 const assert = require('node:assert/strict');
-const { execFileSync } = require('node:child_process');
+const { execFileSync, spawn } = require('node:child_process');
 const fs = require('node:fs');
 const path = require('node:path');
 const { InstallError, findBinary, installBinary, parseChecksum } = require('../lib/install');
 const { detectTarget, UnsupportedPlatformError } = require('../lib/platform');
-const { VERSION, TARGET, tmpdir, makeRelease, makePackageRoot, serve, releaseFiles, filesUnder } = require('./helpers');
+const {
+  VERSION, TARGET, tmpdir, makeRelease, makePackageRoot, serve, serveHttps, selfSignedCert, releaseFiles, filesUnder, entriesUnder,
+} = require('./helpers');
 
 const FAST = { retries: 3, retryDelayMs: 5, timeoutMs: 5000 };
 
@@ -164,6 +166,119 @@ test('a redirect loop stops with a clear message', async (t) => {
   await rejectsWith(installBinary({ root, env: env(), ...FAST }), 'more than 5 redirects');
 });
 
+test('an https download redirected to http:// is refused, with what to do', async (t) => {
+  const dir = tmpdir(t);
+  const rel = makeRelease(dir);
+  const plain = await serve(t, releaseFiles(dir));
+  const tlsOpts = selfSignedCert(dir);
+  const base = await serveHttps(t, tlsOpts, (req, res) => { res.writeHead(302, { Location: `${plain.url}${req.url}` }); res.end(); });
+  const root = makePackageRoot(dir, { baseUrl: base, checksums: { [rel.archive]: rel.sha256 } });
+  await rejectsWith(installBinary({ root, env: env(), ca: tlsOpts.cert, ...FAST }),
+    `${base}/v${VERSION}/${rel.archive} redirects to ${plain.url}/v${VERSION}/${rel.archive}`, 'plain HTTP',
+    'CODEX_LITELLM_DOWNLOAD_BASE_URL');
+  assert.deepEqual(plain.hits, {}, 'nothing is fetched over http');
+  assert.deepEqual(filesUnder(path.join(root, 'vendor')), []);
+});
+
+test('the redirect to http:// is refused for the .sha256 too', async (t) => {
+  const dir = tmpdir(t);
+  makeRelease(dir);
+  const plain = await serve(t, releaseFiles(dir));
+  const tlsOpts = selfSignedCert(dir);
+  const base = await serveHttps(t, tlsOpts, (req, res) => { res.writeHead(301, { Location: `${plain.url}${req.url}` }); res.end(); });
+  const root = makePackageRoot(dir, { baseUrl: base });
+  await rejectsWith(installBinary({ root, env: env(), ca: tlsOpts.cert, ...FAST }), 'could not get the published checksum', 'plain HTTP');
+  assert.deepEqual(plain.hits, {});
+});
+
+test('a Content-Length over the 512 MiB cap is refused before the body is read, and not retried', async (t) => {
+  const dir = tmpdir(t);
+  const rel = makeRelease(dir);
+  const srv = await serve(t, (req, res) => {
+    res.writeHead(200, { 'Content-Length': 600 * 1024 * 1024 });
+    res.write(Buffer.alloc(1024), () => res.socket.destroy());
+  });
+  const root = makePackageRoot(dir, { baseUrl: srv.url, checksums: { [rel.archive]: rel.sha256 } });
+  await rejectsWith(installBinary({ root, env: env(), ...FAST }),
+    `${srv.url}/v${VERSION}/${rel.archive} is 629145600 bytes`, 'over the 512 MiB cap', 'CODEX_LITELLM_DOWNLOAD_BASE_URL');
+  assert.equal(srv.hits[`/v${VERSION}/${rel.archive}`], 1);
+  assert.deepEqual(filesUnder(path.join(root, 'vendor')), []);
+});
+
+test('a body without Content-Length that grows past the cap is cut off, and not retried', async (t) => {
+  const dir = tmpdir(t);
+  const rel = makeRelease(dir);
+  const total = 64 << 20;
+  let sent = 0;
+  const srv = await serve(t, (req, res) => {
+    res.writeHead(200, { 'Content-Type': 'application/octet-stream' }); // chunked
+    const chunk = Buffer.alloc(64 << 10, 7);
+    const pump = () => {
+      while (sent < total) {
+        sent += chunk.length;
+        if (!res.write(chunk)) return res.once('drain', pump);
+      }
+      return res.end();
+    };
+    pump();
+  });
+  const root = makePackageRoot(dir, { baseUrl: srv.url, checksums: { [rel.archive]: rel.sha256 } });
+  await rejectsWith(installBinary({ root, env: env(), ...FAST, maxBytes: 1 << 20 }),
+    `${srv.url}/v${VERSION}/${rel.archive} sent more than 1 MiB`, 'over the 1 MiB cap');
+  assert.ok(sent < total, `the download went on to the end (${sent} bytes sent)`);
+  assert.equal(srv.hits[`/v${VERSION}/${rel.archive}`], 1);
+  assert.deepEqual(filesUnder(path.join(root, 'vendor')), []);
+});
+
+// `installs` installBinary calls at once in a child process whose downloads never finish;
+// once all are receiving, the test sends `sig`. Resolves with the package roots and the exit.
+async function interruptedInstalls(t, sig, installs) {
+  const dir = tmpdir(t);
+  const rel = makeRelease(dir);
+  let receiving;
+  const started = new Promise((r) => { receiving = r; });
+  let count = 0;
+  const srv = await serve(t, (req, res) => {
+    res.writeHead(200, { 'Content-Length': rel.bytes.length });
+    // Half the body, and then nothing more.
+    res.write(rel.bytes.subarray(0, rel.bytes.length >> 1), () => { if (++count === installs) receiving(); });
+  });
+  const roots = Array.from({ length: installs }, () =>
+    makePackageRoot(dir, { baseUrl: srv.url, checksums: { [rel.archive]: rel.sha256 } }));
+  const calls = roots.map((root) => JSON.stringify({ root, env: env(), retries: 1, timeoutMs: 60000 }));
+  const code = `const { installBinary } = require(${JSON.stringify(path.join(__dirname, '..', 'lib', 'install.js'))});
+    for (const opts of [${calls.join(', ')}]) {
+      installBinary(opts).then(() => console.log('installed'), (e) => console.log('failed: ' + e.message));
+    }`;
+  const child = spawn(process.execPath, ['-e', code], { stdio: ['ignore', 'pipe', 'pipe'] });
+  t.after(() => child.kill('SIGKILL'));
+  let out = '';
+  child.stdout.on('data', (d) => { out += d; });
+  child.stderr.on('data', (d) => { out += d; });
+  const exited = new Promise((r) => child.on('exit', (status, signal) => r({ status, signal, out })));
+  await started;
+  for (const root of roots) {
+    assert.equal(entriesUnder(path.join(root, 'vendor', TARGET)).filter((e) => e.startsWith('.download-')).length, 1,
+      'the download runs in a temp folder');
+  }
+  child.kill(sig);
+  return { roots, exit: await exited };
+}
+
+for (const sig of ['SIGINT', 'SIGTERM']) {
+  test(`${sig} during the download: the temp folder is removed and the process dies of ${sig}`, { timeout: 30000 }, async (t) => {
+    const { roots, exit } = await interruptedInstalls(t, sig, 1);
+    assert.equal(exit.signal, sig, `exit ${exit.status}: ${exit.out}`);
+    assert.deepEqual(entriesUnder(path.join(roots[0], 'vendor')), [TARGET], 'nothing but the empty target folder is left');
+  });
+}
+
+test('SIGINT during two downloads at once: both temp folders go, the signal is not swallowed', { timeout: 30000 }, async (t) => {
+  const { roots, exit } = await interruptedInstalls(t, 'SIGINT', 2);
+  assert.equal(exit.signal, 'SIGINT', `exit ${exit.status}: ${exit.out}`);
+  for (const root of roots) assert.deepEqual(entriesUnder(path.join(root, 'vendor')), [TARGET]);
+});
+
 test('a read-only package directory: the binary goes to the cache directory', async (t) => {
   const dir = tmpdir(t);
   makeRelease(dir);
@@ -215,4 +330,14 @@ test('checksum lines: sha256sum format, bare hash; another file name is refused'
   assert.equal(parseChecksum(h, 'a.tar.gz'), h);
   assert.equal(parseChecksum(`${h}  b.tar.gz`, 'a.tar.gz'), null);
   assert.equal(parseChecksum('<html>not found</html>', 'a.tar.gz'), null);
+});
+
+test('an archive that unpacks past the cap is refused, not unpacked into memory', async (t) => {
+  const dir = tmpdir(t);
+  const rel = makeRelease(dir);
+  const srv = await serve(t, releaseFiles(dir));
+  const root = makePackageRoot(dir, { baseUrl: srv.url });
+  await rejectsWith(installBinary({ root, env: env(), ...FAST, maxUnpackedBytes: 100 }),
+    `${rel.archive} passed its checksum but unpacks to more than`, 'CODEX_LITELLM_BINARY');
+  assert.deepEqual(filesUnder(path.join(root, 'vendor')), []);
 });

@@ -6,29 +6,12 @@
 const test = require('node:test');
 const assert = require('node:assert/strict');
 const { execFileSync } = require('node:child_process');
-const fs = require('node:fs');
 const http = require('node:http');
-const https = require('node:https');
 const net = require('node:net');
-const path = require('node:path');
 const { installBinary } = require('../lib/install');
-const { VERSION, tmpdir, makeRelease, makePackageRoot, serve, releaseFiles } = require('./helpers');
+const { VERSION, tmpdir, makeRelease, makePackageRoot, serve, serveHttps, selfSignedCert, releaseFiles } = require('./helpers');
 
 const FAST = { retries: 2, retryDelayMs: 5, timeoutMs: 5000 };
-
-function selfSignedCert(dir) {
-  const key = path.join(dir, 'key.pem');
-  const cert = path.join(dir, 'cert.pem');
-  execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', cert,
-    '-days', '2', '-subj', '/CN=localhost', '-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1'], { stdio: 'ignore' });
-  return { key: fs.readFileSync(key), cert: fs.readFileSync(cert) };
-}
-
-function serveHttps(t, tlsOpts, handler) {
-  const server = https.createServer(tlsOpts, handler);
-  t.after(() => new Promise((r) => { server.closeAllConnections(); server.close(r); }));
-  return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve(`https://localhost:${server.address().port}`)));
-}
 
 // A forward proxy: CONNECT tunnels and absolute-URI GETs; requires `auth` when given.
 function startProxy(t, auth) {

@@ -3,6 +3,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 use codex_litellm_mock_llm::MockLlm;
@@ -10,8 +11,15 @@ use codex_litellm_mock_llm::RecordedRequest;
 use codex_litellm_mock_llm::Response;
 use codex_litellm_mock_llm::Route;
 use codex_litellm_mock_llm::Scenario;
+use codex_litellm_mock_llm::StartOptions;
+use codex_litellm_models::CacheEntry;
 use codex_litellm_models::DiscoveryRequest;
+use codex_litellm_models::LiveModels;
+use codex_litellm_models::MAX_ANSWER_BYTES;
+use codex_litellm_models::MAX_MODELS;
 use codex_litellm_models::MetadataField;
+use codex_litellm_models::ModelMetadata;
+use codex_litellm_models::ModelsCut;
 use codex_litellm_models::ProviderModels;
 use codex_litellm_models::discover;
 use codex_litellm_models::discover::ProbeOutcome;
@@ -301,4 +309,277 @@ async fn metadata_discovery_refreshes_in_the_background() {
         .expect("the background refresh wrote the cache");
     assert_eq!(cached.models[0].context_window, Some(16_384));
     assert!(!models.spawn_refresh_if_stale(), "fresh: nothing to do");
+}
+
+/// A port nothing listens on yet (bound, then released): a gateway that comes up later.
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+async fn start_on(port: u16, scenario: Scenario) -> MockLlm {
+    MockLlm::start_with_options(
+        scenario,
+        StartOptions {
+            port,
+            ..StartOptions::default()
+        },
+    )
+    .await
+    .unwrap()
+}
+
+fn vllm_models(ids: impl IntoIterator<Item = String>) -> Scenario {
+    Scenario {
+        models: ids
+            .into_iter()
+            .map(|id| json!({"id": id, "object": "model", "owned_by": "vllm", "max_model_len": 8192}))
+            .collect(),
+        ..Scenario::default()
+    }
+}
+
+#[tokio::test]
+async fn metadata_discovery_cuts_a_long_list_and_says_so() {
+    let mock = MockLlm::start(vllm_models((0..1_500).map(|i| format!("m-{i}"))))
+        .await
+        .unwrap();
+    let request = request_for(&mock).with_wanted_model("m-1400");
+    let found = discover(&client(), &request, None).await;
+    assert!(!found.failed);
+    assert_eq!(found.models.len(), MAX_MODELS + 1);
+    assert_eq!(found.models[MAX_MODELS - 1].id, "m-999");
+    assert_eq!(
+        found.models[MAX_MODELS].id, "m-1400",
+        "the configured model survives the cut"
+    );
+    assert_eq!(
+        found.cut,
+        Some(ModelsCut {
+            listed: 1_500,
+            kept: MAX_MODELS + 1
+        })
+    );
+
+    // The cache says so, for the start-up notices and the doctor.
+    let dir = tempfile::tempdir().unwrap();
+    let entry = ProviderModels::new(dir.path(), request)
+        .refresh(&client())
+        .await;
+    let notice = entry.cut_notice().unwrap();
+    assert!(
+        notice.contains("provider litellm lists 1500 models; only 1001 are used"),
+        "{notice}"
+    );
+}
+
+/// Serves `GET` with a `size`-byte JSON body, with or without `Content-Length`.
+async fn serve_big_answer(size: usize, content_length: bool) -> u16 {
+    use tokio::io::AsyncReadExt;
+    use tokio::io::AsyncWriteExt;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        while let Ok((mut stream, _)) = listener.accept().await {
+            let mut buf = [0u8; 4096];
+            let _ = stream.read(&mut buf).await;
+            let entry = br#"{"id":"model-0000000000","object":"model"},"#;
+            let head = br#"{"object":"list","data":["#;
+            let tail = br#"{"id":"last"}]}"#;
+            let count = (size - head.len() - tail.len()) / entry.len();
+            let total = head.len() + count * entry.len() + tail.len();
+            let length = if content_length {
+                format!("content-length: {total}\r\n")
+            } else {
+                String::new()
+            };
+            let headers = format!(
+                "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\n{length}connection: close\r\n\r\n"
+            );
+            let _ = stream.write_all(headers.as_bytes()).await;
+            let _ = stream.write_all(head).await;
+            let chunk = entry.repeat(1_000);
+            let mut left = count;
+            while left > 0 {
+                let n = left.min(1_000);
+                if stream.write_all(&chunk[..n * entry.len()]).await.is_err() {
+                    break;
+                }
+                left -= n;
+            }
+            let _ = stream.write_all(tail).await;
+        }
+    });
+    port
+}
+
+#[tokio::test]
+async fn metadata_discovery_does_not_read_an_answer_over_the_cap() {
+    for content_length in [true, false] {
+        let port = serve_big_answer(MAX_ANSWER_BYTES + 1_000, content_length).await;
+        let request = DiscoveryRequest::new("big", &format!("http://127.0.0.1:{port}/v1"), None)
+            .with_timeout(Duration::from_secs(30));
+        let found = discover(&client(), &request, None).await;
+        assert!(found.failed, "content-length {content_length}");
+        assert!(found.models.is_empty());
+        assert_eq!(
+            found.probes[0].to_string(),
+            "GET /v1/models: answer larger than 8 MiB, not read"
+        );
+    }
+    // Just under the cap is read.
+    let port = serve_big_answer(MAX_ANSWER_BYTES - 1_000, false).await;
+    let request = DiscoveryRequest::new("big", &format!("http://127.0.0.1:{port}/v1"), None)
+        .with_timeout(Duration::from_secs(30));
+    let found = discover(&client(), &request, None).await;
+    assert!(!found.failed, "{:?}", found.probes);
+}
+
+#[tokio::test]
+async fn metadata_cache_is_per_key_and_per_provider_id() {
+    let mock = MockLlm::start(litellm_16k()).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let admin = ProviderModels::new(
+        dir.path(),
+        DiscoveryRequest::new("my.gw", &mock.base_url(), Some("sk-admin-SECRET".into())),
+    );
+    admin.refresh(&client()).await;
+    assert!(admin.cached().is_some());
+    for other in [
+        DiscoveryRequest::new("my.gw", &mock.base_url(), Some("sk-restricted".into())),
+        DiscoveryRequest::new("my_gw", &mock.base_url(), Some("sk-admin-SECRET".into())),
+    ] {
+        let other = ProviderModels::new(dir.path(), other);
+        assert_ne!(other.cache.path(), admin.cache.path());
+        assert!(
+            other.cached().is_none(),
+            "{:?} was served another key's or provider's list",
+            other.request
+        );
+    }
+}
+
+#[tokio::test]
+async fn metadata_discovery_refetches_when_the_etag_is_refused() {
+    let mut refused = Route::get_status("/v1/models", 412);
+    refused
+        .headers
+        .insert("if-none-match".to_string(), "\"gone\"".to_string());
+    let mut scenario = vllm_models(["new-model".to_string()]);
+    scenario.routes.push(refused);
+    let mock = MockLlm::start(scenario).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let models = ProviderModels::new(dir.path(), request_for(&mock));
+    let mut stale = CacheEntry::new(
+        "litellm",
+        &mock.base_url(),
+        vec![ModelMetadata::new("old-model")],
+    );
+    stale.etag = Some("\"gone\"".to_string());
+    stale.fetched_at_unix_ms -= 3_600_000;
+    models.cache.store(&stale).unwrap();
+    assert_eq!(models.cached().unwrap().served_ids(), ["old-model"]);
+
+    let entry = models.ensure_fresh(&client()).await;
+    assert_eq!(entry.served_ids(), ["new-model"]);
+    assert_eq!(
+        entry.probes,
+        ["GET /v1/models: HTTP 412", "GET /v1/models: ok"]
+    );
+    let requests = mock.requests();
+    assert_eq!(requests[0].header("if-none-match"), Some("\"gone\""));
+    assert_eq!(requests[1].header("if-none-match"), None);
+}
+
+#[tokio::test]
+async fn metadata_discovery_failure_is_a_backoff_not_a_list() {
+    let port = free_port();
+    let request = DiscoveryRequest::new("litellm", &format!("http://127.0.0.1:{port}/v1"), None);
+    let dir = tempfile::tempdir().unwrap();
+    let models = ProviderModels::new(dir.path(), request);
+
+    // The gateway is down at start: a failure, remembered as a backoff, never as a list.
+    let failed = models.ensure_fresh(&client()).await;
+    assert!(!failed.has_list());
+    assert!(failed.models.is_empty());
+    assert_eq!(failed.failure.map(|f| f.failures), Some(1));
+    assert!(
+        !models.needs_refresh(),
+        "not asked again within the backoff"
+    );
+    let again = models.refresh(&client()).await;
+    assert_eq!(
+        again.failure.map(|f| f.failures),
+        Some(2),
+        "the backoff doubles"
+    );
+
+    // The gateway comes up; once the backoff is over the next look reads the list.
+    let _mock = start_on(port, vllm_models(["a".to_string(), "b".to_string()])).await;
+    let now_due = ProviderModels {
+        cache: models.cache.clone().with_min_backoff(Duration::ZERO),
+        request: models.request.clone(),
+    };
+    assert!(now_due.needs_refresh());
+    let listed = now_due.ensure_fresh(&client()).await;
+    assert_eq!(listed.served_ids(), ["a", "b"]);
+    assert_eq!(listed.failure, None);
+}
+
+#[tokio::test]
+async fn metadata_live_models_follow_the_gateway_and_the_cache_file() {
+    let port = free_port();
+    let request = DiscoveryRequest::new("litellm", &format!("http://127.0.0.1:{port}/v1"), None);
+    let dir = tempfile::tempdir().unwrap();
+    let mut models = ProviderModels::new(dir.path(), request);
+    models.cache = models.cache.clone().with_min_backoff(Duration::ZERO);
+    let live = Arc::new(LiveModels::new(models.clone(), client(), None));
+
+    // Started while the gateway is down: no list, nothing cached as one.
+    let first = live.lookup().await;
+    assert!(first.models().is_empty());
+    assert!(!first.entry.as_ref().unwrap().has_list());
+
+    // The gateway comes up: the next lookup after the backoff lists its models.
+    let mock = start_on(port, vllm_models(["a".to_string(), "b".to_string()])).await;
+    let second = live.lookup().await;
+    let ids: Vec<&str> = second.models().iter().map(|m| m.id.as_str()).collect();
+    assert_eq!(ids, ["a", "b"]);
+    assert!(second.generation > first.generation);
+    assert_eq!(mock.requests().len(), 1);
+
+    // Fresh now: lookups ask nothing and the generation stays.
+    let third = live.lookup().await;
+    assert_eq!(third.generation, second.generation);
+    assert_eq!(mock.requests().len(), 1);
+
+    // Another process (or a turn's background refresh) rewrites the file: picked up.
+    let other = ProviderModels::new(dir.path(), models.request.clone());
+    other
+        .cache
+        .store(&CacheEntry::new(
+            "litellm",
+            &models.request.base_url,
+            vec![ModelMetadata::new("c")],
+        ))
+        .unwrap();
+    let fourth = live.current();
+    let ids: Vec<&str> = fourth.models().iter().map(|m| m.id.as_str()).collect();
+    assert_eq!(ids, ["c"]);
+    assert!(fourth.generation > third.generation);
+
+    // The gateway goes down: the list stays, the failure only spaces the next attempts.
+    mock.shutdown().await;
+    let stale = ProviderModels {
+        cache: models.cache.clone().with_ttl(Duration::ZERO),
+        request: models.request.clone(),
+    };
+    let kept = stale.refresh(&client()).await;
+    assert_eq!(kept.served_ids(), ["c"]);
+    let fifth = live.current();
+    assert_eq!(fifth.generation, fourth.generation);
+    assert_eq!(fifth.models().len(), 1);
 }

@@ -4,6 +4,9 @@
 //! gateway alias named like an OpenAI model (`gpt-5`, `o3`) gets the backend's values,
 //! never upstream's bundled entry for that name.
 
+use std::collections::HashMap;
+use std::collections::HashSet;
+
 use serde::Serialize;
 use serde_json::Value;
 use serde_json::json;
@@ -186,6 +189,8 @@ pub fn resolve_models(
     overrides: &ModelOverrides,
     options: &CatalogOptions,
 ) -> Vec<ResolvedModel> {
+    // Sets and maps by id: linear in the number of models (a gateway may list thousands).
+    let mut seen: HashSet<&str> = HashSet::new();
     let mut ids: Vec<&str> = Vec::new();
     let candidates = options
         .required_models
@@ -194,14 +199,18 @@ pub fn resolve_models(
         .chain(discovered.iter().map(|m| m.id.as_str()))
         .chain(overrides.keys().map(String::as_str));
     for id in candidates {
-        if !ids.contains(&id) {
+        if seen.insert(id) {
             ids.push(id);
         }
+    }
+    let mut by_id: HashMap<&str, &ModelMetadata> = HashMap::with_capacity(discovered.len());
+    for model in discovered {
+        by_id.entry(model.id.as_str()).or_insert(model);
     }
     ids.into_iter()
         .filter(|id| !is_wildcard(id))
         .map(|id| {
-            let found = discovered.iter().find(|m| m.id == id);
+            let found = by_id.get(id).copied();
             let base = found.cloned().unwrap_or_else(|| ModelMetadata::new(id));
             let required = options.required_models.iter().any(|r| r == id);
             let listed = required

@@ -11,6 +11,8 @@
 //! The API key goes only into the `Authorization` header. Errors and probe notes name the
 //! endpoint path and the HTTP status, never the URL's credentials, the key, or the body.
 
+use std::collections::HashMap;
+use std::collections::HashSet;
 use std::time::Duration;
 
 use futures::future::join_all;
@@ -21,6 +23,7 @@ use serde_json::Value;
 use serde_json::json;
 
 use crate::cache::CacheEntry;
+use crate::cache::DiscoveryFailure;
 use crate::cache::ModelCache;
 use crate::cache::now_unix_ms;
 use crate::metadata::ModelMetadata;
@@ -28,7 +31,7 @@ use crate::parse::BackendHint;
 use crate::parse::ParseError;
 use crate::parse::parse_litellm_model_info;
 use crate::parse::parse_llamacpp_props;
-use crate::parse::parse_models_list;
+use crate::parse::parse_models_list_limited;
 use crate::parse::parse_ollama_ps;
 use crate::parse::parse_ollama_show;
 
@@ -38,6 +41,15 @@ pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(3);
 
 /// `/api/show` is one request per model: at most this many (wanted models first).
 const MAX_OLLAMA_SHOW: usize = 16;
+
+/// Largest answer read from any discovery endpoint. OpenRouter's full `/models` list (the
+/// largest seen, a few hundred models with descriptions) is under 2 MiB; a bigger answer is
+/// not read at all, so a broken or hostile gateway cannot make a start use its size in memory.
+pub const MAX_ANSWER_BYTES: usize = 8 * 1024 * 1024;
+
+/// Most models kept from one discovery (the configured model is kept beyond it). Each becomes
+/// a catalog entry carrying Codex's base instructions, so the catalog grows with this.
+pub const MAX_MODELS: usize = 1_000;
 
 /// What to ask and how.
 #[derive(Clone)]
@@ -103,6 +115,8 @@ pub enum ProbeOutcome {
     Unreachable,
     NotJson,
     Malformed(String),
+    /// The answer was larger than this many bytes and was not read.
+    TooLarge(usize),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -122,6 +136,9 @@ impl std::fmt::Display for Probe {
             ProbeOutcome::Unreachable => "unreachable".to_string(),
             ProbeOutcome::NotJson => "not JSON".to_string(),
             ProbeOutcome::Malformed(why) => why.clone(),
+            ProbeOutcome::TooLarge(limit) => {
+                format!("answer larger than {} MiB, not read", limit / (1024 * 1024))
+            }
         };
         write!(f, "{}: {outcome}", self.endpoint)
     }
@@ -138,6 +155,30 @@ pub struct Discovery {
     /// `/models` could not be read: nothing is known.
     pub failed: bool,
     pub probes: Vec<Probe>,
+    /// The backend listed more than [`MAX_MODELS`]; the rest were dropped.
+    pub cut: Option<ModelsCut>,
+}
+
+/// A model list shortened to [`MAX_MODELS`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct ModelsCut {
+    /// How many models the backend listed.
+    pub listed: usize,
+    /// How many were kept.
+    pub kept: usize,
+}
+
+impl ModelsCut {
+    /// One line for the start-up notices and the doctor.
+    pub fn notice(&self, provider: &str) -> String {
+        format!(
+            "codex-litellm: provider {provider} lists {listed} models; only {kept} are used \
+             (the first ones, and the configured model). `-m` still accepts any model the \
+             backend serves; describe one beyond the cut with [models.\"<id>\"] in litellm.toml.",
+            listed = self.listed,
+            kept = self.kept
+        )
+    }
 }
 
 /// A client for discovery: short connect timeout, the request timeout set per request.
@@ -163,6 +204,32 @@ enum Fetched {
     Body(Answer),
     NotModified,
     Failed(ProbeOutcome),
+}
+
+/// The body, unless it is larger than `limit` (said by `Content-Length` or found while
+/// reading): then reading stops there and the connection is dropped.
+async fn read_capped(
+    mut response: reqwest::Response,
+    limit: usize,
+) -> Result<Vec<u8>, ProbeOutcome> {
+    let declared = response.content_length().unwrap_or(0);
+    if declared > limit as u64 {
+        return Err(ProbeOutcome::TooLarge(limit));
+    }
+    let mut body = Vec::with_capacity(usize::try_from(declared).unwrap_or(0));
+    loop {
+        match response.chunk().await {
+            Ok(Some(chunk)) => {
+                if body.len() + chunk.len() > limit {
+                    return Err(ProbeOutcome::TooLarge(limit));
+                }
+                body.extend_from_slice(&chunk);
+            }
+            Ok(None) => return Ok(body),
+            Err(err) if err.is_timeout() => return Err(ProbeOutcome::Timeout),
+            Err(_) => return Err(ProbeOutcome::Unreachable),
+        }
+    }
 }
 
 fn path_of(url: &str) -> &str {
@@ -207,9 +274,8 @@ impl Fetcher<'_> {
                     .get(ETAG)
                     .and_then(|v| v.to_str().ok())
                     .map(str::to_string);
-                match response.bytes().await {
-                    Err(err) if err.is_timeout() => Fetched::Failed(ProbeOutcome::Timeout),
-                    Err(_) => Fetched::Failed(ProbeOutcome::Unreachable),
+                match read_capped(response, MAX_ANSWER_BYTES).await {
+                    Err(outcome) => Fetched::Failed(outcome),
                     Ok(bytes) => match serde_json::from_slice::<Value>(&bytes) {
                         Ok(body) => Fetched::Body(Answer { body, etag }),
                         Err(_) => Fetched::Failed(ProbeOutcome::NotJson),
@@ -254,10 +320,19 @@ pub async fn discover(
         probes: Vec::new(),
     };
     let models_url = format!("{}/models", request.base_url);
-    let (probe, fetched) = fetcher
+    let (probe, mut fetched) = fetcher
         .fetch(reqwest::Method::GET, &models_url, None, if_none_match)
         .await;
     fetcher.probes.push(probe);
+    // A server that no longer accepts the stored ETag (412, 400, ...) would otherwise fail
+    // every refresh and keep a stale list forever: ask once more without it.
+    if if_none_match.is_some() && matches!(fetched, Fetched::Failed(ProbeOutcome::Http(_))) {
+        let (probe, again) = fetcher
+            .fetch(reqwest::Method::GET, &models_url, None, None)
+            .await;
+        fetcher.probes.push(probe);
+        fetched = again;
+    }
     let answer = match fetched {
         Fetched::Body(answer) => answer,
         Fetched::NotModified => {
@@ -276,8 +351,8 @@ pub async fn discover(
             };
         }
     };
-    let (listed, mut hint) = match parse_models_list(&answer.body) {
-        Ok(parsed) => parsed,
+    let list = match parse_models_list_limited(&answer.body, MAX_MODELS, &request.wanted_models) {
+        Ok(list) => list,
         Err(err) => {
             fetcher.note_parse_error(&err);
             return Discovery {
@@ -287,6 +362,12 @@ pub async fn discover(
             };
         }
     };
+    drop(answer.body);
+    let (listed, mut hint) = (list.models, list.hint);
+    let cut = (list.listed > listed.len()).then_some(ModelsCut {
+        listed: list.listed,
+        kept: listed.len(),
+    });
     if hint == BackendHint::Other && request.root_url().ends_with(":11434") {
         hint = BackendHint::Ollama;
     }
@@ -296,13 +377,40 @@ pub async fn discover(
         BackendHint::Ollama => ollama_details(&mut fetcher, &listed).await,
         BackendHint::Other => litellm_model_info(&mut fetcher).await,
     };
+    let mut models = merge_listed_with_trusted(listed, trusted);
+    // Models only `/model/info` names come last; they count towards the cap too.
+    let cut = match cut_list(&mut models, &request.wanted_models, MAX_MODELS) {
+        Some(later) => Some(ModelsCut {
+            listed: cut.map_or(later.listed, |c| c.listed - c.kept + later.listed),
+            kept: later.kept,
+        }),
+        None => cut,
+    };
     Discovery {
-        models: merge_listed_with_trusted(listed, trusted),
+        models,
         etag: answer.etag,
         not_modified: false,
         failed: false,
         probes: fetcher.probes,
+        cut,
     }
+}
+
+/// Keeps the first `max` models, plus any wanted (configured) model listed beyond them.
+fn cut_list(models: &mut Vec<ModelMetadata>, wanted: &[String], max: usize) -> Option<ModelsCut> {
+    if models.len() <= max {
+        return None;
+    }
+    let listed = models.len();
+    let beyond: Vec<ModelMetadata> = models
+        .drain(max..)
+        .filter(|m| wanted.contains(&m.id))
+        .collect();
+    models.extend(beyond);
+    Some(ModelsCut {
+        listed,
+        kept: models.len(),
+    })
 }
 
 /// `/models` order; each listed model's values from the trusted source first. Models only
@@ -311,19 +419,27 @@ fn merge_listed_with_trusted(
     listed: Vec<ModelMetadata>,
     trusted: Vec<ModelMetadata>,
 ) -> Vec<ModelMetadata> {
+    let mut by_id: HashMap<String, usize> = HashMap::with_capacity(trusted.len());
+    for (i, model) in trusted.iter().enumerate() {
+        by_id.entry(model.id.clone()).or_insert(i);
+    }
+    let mut seen: HashSet<String> = HashSet::with_capacity(listed.len());
     let mut merged: Vec<ModelMetadata> = listed
         .into_iter()
-        .map(|model| match trusted.iter().find(|t| t.id == model.id) {
-            Some(better) => {
-                let mut better = better.clone();
-                better.fill_missing_from(&model);
-                better
+        .map(|model| {
+            seen.insert(model.id.clone());
+            match by_id.get(&model.id) {
+                Some(&i) => {
+                    let mut better = trusted[i].clone();
+                    better.fill_missing_from(&model);
+                    better
+                }
+                None => model,
             }
-            None => model,
         })
         .collect();
     for model in trusted {
-        if !merged.iter().any(|m| m.id == model.id) {
+        if seen.insert(model.id.clone()) {
             merged.push(model);
         }
     }
@@ -386,6 +502,9 @@ async fn ollama_details(fetcher: &mut Fetcher<'_>, listed: &[ModelMetadata]) -> 
         .filter(|w| listed.iter().any(|m| m.id == *w))
         .collect();
     for model in listed {
+        if ids.len() >= MAX_OLLAMA_SHOW {
+            break;
+        }
         if !ids.contains(&model.id.as_str()) {
             ids.push(&model.id);
         }
@@ -438,11 +557,17 @@ pub struct ProviderModels {
 impl ProviderModels {
     /// `cache_dir`: e.g. `$CODEX_HOME/cache/litellm-models`.
     pub fn new(cache_dir: impl Into<std::path::PathBuf>, request: DiscoveryRequest) -> Self {
-        let cache = ModelCache::new(cache_dir, &request.provider, &request.base_url);
+        let cache = ModelCache::new(
+            cache_dir,
+            &request.provider,
+            &request.base_url,
+            request.api_key.as_deref(),
+        );
         Self { cache, request }
     }
 
-    /// The stored entry, fresh or not (sync; for a models manager's constructor).
+    /// The stored entry, fresh or not (sync; for a models manager's constructor). It may
+    /// hold no list ([`CacheEntry::has_list`]) when discovery has only failed so far.
     pub fn cached(&self) -> Option<CacheEntry> {
         self.cache.load()
     }
@@ -451,25 +576,50 @@ impl ProviderModels {
         self.cache.needs_refresh()
     }
 
-    /// Asks the backend again (with the cached ETag) and stores the result. When the
-    /// backend cannot be read, a previous list is kept; either way the entry's time is
-    /// renewed, so an unreachable backend is asked once per TTL, not on every start.
+    /// Asks the backend again (with the cached ETag) and stores the result. A failure is
+    /// never stored as a list: the last list read (if any) is kept with its own time, and
+    /// the failure is remembered only as a backoff (5 s, doubling, at most the TTL), so
+    /// an unreachable backend is neither asked on every start nor forgotten for a TTL.
     pub async fn refresh(&self, client: &reqwest::Client) -> CacheEntry {
         let previous = self.cache.load();
-        let etag = previous.as_ref().and_then(|p| p.etag.clone());
+        let etag = previous
+            .as_ref()
+            .filter(|p| p.has_list())
+            .and_then(|p| p.etag.clone());
         let discovery = discover(client, &self.request, etag.as_deref()).await;
-        let mut entry = match (&previous, discovery.not_modified || discovery.failed) {
-            (Some(previous), true) => previous.clone(),
-            _ => CacheEntry::new(
-                &self.request.provider,
-                &self.request.base_url,
-                discovery.models,
-            ),
+        // A 304 nobody asked for (no list, so no ETag sent) says nothing: a failure too.
+        let failed = discovery.failed || (discovery.not_modified && etag.is_none());
+        let mut entry = match (previous, failed, discovery.not_modified) {
+            (previous, true, _) => {
+                let failures = previous
+                    .as_ref()
+                    .and_then(|p| p.failure)
+                    .map_or(0, |f| f.failures);
+                let mut entry = previous.unwrap_or_else(|| {
+                    CacheEntry::without_list(&self.request.provider, &self.request.base_url)
+                });
+                entry.failure = Some(DiscoveryFailure {
+                    failures: failures.saturating_add(1),
+                    failed_at_unix_ms: now_unix_ms(),
+                });
+                entry
+            }
+            (Some(previous), false, true) => CacheEntry {
+                fetched_at_unix_ms: now_unix_ms(),
+                failure: None,
+                ..previous
+            },
+            (_, false, _) => {
+                let mut entry = CacheEntry::new(
+                    &self.request.provider,
+                    &self.request.base_url,
+                    discovery.models,
+                );
+                entry.etag = discovery.etag;
+                entry.cut = discovery.cut;
+                entry
+            }
         };
-        if !discovery.failed {
-            entry.etag = discovery.etag;
-        }
-        entry.fetched_at_unix_ms = now_unix_ms();
         entry.probes = discovery.probes.iter().map(ToString::to_string).collect();
         if let Err(err) = self.cache.store(&entry) {
             tracing::warn!(
@@ -480,16 +630,17 @@ impl ProviderModels {
         entry
     }
 
-    /// The cached entry when fresh, else a refresh (for start-up, before `-m` is validated).
+    /// The cached entry unless a refresh is due (a stale list, or a past failure whose
+    /// backoff is over), else a refresh (for start-up, before `-m` is validated).
     pub async fn ensure_fresh(&self, client: &reqwest::Client) -> CacheEntry {
         match self.cache.load() {
-            Some(entry) if self.cache.is_fresh(&entry) => entry,
+            Some(entry) if !self.cache.refresh_due_at(Some(&entry), now_unix_ms()) => entry,
             _ => self.refresh(client).await,
         }
     }
 
-    /// Refreshes in the background on the current tokio runtime when the cache is stale.
-    /// Returns whether a refresh was started (false: fresh, or no runtime).
+    /// Refreshes in the background on the current tokio runtime when a refresh is due.
+    /// Returns whether a refresh was started (false: not due, or no runtime).
     pub fn spawn_refresh_if_stale(&self) -> bool {
         if !self.needs_refresh() {
             return false;

@@ -8,18 +8,23 @@
 //! - [`catalog`]: values decided (with conservative defaults), upstream `ModelsResponse`
 //!   JSON, the notices and the no-tools warning;
 //! - [`matches`]: `-m <unknown>` fails fast with close matches;
-//! - [`cache`]: one file per provider, TTL, ETag, atomic writes;
-//! - [`discover`]: the HTTP shell, short timeouts, one failed request when there is nothing.
+//! - [`cache`]: one file per provider, base URL and key; TTL, ETag, failure backoff, atomic
+//!   writes;
+//! - [`discover`]: the HTTP shell, short timeouts, capped answers, one failed request when
+//!   there is nothing;
+//! - [`live`]: a running process's list, which follows the cache file and retries failures.
 
 pub mod cache;
 pub mod catalog;
 pub mod discover;
+pub mod live;
 pub mod matches;
 pub mod metadata;
 pub mod overrides;
 pub mod parse;
 
 pub use cache::CacheEntry;
+pub use cache::DiscoveryFailure;
 pub use cache::ModelCache;
 pub use catalog::CatalogOptions;
 pub use catalog::DEFAULT_CONTEXT_WINDOW;
@@ -29,9 +34,14 @@ pub use catalog::catalog_json_from_resolved;
 pub use catalog::resolve_models;
 pub use discover::Discovery;
 pub use discover::DiscoveryRequest;
+pub use discover::MAX_ANSWER_BYTES;
+pub use discover::MAX_MODELS;
+pub use discover::ModelsCut;
 pub use discover::ProviderModels;
 pub use discover::default_client;
 pub use discover::discover;
+pub use live::LiveModels;
+pub use live::Snapshot;
 pub use matches::UnknownModel;
 pub use matches::close_matches;
 pub use matches::validate_model;

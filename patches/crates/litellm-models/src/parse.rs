@@ -3,7 +3,8 @@
 //! A field that is missing, `null`, zero or of the wrong type is "not said", never an error;
 //! only an answer that is not the expected shape at all is [`ParseError::Malformed`].
 
-use std::collections::BTreeMap;
+use std::collections::HashMap;
+use std::collections::HashSet;
 
 use serde_json::Value;
 
@@ -74,58 +75,114 @@ pub enum BackendHint {
 /// `GET {base}/models` in all its flavours: plain OpenAI (`id` only), vLLM, LiteLLM
 /// 1.108.7+, OpenRouter, llama.cpp, Ollama. Entries without a string `id` are skipped.
 pub fn parse_models_list(body: &Value) -> Result<(Vec<ModelMetadata>, BackendHint), ParseError> {
+    parse_models_list_limited(body, usize::MAX, &[]).map(|list| (list.models, list.hint))
+}
+
+/// What `GET /models` listed, as far as it was read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ModelsList {
+    pub models: Vec<ModelMetadata>,
+    pub hint: BackendHint,
+    /// Entries with an id, including those beyond the limit.
+    pub listed: usize,
+}
+
+/// [`parse_models_list`] describing only the first `max` entries (plus any in `wanted`
+/// beyond them); the rest are only counted. Linear in the answer's length.
+pub fn parse_models_list_limited(
+    body: &Value,
+    max: usize,
+    wanted: &[String],
+) -> Result<ModelsList, ParseError> {
     const ENDPOINT: &str = "GET /models";
     let items = data_array(body, ENDPOINT)?;
-    let mut models = Vec::new();
-    let mut parents: BTreeMap<String, String> = BTreeMap::new();
     let mut hint = BackendHint::Other;
+    let mut listed = 0;
+    let mut kept: Vec<(&str, &Value)> = Vec::new();
     for item in items {
-        let Some(id) = item
-            .get("id")
-            .and_then(Value::as_str)
-            .filter(|s| !s.is_empty())
-        else {
+        let Some(id) = id_of(item) else {
             continue;
         };
-        let mut model = ModelMetadata::new(id);
-        read_vllm_model_card(item, &mut model);
-        read_litellm_models_entry(item, &mut model);
-        read_openrouter_model(item, &mut model);
-        if let Some(parent) = item.get("parent").and_then(Value::as_str) {
-            parents.insert(id.to_string(), parent.to_string());
+        listed += 1;
+        hint = hint_from(hint, item);
+        if kept.len() < max || wanted.iter().any(|w| w == id) {
+            kept.push((id, item));
         }
-        let owned_by = item.get("owned_by").and_then(Value::as_str).unwrap_or("");
-        hint = match (hint, owned_by) {
-            (BackendHint::Other, "vllm") => BackendHint::Vllm,
-            (BackendHint::Other, "llamacpp") => BackendHint::LlamaCpp,
-            (BackendHint::Other, "library" | "ollama") => BackendHint::Ollama,
-            (hint, _) => hint,
-        };
-        if item.get("max_model_len").is_some() {
-            hint = BackendHint::Vllm;
-        } else if item.get("context_length").is_some() && item.get("top_provider").is_some() {
-            hint = BackendHint::OpenRouter;
-        }
-        models.push(model);
     }
+    let mut models: Vec<ModelMetadata> = kept
+        .iter()
+        .map(|(id, item)| describe_entry(id, item))
+        .collect();
     // vLLM lists LoRA adapters with `parent` (the base model) and no `max_model_len`; an
-    // adapter runs in its base model's window.
-    for (child, parent) in &parents {
-        let parent_window = models
-            .iter()
-            .find(|m| &m.id == parent)
-            .and_then(|m| m.context_window);
-        if let Some(model) = models.iter_mut().find(|m| &m.id == child)
-            && model.context_window.is_none()
-        {
-            model.set_u64(
-                MetadataField::ContextWindow,
-                parent_window,
-                "GET /models max_model_len of the parent model (vLLM)",
-            );
+    // adapter runs in its base model's window (the first entry of that id). Found in one
+    // pass with a set, however long the list is.
+    let parent_of = |item: &Value| {
+        item.get("parent")
+            .and_then(Value::as_str)
+            .map(str::to_string)
+    };
+    let needed: HashSet<String> = kept
+        .iter()
+        .filter_map(|(_, item)| parent_of(item))
+        .collect();
+    if !needed.is_empty() {
+        let mut windows: HashMap<&str, Option<u64>> = HashMap::new();
+        for item in items {
+            if let Some(id) = id_of(item)
+                && needed.contains(id)
+                && !windows.contains_key(id)
+            {
+                windows.insert(id, describe_entry(id, item).context_window);
+            }
+        }
+        for (model, (_, item)) in models.iter_mut().zip(&kept) {
+            if model.context_window.is_none()
+                && let Some(parent) = parent_of(item)
+            {
+                model.set_u64(
+                    MetadataField::ContextWindow,
+                    windows.get(parent.as_str()).copied().flatten(),
+                    "GET /models max_model_len of the parent model (vLLM)",
+                );
+            }
         }
     }
-    Ok((models, hint))
+    Ok(ModelsList {
+        models,
+        hint,
+        listed,
+    })
+}
+
+fn id_of(item: &Value) -> Option<&str> {
+    item.get("id")
+        .and_then(Value::as_str)
+        .filter(|s| !s.is_empty())
+}
+
+fn describe_entry(id: &str, item: &Value) -> ModelMetadata {
+    let mut model = ModelMetadata::new(id);
+    read_vllm_model_card(item, &mut model);
+    read_litellm_models_entry(item, &mut model);
+    read_openrouter_model(item, &mut model);
+    model
+}
+
+fn hint_from(hint: BackendHint, item: &Value) -> BackendHint {
+    let owned_by = item.get("owned_by").and_then(Value::as_str).unwrap_or("");
+    let hint = match (hint, owned_by) {
+        (BackendHint::Other, "vllm") => BackendHint::Vllm,
+        (BackendHint::Other, "llamacpp") => BackendHint::LlamaCpp,
+        (BackendHint::Other, "library" | "ollama") => BackendHint::Ollama,
+        (hint, _) => hint,
+    };
+    if item.get("max_model_len").is_some() {
+        BackendHint::Vllm
+    } else if item.get("context_length").is_some() && item.get("top_provider").is_some() {
+        BackendHint::OpenRouter
+    } else {
+        hint
+    }
 }
 
 /// vLLM: `ModelCard.max_model_len` in `/v1/models`, filled from the engine's
@@ -233,6 +290,7 @@ pub fn parse_litellm_model_info(body: &Value) -> Result<Vec<ModelMetadata>, Pars
     const ENDPOINT: &str = "GET /model/info";
     let items = data_array(body, ENDPOINT)?;
     let mut models: Vec<ModelMetadata> = Vec::new();
+    let mut index: HashMap<String, usize> = HashMap::new();
     for item in items {
         let Some(name) = item
             .get("model_name")
@@ -243,9 +301,12 @@ pub fn parse_litellm_model_info(body: &Value) -> Result<Vec<ModelMetadata>, Pars
         };
         let info = item.get("model_info").unwrap_or(&Value::Null);
         let deployment = litellm_deployment(name, info);
-        match models.iter_mut().find(|m| m.id == name) {
-            Some(existing) => combine_deployments(existing, &deployment),
-            None => models.push(deployment),
+        match index.get(name) {
+            Some(&i) => combine_deployments(&mut models[i], &deployment),
+            None => {
+                index.insert(name.to_string(), models.len());
+                models.push(deployment);
+            }
         }
     }
     Ok(models)

@@ -334,3 +334,22 @@ fn metadata_malformed_answers_are_errors_or_ignored_values_never_panics() {
     .unwrap();
     assert!(info.iter().all(|m| !m.has_any_value()), "{info:?}");
 }
+
+#[test]
+fn metadata_models_list_limited_counts_all_describes_few() {
+    let body = json!({"object": "list", "data": [
+        {"id": "lora-a", "owned_by": "vllm", "parent": "base"},
+        {"id": "other", "owned_by": "vllm"},
+        {"id": "wanted", "owned_by": "vllm"},
+        {"object": "model"},
+        {"id": "base", "owned_by": "vllm", "max_model_len": 16384},
+    ]});
+    let list =
+        codex_litellm_models::parse::parse_models_list_limited(&body, 1, &["wanted".to_string()])
+            .unwrap();
+    let ids: Vec<&str> = list.models.iter().map(|m| m.id.as_str()).collect();
+    assert_eq!(ids, ["lora-a", "wanted"]);
+    assert_eq!(list.listed, 4);
+    // The adapter's base model is beyond the cut; its window is still found.
+    assert_eq!(list.models[0].context_window, Some(16_384));
+}

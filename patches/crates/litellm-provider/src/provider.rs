@@ -20,7 +20,6 @@ use codex_model_provider::SharedModelProvider;
 use codex_model_provider_info::ModelProviderInfo;
 use codex_models_manager::cache::ModelsCache;
 use codex_models_manager::manager::SharedModelsManager;
-use codex_models_manager::manager::StaticModelsManager;
 use codex_protocol::error::CodexErr;
 use codex_protocol::openai_models::ModelsResponse;
 use std::collections::BTreeMap;
@@ -77,10 +76,7 @@ on provider {}; set background_model in litellm.toml",
             return None;
         }
         let models = self.chat.models.as_ref()?;
-        Some(Arc::new(StaticModelsManager::new(
-            self.inner.auth_manager(),
-            (*models.catalog).clone(),
-        )))
+        Some(models.models_manager(self.inner.auth_manager()))
     }
 
     /// Upstream's names (`codex-auto-review`, `gpt-5.6-luna`, ...) do not exist on a chat

@@ -3,20 +3,54 @@
 //! Older releases kept them in config.toml: a `[litellm]` table, `litellm_bridge` sub-tables
 //! under `[model_providers.<id>]`, and (from the community patch set) `wire_api = "chat"`.
 //! Stock `codex` 0.171 warns about the first two on every run and every stock release since
-//! the chat removal refuses the third. On a codex-litellm run they move to litellm.toml, the
-//! rest of config.toml kept byte for byte (toml_edit), after a backup, each file replaced
-//! atomically. Running it again finds nothing to move.
+//! the chat removal refuses the third. On a codex-litellm run they move to litellm.toml.
+//! The rest of config.toml stays byte for byte (toml_edit, plus its BOM, line endings and
+//! last newline, which toml_edit does not keep); each moved setting takes its comments
+//! along (see `comments`). Running it again finds nothing to move.
+//!
+//! Writing it, with a second codex-litellm start or stock `codex` running at the same time:
+//! 1. config.toml is read and the move computed; nothing to move ends it (most starts).
+//! 2. The lock: `$CODEX_HOME/.litellm-migrate.lock` (created owner-only, never deleted),
+//!    an OS lock (`File::try_lock`: flock, LockFileEx) held until the move ends and
+//!    released by the system when the process ends, so a crash leaves no stale lock. If
+//!    another start holds it, this one changes nothing and reads the settings as they are
+//!    (`load_view` does the same move in memory; litellm.toml is always replaced before
+//!    config.toml, so it reads a consistent pair).
+//! 3. Under the lock: read and compute again. A read-only config.toml (a Nix store file
+//!    behind a home-manager symlink) or one whose folder takes no new file is
+//!    [`Outcome::NotMoved`]: a warning saying what to do, nothing written, the start goes on.
+//! 4. The new config.toml is written beside its target (through symlinks) in a temporary
+//!    file (`create_new`, owner-only, then the target's permissions) and synced.
+//! 5. The backup `config.toml.before-litellm-toml` (`.1`, `.2`, ... if taken) is created
+//!    with `create_new`, so no two starts ever write the same one; owner-only, synced.
+//! 6. litellm.toml is replaced the same way (owner-only when new), the folder synced.
+//! 7. config.toml is read once more: stock `codex` takes no lock and may have written it
+//!    (a trusted folder). Changed: back to 3 from what it wrote (at most `ATTEMPTS`
+//!    times), the backup rewritten. Unchanged: renamed over it, the folder synced.
+//!
+//! Any failure after 5 removes the backup (config.toml is unchanged): a start that cannot
+//! move the settings leaves nothing behind, however often it runs.
 
 use crate::settings::CONFIG_TOML;
 use crate::settings::LITELLM_PROVIDER_ID;
 use crate::settings::LITELLM_TOML;
 use crate::settings::LitellmSettings;
 use crate::settings::is_builtin_chat_provider;
+use comments::TextForm;
 use std::path::Path;
 use std::path::PathBuf;
 use toml_edit::DocumentMut;
 use toml_edit::Item;
+use toml_edit::Key;
 use toml_edit::Table;
+use toml_edit::TableLike;
+use write::Backup;
+use write::Lock;
+use write::Locked;
+use write::Staged;
+
+mod comments;
+mod write;
 
 /// What a migration would write.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -98,29 +132,46 @@ fn is_chat_wire_api(item: Option<&Item>) -> bool {
 /// nothing to move, or config.toml does not parse (Codex reports that itself). `Err`: what
 /// cannot be moved safely, and what to write instead.
 pub fn plan(config_text: &str, litellm_text: &str) -> Result<Option<MigrationPlan>, String> {
-    let Ok(mut config) = config_text.parse::<DocumentMut>() else {
+    let config_form = TextForm::of(config_text);
+    let Ok(mut config) = TextForm::body(config_text).parse::<DocumentMut>() else {
         return Ok(None);
     };
     if legacy_settings_in(config_text).is_empty() {
         return Ok(None);
     }
-    let mut litellm = litellm_text.parse::<DocumentMut>().map_err(|err| {
-        format!("{LITELLM_TOML} is not valid TOML, so nothing was moved into it: {err}")
-    })?;
+    let litellm_form = if litellm_text.contains('\n') {
+        TextForm::of(litellm_text)
+    } else {
+        TextForm::new_like(config_form)
+    };
+    let mut litellm = TextForm::body(litellm_text)
+        .parse::<DocumentMut>()
+        .map_err(|err| {
+            format!("{LITELLM_TOML} is not valid TOML, so nothing was moved into it: {err}")
+        })?;
     let mut moved = Vec::new();
 
-    if let Some(legacy) = config.remove("litellm") {
-        keep_comments(&mut config, &legacy);
+    if let Some(index) = index_of(config.as_table(), "litellm") {
+        let Some((key, mut legacy)) = config.remove_entry("litellm") else {
+            return Ok(None);
+        };
+        let position = match &legacy {
+            Item::Table(table) if !table.is_dotted() => table.position(),
+            _ => None,
+        };
+        let (stays, mut above) = comments::entry_comments(Some(&key), &mut legacy, false);
         let Some(legacy) = legacy.as_table_like() else {
             return Err(format!(
                 "{CONFIG_TOML}: `litellm` is not a table; remove it (codex-litellm's settings now live in {LITELLM_TOML})"
             ));
         };
         let mut keys = Vec::new();
-        for (key, item) in legacy.iter() {
-            let Some((_, destination)) = LEGACY_LITELLM_KEYS.iter().find(|(k, _)| *k == key) else {
+        let mut previous: Option<&[&str]> = None;
+        for (name, item) in legacy.iter() {
+            let Some((_, destination)) = LEGACY_LITELLM_KEYS.iter().find(|(k, _)| *k == name)
+            else {
                 return Err(format!(
-                    "{CONFIG_TOML}: [litellm] has `{key}`, which codex-litellm does not know, so nothing was moved. Fix or remove it, then run codex-litellm again (the keys are {})",
+                    "{CONFIG_TOML}: [litellm] has `{name}`, which codex-litellm does not know, so nothing was moved. Fix or remove it, then run codex-litellm again (the keys are {})",
                     LEGACY_LITELLM_KEYS
                         .iter()
                         .map(|(k, _)| *k)
@@ -128,8 +179,46 @@ pub fn plan(config_text: &str, litellm_text: &str) -> Result<Option<MigrationPla
                         .join(", ")
                 ));
             };
-            put(&mut litellm, destination, item, &format!("[litellm] {key}"))?;
+            // Comments above a setting after a blank line end the previous one (often
+            // commented-out options): they go to the end of where that one went.
+            let mut key = legacy.key(name).cloned();
+            let mut item = item.clone();
+            let decor = match (&mut item, &mut key) {
+                (Item::Table(table), _) if !table.is_dotted() => Some(table.decor_mut()),
+                (Item::Value(_), Some(key)) => Some(key.leaf_decor_mut()),
+                _ => None,
+            };
+            if let Some(decor) = decor {
+                let (ending, attached) = comments::split_prefix(comments::raw(decor.prefix()));
+                decor.set_prefix(attached.concat());
+                let lines = comments::comment_lines(&ending);
+                let known = litellm.to_string().replace("\r\n", "\n");
+                if !lines.is_empty() && !known.contains(&lines.concat()) {
+                    match previous.and_then(|path| comments::table_at(&mut litellm, path)) {
+                        Some(end) => comments::append_to_end(end, &lines),
+                        None => above.extend(lines),
+                    }
+                }
+            }
+            put(
+                &mut litellm,
+                destination,
+                key.as_ref(),
+                &item,
+                &mut above,
+                &format!("[litellm] {name}"),
+            )?;
             keys.push(destination.join("."));
+            previous = Some(match item {
+                Item::Table(_) => *destination,
+                _ => &destination[..destination.len() - 1],
+            });
+        }
+        // Comments of an empty `[litellm]` have nothing to go with: they stay.
+        let stays = stays + &above.concat();
+        match position {
+            Some(_) => comments::keep_before_next_table(&mut config, position, &stays),
+            None => comments::keep_in_config(&mut config, &[], index, None, &stays),
         }
         moved.push(format!(
             "[litellm] -> {LITELLM_TOML} ({})",
@@ -141,65 +230,133 @@ pub fn plan(config_text: &str, litellm_text: &str) -> Result<Option<MigrationPla
         ));
     }
 
-    let mut removed_tables: Vec<Item> = Vec::new();
-    if let Some(providers) = config
-        .get_mut("model_providers")
-        .and_then(Item::as_table_like_mut)
-    {
-        let ids: Vec<String> = providers.iter().map(|(id, _)| id.to_string()).collect();
-        for id in ids {
-            let Some(provider) = providers.get_mut(&id).and_then(Item::as_table_like_mut) else {
-                continue;
-            };
-            if let Some(bridge) = provider.remove("litellm_bridge") {
-                removed_tables.push(bridge.clone());
+    let ids: Vec<String> = config
+        .get("model_providers")
+        .and_then(Item::as_table_like)
+        .map(|providers| providers.iter().map(|(id, _)| id.to_string()).collect())
+        .unwrap_or_default();
+    for id in ids {
+        let table_path = ["model_providers", id.as_str()];
+        let provider_position = config
+            .get("model_providers")
+            .and_then(|providers| providers.get(&id))
+            .and_then(Item::as_table)
+            .and_then(Table::position);
+        let Some(provider) = config
+            .get_mut("model_providers")
+            .and_then(Item::as_table_like_mut)
+            .and_then(|providers| providers.get_mut(&id))
+            .and_then(Item::as_table_like_mut)
+        else {
+            continue;
+        };
+        let mut keep = Vec::new();
+        if let Some(index) = index_of_like(provider, "litellm_bridge") {
+            let key = provider.key("litellm_bridge").cloned();
+            if let Some(mut bridge) = provider.remove("litellm_bridge") {
+                let position = match &bridge {
+                    Item::Table(table) if !table.is_dotted() => table.position(),
+                    _ => None,
+                };
+                let (stays, mut above) = comments::entry_comments(key.as_ref(), &mut bridge, true);
                 put(
                     &mut litellm,
                     &["providers", &id, "bridge"],
+                    None,
                     &bridge,
+                    &mut above,
                     &format!("[model_providers.{id}.litellm_bridge]"),
                 )?;
+                keep.push((index, position, stays + &above.concat()));
                 moved.push(format!(
                     "[model_providers.{id}.litellm_bridge] -> [providers.{id}.bridge]"
                 ));
             }
-            if is_chat_wire_api(provider.get("wire_api")) {
-                provider.remove("wire_api");
-                if !is_builtin_chat_provider(&id) {
-                    ensure_table(&mut litellm, &["providers", &id], true)?;
+        }
+        if is_chat_wire_api(provider.get("wire_api"))
+            && let Some(index) = index_of_like(provider, "wire_api")
+        {
+            let key = provider.key("wire_api").cloned();
+            if let Some(mut wire_api) = provider.remove("wire_api") {
+                let (mut stays, above) =
+                    comments::entry_comments(key.as_ref(), &mut wire_api, false);
+                if is_builtin_chat_provider(&id) {
+                    // Nothing of it is written to litellm.toml: its comments stay.
+                    stays.push_str(&above.concat());
+                } else {
+                    let table = ensure_table(&mut litellm, &["providers", &id], true)?;
+                    comments::prepend_comments(table.decor_mut(), &above);
                 }
+                // Indexes count what is left: an earlier removal after this one moved up.
+                for (earlier, _, _) in &mut keep {
+                    if *earlier > index {
+                        *earlier -= 1;
+                    }
+                }
+                keep.push((index, None, stays));
                 moved.push(format!(
                     "wire_api = \"chat\" in [model_providers.{id}] -> [providers.{id}] (removed from {CONFIG_TOML})"
                 ));
             }
         }
+        for (index, position, text) in keep {
+            match position {
+                Some(_) => comments::keep_before_next_table(&mut config, position, &text),
+                None => comments::keep_in_config(
+                    &mut config,
+                    &table_path,
+                    index,
+                    provider_position,
+                    &text,
+                ),
+            }
+        }
     }
 
-    for removed in &removed_tables {
-        keep_comments(&mut config, removed);
+    let mut litellm_toml = litellm.to_string();
+    if litellm_text.trim().is_empty() {
+        // A new file does not start with the blank line before a header.
+        litellm_toml = litellm_toml.trim_start_matches('\n').to_string();
     }
-    let litellm_toml = litellm.to_string();
+    let litellm_toml = litellm_form.apply(&litellm_toml);
     LitellmSettings::from_toml(&litellm_toml, LITELLM_TOML).map_err(|err| {
         format!(
             "nothing was moved: after the move {err}. Fix it in {CONFIG_TOML} (or remove it), then run codex-litellm again"
         )
     })?;
     Ok(Some(MigrationPlan {
-        config_toml: config.to_string(),
+        config_toml: config_form.apply(&config.to_string()),
         litellm_toml,
         moved,
     }))
 }
 
+fn index_of(table: &Table, key: &str) -> Option<usize> {
+    table.iter().position(|(k, _)| k == key)
+}
+
+fn index_of_like(table: &dyn TableLike, key: &str) -> Option<usize> {
+    table.iter().position(|(k, _)| k == key)
+}
+
 /// Sets `path` in `document` to `item`, unless the same value is already there (an earlier,
-/// interrupted migration). A different value already there is a conflict.
-fn put(document: &mut DocumentMut, path: &[&str], item: &Item, what: &str) -> Result<(), String> {
+/// interrupted migration, which took the comments along too). A different value already
+/// there is a conflict. `above`: comment lines for the lines above it, taken when used.
+fn put(
+    document: &mut DocumentMut,
+    path: &[&str],
+    source_key: Option<&Key>,
+    item: &Item,
+    above: &mut Vec<String>,
+    what: &str,
+) -> Result<(), String> {
     let (last, parents) = path
         .split_last()
         .ok_or_else(|| "empty destination".to_string())?;
     let parent = ensure_table(document, parents, !item.is_table())?;
     if let Some(existing) = parent.get(last) {
         if item_value(existing) == item_value(item) {
+            above.clear();
             return Ok(());
         }
         return Err(format!(
@@ -207,7 +364,19 @@ fn put(document: &mut DocumentMut, path: &[&str], item: &Item, what: &str) -> Re
             path.join(".")
         ));
     }
-    parent.insert(last, fresh(item));
+    let above = std::mem::take(above);
+    match item {
+        Item::Table(table) => {
+            parent.insert(last, Item::Table(comments::moved_table(table, above)));
+        }
+        Item::Value(value) => {
+            let (key, value) = comments::moved_value(last, source_key, value, above);
+            parent.insert_formatted(&key, Item::Value(value));
+        }
+        other => {
+            parent.insert(last, other.clone());
+        }
+    }
     Ok(())
 }
 
@@ -244,107 +413,162 @@ fn ensure_table<'a>(
     Ok(table)
 }
 
-/// Comments above a removed table header (often the file's own header) move to the next
-/// table, or to the end of the file: the migration never loses a comment of the user's.
-fn keep_comments(document: &mut DocumentMut, removed: &Item) {
-    // Only the removed table's own header comments: those of its sub-tables move with
-    // them into litellm.toml.
-    let Item::Table(removed) = removed else {
-        return;
-    };
-    let (Some(position), Some(prefix)) = (
-        removed.position(),
-        removed
-            .decor()
-            .prefix()
-            .and_then(|p| p.as_str())
-            .map(str::to_string),
-    ) else {
-        return;
-    };
-    if !prefix.contains('#') {
-        return;
-    }
-    {
-        let mut moved = false;
-        let mut best = isize::MAX;
-        visit_tables(document.as_table_mut(), &mut |table: &mut Table| {
-            if let Some(p) = table.position()
-                && p > position
-                && p < best
-                && !table.is_implicit()
-            {
-                best = p;
-            }
-        });
-        visit_tables(document.as_table_mut(), &mut |table: &mut Table| {
-            if table.position() == Some(best) && !moved {
-                let existing = table
-                    .decor()
-                    .prefix()
-                    .and_then(|p| p.as_str())
-                    .unwrap_or("")
-                    .to_string();
-                table.decor_mut().set_prefix(format!("{prefix}{existing}"));
-                moved = true;
-            }
-        });
-        if best == isize::MAX {
-            let trailing = document.trailing().as_str().unwrap_or("").to_string();
-            document.set_trailing(format!("{trailing}{prefix}"));
-        }
-    }
-}
-
-fn visit_tables(table: &mut Table, visit: &mut dyn FnMut(&mut Table)) {
-    visit(table);
-    for (_, child) in table.iter_mut() {
-        if let Item::Table(child) = child {
-            visit_tables(child, visit);
-        }
-    }
-}
-
-/// A copy of `item` with tables rebuilt, so a table moved from config.toml is written in
-/// litellm.toml's order instead of at its old position.
-fn fresh(item: &Item) -> Item {
-    match item {
-        Item::Table(table) => {
-            let mut new = Table::new();
-            new.set_implicit(table.is_implicit() && table.iter().all(|(_, i)| i.is_table()));
-            if let Some(prefix) = table.decor().prefix().and_then(|p| p.as_str())
-                && prefix.contains('#')
-            {
-                new.decor_mut().set_prefix(prefix.to_string());
-            }
-            for (key, child) in table.iter() {
-                match table.key(key) {
-                    Some(formatted) => {
-                        new.insert_formatted(formatted, fresh(child));
-                    }
-                    None => {
-                        new.insert(key, fresh(child));
-                    }
-                }
-            }
-            Item::Table(new)
-        }
-        other => other.clone(),
-    }
-}
-
 /// The plain TOML value of an item, to compare values whatever their formatting.
 fn item_value(item: &Item) -> Option<toml::Value> {
     let mut document = DocumentMut::new();
-    document.insert("v", fresh(item));
+    let value = match item {
+        Item::Table(table) => Item::Table(comments::moved_table(table, Vec::new())),
+        other => other.clone(),
+    };
+    document.insert("v", value);
     let table: toml::Table = toml::from_str(&document.to_string()).ok()?;
     table.get("v").cloned()
 }
 
-/// Migrates `$CODEX_HOME` in place. `Ok(None)` when there was nothing to move.
-pub fn migrate_codex_home(codex_home: &Path) -> Result<Option<MigrationReport>, String> {
+/// What a start's migration did, for its one message on stderr.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    Moved(MigrationReport),
+    /// Nothing was changed: the run reads the settings where they are (`load_view` does
+    /// the same move in memory). The message says why and what to do.
+    NotMoved(String),
+}
+
+impl Outcome {
+    pub fn message(&self) -> String {
+        match self {
+            Self::Moved(report) => report.message(),
+            Self::NotMoved(message) => message.clone(),
+        }
+    }
+}
+
+/// Migrates `$CODEX_HOME` in place. `Ok(None)`: nothing to move, or another start is
+/// moving it right now. `Err` only for what the user must decide (see [`plan`]); a file
+/// that cannot be written is an [`Outcome::NotMoved`], never a failed start.
+pub fn migrate_codex_home(codex_home: &Path) -> Result<Option<Outcome>, String> {
+    migrate_with(codex_home, &mut |_| {})
+}
+
+/// Points of a migration where tests run another start or stock codex in between.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Step {
+    /// config.toml read and the move computed.
+    Planned,
+    /// The backup's name taken.
+    BackupNamed,
+    /// Just before config.toml is checked once more and replaced.
+    ConfigReplace,
+}
+
+/// How often config.toml may change under a migration (stock codex writing it) before it
+/// gives up until the next start.
+const ATTEMPTS: usize = 3;
+
+fn migrate_with(codex_home: &Path, hook: &mut dyn FnMut(Step)) -> Result<Option<Outcome>, String> {
     let config_path = codex_home.join(CONFIG_TOML);
-    let Ok(config_text) = std::fs::read_to_string(&config_path) else {
+    let litellm_path = codex_home.join(LITELLM_TOML);
+    // Checked before locking: most starts have nothing to move and create no lock file.
+    if read_and_plan(codex_home)?.is_none() {
+        return Ok(None);
+    }
+    let _lock = match Lock::take(codex_home) {
+        Ok(Locked::Yes(lock)) => lock,
+        // The other start moves them and says so; this one reads them as they are.
+        Ok(Locked::Busy) => return Ok(None),
+        Err(err) => {
+            let lock = codex_home.join(write::LOCK_FILE);
+            return Ok(Some(not_moved(&format!(
+                "{} cannot be created: {err}",
+                lock.display()
+            ))));
+        }
+    };
+    let config_target = write::resolve(&config_path);
+    let litellm_target = write::resolve(&litellm_path);
+    let mut backup: Option<Backup> = None;
+    for _ in 0..ATTEMPTS {
+        let (config_text, plan) = match read_and_plan(codex_home) {
+            Ok(Some(planned)) => planned,
+            // Another program removed the settings meanwhile, or wrote a conflict.
+            Ok(None) => return Ok(give_up(backup, None)),
+            Err(err) => {
+                give_up(backup, None);
+                return Err(err);
+            }
+        };
+        hook(Step::Planned);
+        let staged = match write::check_writable(&config_target)
+            .and_then(|()| Staged::write(&config_target, &plan.config_toml))
+        {
+            Ok(staged) => staged,
+            Err(err) => {
+                let outcome = unwritable_config(&config_target, &err, &config_text, &litellm_path);
+                return Ok(give_up(backup, Some(outcome)));
+            }
+        };
+        let backed_up = match backup.take() {
+            Some(mut backup) => backup.rewrite(&config_text).map(|()| backup),
+            None => Backup::create(&config_path, &config_text),
+        };
+        let current = match backed_up {
+            Ok(current) => current,
+            Err(err) => {
+                staged.discard();
+                let why = format!("could not back up {}: {err}", config_path.display());
+                return Ok(give_up(None, Some(not_moved(&why))));
+            }
+        };
+        hook(Step::BackupNamed);
+        // litellm.toml first: if config.toml is not replaced after it, the next start finds
+        // the same values in both and finishes the move.
+        let litellm_written = write::check_writable(&litellm_target)
+            .and_then(|()| Staged::write(&litellm_target, &plan.litellm_toml))
+            .and_then(Staged::commit);
+        if let Err(err) = litellm_written {
+            staged.discard();
+            let why = format!("{} cannot be written: {err}", litellm_target.display());
+            return Ok(give_up(Some(current), Some(not_moved(&why))));
+        }
+        hook(Step::ConfigReplace);
+        // Stock codex takes no lock: if it wrote config.toml meanwhile (a trusted folder),
+        // move again from what it wrote instead of replacing it.
+        match std::fs::read_to_string(&config_path) {
+            Ok(now) if now == config_text => {}
+            _ => {
+                staged.discard();
+                backup = Some(current);
+                continue;
+            }
+        }
+        if let Err(err) = staged.commit() {
+            let outcome = unwritable_config(&config_target, &err, &config_text, &litellm_path);
+            return Ok(give_up(Some(current), Some(outcome)));
+        }
+        return Ok(Some(Outcome::Moved(MigrationReport {
+            moved: plan.moved,
+            backup: current.path,
+            litellm_toml: litellm_path,
+        })));
+    }
+    let why = format!(
+        "{} changed {ATTEMPTS} times while they were moved (another program writing it)",
+        config_path.display()
+    );
+    Ok(give_up(backup, Some(not_moved(&why))))
+}
+
+/// config.toml stays as it was: its backup would only be a second copy.
+fn give_up(backup: Option<Backup>, outcome: Option<Outcome>) -> Option<Outcome> {
+    if let Some(backup) = backup {
+        backup.remove();
+    }
+    outcome
+}
+
+/// config.toml's text and the move out of it, when there is one.
+fn read_and_plan(codex_home: &Path) -> Result<Option<(String, MigrationPlan)>, String> {
+    let Ok(config_text) = std::fs::read_to_string(codex_home.join(CONFIG_TOML)) else {
         return Ok(None);
     };
     let litellm_path = codex_home.join(LITELLM_TOML);
@@ -353,274 +577,40 @@ pub fn migrate_codex_home(codex_home: &Path) -> Result<Option<MigrationReport>, 
         Err(err) if err.kind() == std::io::ErrorKind::NotFound => String::new(),
         Err(err) => return Err(format!("{}: cannot be read: {err}", litellm_path.display())),
     };
-    let Some(plan) = plan(&config_text, &litellm_text)
-        .map_err(|err| format!("{}: {err}", codex_home.display()))?
-    else {
-        return Ok(None);
+    let plan = plan(&config_text, &litellm_text)
+        .map_err(|err| format!("{}: {err}", codex_home.display()))?;
+    Ok(plan.map(|plan| (config_text, plan)))
+}
+
+fn not_moved(why: &str) -> Outcome {
+    Outcome::NotMoved(format!(
+        "codex-litellm: its settings were not moved from {CONFIG_TOML} to {LITELLM_TOML}: {why}. This run reads them where they are; the next start tries again."
+    ))
+}
+
+/// config.toml is read-only (a Nix store file behind a home-manager symlink, say): the
+/// settings stay, and only the user can move them, at the source of the file.
+fn unwritable_config(
+    target: &Path,
+    err: &std::io::Error,
+    config_text: &str,
+    litellm_path: &Path,
+) -> Outcome {
+    let settings = legacy_settings_in(config_text);
+    // Codex's own config loader refuses it, whatever codex-litellm makes of it.
+    let refused = if settings.iter().any(|s| s.starts_with("wire_api")) {
+        " except `wire_api = \"chat\"`, which Codex refuses to load: that line must go first"
+    } else {
+        ""
     };
-    let backup = free_backup_path(&config_path);
-    std::fs::copy(&config_path, &backup).map_err(|err| {
-        format!(
-            "nothing was moved: could not back up {} to {}: {err}",
-            config_path.display(),
-            backup.display()
-        )
-    })?;
-    // litellm.toml first: if the second write fails, the next run finds the same values in
-    // both files and finishes the move.
-    write_atomically(&litellm_path, &plan.litellm_toml)?;
-    write_atomically(&config_path, &plan.config_toml)?;
-    Ok(Some(MigrationReport {
-        moved: plan.moved,
-        backup,
-        litellm_toml: litellm_path,
-    }))
-}
-
-fn free_backup_path(config_path: &Path) -> PathBuf {
-    let base = format!("{}.before-litellm-toml", config_path.display());
-    let mut candidate = PathBuf::from(&base);
-    let mut n = 1;
-    while candidate.exists() {
-        candidate = PathBuf::from(format!("{base}.{n}"));
-        n += 1;
-    }
-    candidate
-}
-
-/// Writes through a symlink to its target (dotfile managers link config.toml), via a
-/// temporary file in the same folder and a rename, keeping the file's permissions.
-fn write_atomically(path: &Path, text: &str) -> Result<(), String> {
-    let target = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
-    let folder = target.parent().unwrap_or_else(|| Path::new("."));
-    let name = target
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "config".to_string());
-    let temporary = folder.join(format!(".{name}.tmp-{}", std::process::id()));
-    let result = (|| {
-        std::fs::write(&temporary, text)?;
-        if let Ok(metadata) = std::fs::metadata(&target) {
-            std::fs::set_permissions(&temporary, metadata.permissions())?;
-        }
-        std::fs::rename(&temporary, &target)
-    })();
-    result.map_err(|err| {
-        let _ = std::fs::remove_file(&temporary);
-        format!("could not write {}: {err}", target.display())
-    })
+    Outcome::NotMoved(format!(
+        "codex-litellm: {} cannot be written ({err}), so its codex-litellm settings stay there: {}. codex-litellm reads them from there{refused}. To move them yourself, write them in {} as docs/CONFIGURATION.md (\"Moving from an older release\") shows and delete them from {CONFIG_TOML}, or from what generates it (home-manager, a dotfiles repository).",
+        target.display(),
+        settings.join(", "),
+        litellm_path.display()
+    ))
 }
 
 #[cfg(test)]
-mod tests {
-    #![allow(clippy::unwrap_used, clippy::expect_used)]
-    use super::*;
-    use pretty_assertions::assert_eq;
-
-    const LEGACY: &str = r#"# my stock settings
-model = "gpt-5.5"   # keep this comment
-
-# codex-litellm
-[litellm]
-model = "qwen3-coder"
-base_url = "http://gw:4000/v1"
-
-[litellm.bridge]
-developer_role = "user"
-
-[litellm.telemetry]
-level = "full"
-
-[model_providers.deepseek]
-name = "DeepSeek"   # the name
-base_url = "https://api.deepseek.com/v1"
-
-[model_providers.deepseek.litellm_bridge]
-reasoning_return = "reasoning_content"
-
-[model_providers.vllm]
-name = "vLLM"
-base_url = "http://gpu:8000/v1"
-wire_api = "chat"
-
-[profiles.x]
-model = "y"
-"#;
-
-    #[test]
-    fn moves_every_legacy_setting_and_keeps_the_rest_byte_for_byte() {
-        let plan = plan(LEGACY, "").unwrap().unwrap();
-        assert_eq!(
-            plan.config_toml,
-            r#"# my stock settings
-model = "gpt-5.5"   # keep this comment
-
-# codex-litellm
-
-[model_providers.deepseek]
-name = "DeepSeek"   # the name
-base_url = "https://api.deepseek.com/v1"
-
-[model_providers.vllm]
-name = "vLLM"
-base_url = "http://gpu:8000/v1"
-
-[profiles.x]
-model = "y"
-"#
-        );
-        let settings = LitellmSettings::from_toml(&plan.litellm_toml, "litellm.toml").unwrap();
-        assert_eq!(settings.model.as_deref(), Some("qwen3-coder"));
-        assert_eq!(settings.telemetry.level, "full");
-        assert_eq!(
-            settings.providers["litellm"].definition.get("base_url"),
-            Some(&toml::Value::String("http://gw:4000/v1".into()))
-        );
-        assert_eq!(
-            settings
-                .bridge_options("litellm")
-                .map(|b| format!("{:?}", b.developer_role)),
-            Some("User".to_string())
-        );
-        assert_eq!(
-            settings
-                .bridge_options("deepseek")
-                .map(|b| format!("{:?}", b.reasoning_return)),
-            Some("ReasoningContent".to_string())
-        );
-        assert!(settings.is_chat_provider("vllm"));
-        assert_eq!(plan.moved.len(), 3, "{:?}", plan.moved);
-        assert!(plan.moved[0].starts_with("[litellm] -> litellm.toml (model, providers.litellm.base_url, providers.litellm.bridge, telemetry)"), "{:?}", plan.moved);
-    }
-
-    #[test]
-    fn the_example_config_of_earlier_releases_migrates_keeping_its_comments() {
-        let legacy = include_str!("testdata/legacy-config.toml");
-        let plan = plan(legacy, "").unwrap().unwrap();
-        assert!(
-            plan.config_toml
-                .starts_with("# $CODEX_HOME/config.toml (~/.codex/config.toml), shared by"),
-            "the file's header comment must stay: {}",
-            plan.config_toml
-        );
-        assert!(
-            plan.config_toml
-                .contains("[model_providers.deepseek]\nname = \"DeepSeek\"")
-        );
-        assert!(
-            plan.litellm_toml
-                .contains("# Bridge options of the built-in `litellm` provider")
-        );
-        let settings = LitellmSettings::from_toml(&plan.litellm_toml, "litellm.toml").unwrap();
-        assert_eq!(settings.model.as_deref(), Some("qwen3-coder"));
-        assert!(settings.is_chat_provider("deepseek"));
-        assert_eq!(legacy_settings_in(&plan.config_toml), Vec::<String>::new());
-    }
-
-    #[test]
-    fn a_second_run_finds_nothing_and_an_interrupted_one_finishes() {
-        let first = plan(LEGACY, "").unwrap().unwrap();
-        assert_eq!(plan(&first.config_toml, &first.litellm_toml), Ok(None));
-        // litellm.toml written, config.toml not: the same values are already there.
-        let again = plan(LEGACY, &first.litellm_toml).unwrap().unwrap();
-        assert_eq!(again.config_toml, first.config_toml);
-        assert_eq!(
-            LitellmSettings::from_toml(&again.litellm_toml, "l"),
-            LitellmSettings::from_toml(&first.litellm_toml, "l")
-        );
-    }
-
-    #[test]
-    fn existing_litellm_toml_is_kept_and_extended() {
-        let existing =
-            "# mine\nprovider = \"vllm\"\n\n[providers.vllm]\nbase_url = \"http://gpu:8000/v1\"\n";
-        let plan = plan("[litellm]\nmodel = \"m\"\n", existing)
-            .unwrap()
-            .unwrap();
-        assert_eq!(
-            plan.litellm_toml,
-            "# mine\nprovider = \"vllm\"\nmodel = \"m\"\n\n[providers.vllm]\nbase_url = \"http://gpu:8000/v1\"\n"
-        );
-        assert_eq!(plan.config_toml, "");
-    }
-
-    #[test]
-    fn what_cannot_be_moved_safely_is_a_clear_error() {
-        let conflict = plan("[litellm]\nmodel = \"a\"\n", "model = \"b\"\n").unwrap_err();
-        assert!(
-            conflict.contains("[litellm] model")
-                && conflict.contains("different values")
-                && conflict.contains("nothing was moved"),
-            "{conflict}"
-        );
-        let typo = plan("[litellm]\nmodle = \"a\"\n", "").unwrap_err();
-        assert!(
-            typo.contains("`modle`") && typo.contains("Fix or remove it"),
-            "{typo}"
-        );
-        let bad_bridge = plan(
-            "[model_providers.x]\nname = \"x\"\n[model_providers.x.litellm_bridge]\nmode = \"fast\"\n",
-            "",
-        )
-        .unwrap_err();
-        assert!(
-            bad_bridge.contains("[providers.x.bridge]") && bad_bridge.contains("unknown variant"),
-            "{bad_bridge}"
-        );
-        let broken = plan("[litellm]\nmodel = \"a\"\n", "not [ toml").unwrap_err();
-        assert!(
-            broken.contains("litellm.toml is not valid TOML"),
-            "{broken}"
-        );
-    }
-
-    #[test]
-    fn nothing_to_move_or_unparsable_config_is_left_alone() {
-        assert_eq!(plan("model = \"gpt-5.5\"\n", ""), Ok(None));
-        assert_eq!(plan("[litellm\n", ""), Ok(None));
-        assert_eq!(
-            plan(
-                "[model_providers.x]\nname = \"x\"\nwire_api = \"responses\"\n",
-                ""
-            ),
-            Ok(None)
-        );
-    }
-
-    #[test]
-    fn migrates_a_codex_home_with_a_backup_through_a_symlink() {
-        let home = tempfile::tempdir().unwrap();
-        let real = home.path().join("dotfiles-config.toml");
-        std::fs::write(&real, LEGACY).unwrap();
-        #[cfg(unix)]
-        std::os::unix::fs::symlink(&real, home.path().join("config.toml")).unwrap();
-        #[cfg(not(unix))]
-        std::fs::copy(&real, home.path().join("config.toml")).unwrap();
-
-        let report = migrate_codex_home(home.path()).unwrap().unwrap();
-        assert_eq!(std::fs::read_to_string(&report.backup).unwrap(), LEGACY);
-        let config = std::fs::read_to_string(home.path().join("config.toml")).unwrap();
-        assert!(
-            legacy_settings_in(&config).is_empty() && !config.contains("wire_api"),
-            "{config}"
-        );
-        #[cfg(unix)]
-        assert!(
-            std::fs::symlink_metadata(home.path().join("config.toml"))
-                .unwrap()
-                .file_type()
-                .is_symlink(),
-            "the symlink must survive"
-        );
-        let settings = LitellmSettings::load(home.path()).unwrap();
-        assert_eq!(settings.model.as_deref(), Some("qwen3-coder"));
-        let message = report.message();
-        assert!(
-            message.contains(
-                "[model_providers.deepseek.litellm_bridge] -> [providers.deepseek.bridge]"
-            ) && message.contains("before-litellm-toml"),
-            "{message}"
-        );
-        assert_eq!(migrate_codex_home(home.path()), Ok(None));
-    }
-}
+#[path = "migrate_tests.rs"]
+mod tests;
