@@ -1,6 +1,6 @@
 """The official `openai` Python package against the server (fake agent behind it).
 
-Run by tests/openai_python.rs: python3 openai_python.py BASE_URL API_KEY
+Run by tests/openai_clients.rs: python3 openai_python.py BASE_URL API_KEY
 Every check raises on failure; prints "ok" at the end.
 """
 import sys
