@@ -951,7 +951,14 @@ async fn responses(
                     .unwrap_or("message");
                 match kind {
                     "message" => {
-                        let role = item.get("role").and_then(Value::as_str).unwrap_or("user");
+                        let role = match item.get("role") {
+                            None => "user",
+                            Some(Value::String(role)) => role.as_str(),
+                            Some(_) => {
+                                return Err(ApiError::invalid("a message `role` must be a string")
+                                    .param("input"));
+                            }
+                        };
                         let text = content_text(item.get("content").unwrap_or(&Value::Null))?;
                         conversation.push(role, text)?;
                     }

@@ -308,6 +308,84 @@ async fn bad_requests_get_openai_errors() {
 }
 
 #[tokio::test]
+async fn odd_bodies_get_a_clean_openai_error_and_run_nothing() {
+    let h = start(|_| {}).await;
+    let odd = [
+        ("/v1/responses", json!({})),
+        ("/v1/responses", json!({"input": {"role": "user"}})),
+        ("/v1/responses", json!({"input": []})),
+        (
+            "/v1/responses",
+            json!({"input": [{"role": 3, "content": "x"}]}),
+        ),
+        (
+            "/v1/responses",
+            json!({"input": [{"role": "user", "content": 5}]}),
+        ),
+        ("/v1/responses", json!({"input": [[["deep"]]]})),
+        ("/v1/responses", json!({"input": "x", "stream": "yes"})),
+        ("/v1/responses", json!({"input": "x", "store": 0})),
+        ("/v1/responses", json!({"input": "x", "model": 7})),
+        (
+            "/v1/responses",
+            json!({"input": "x", "reasoning": {"effort": 1}}),
+        ),
+        (
+            "/v1/responses",
+            json!({"input": "x", "previous_response_id": []}),
+        ),
+        ("/v1/responses", json!({"input": "x", "cwd": "\u{0}"})),
+        ("/v1/responses", json!({"input": "   "})),
+        ("/v1/chat/completions", json!({})),
+        ("/v1/chat/completions", json!({"messages": "hi"})),
+        ("/v1/chat/completions", json!({"messages": []})),
+        ("/v1/chat/completions", json!({"messages": [{}]})),
+        (
+            "/v1/chat/completions",
+            json!({"messages": [{"role": "user", "content": [{"type": "image_url"}]}]}),
+        ),
+        (
+            "/v1/chat/completions",
+            json!({"messages": [{"role": "wizard", "content": "x"}]}),
+        ),
+        (
+            "/v1/chat/completions",
+            json!({"messages": [{"role": "user", "content": ""}]}),
+        ),
+        ("/v1/chat/completions", json!([1, 2])),
+    ];
+    for (path, body) in odd {
+        let (status, answer) = h.text(path, body.clone()).await;
+        assert!(
+            (400..500).contains(&status),
+            "{path} {body}: {status} {answer}"
+        );
+        let answer: Value = serde_json::from_str(&answer).unwrap();
+        assert!(
+            answer["error"]["message"].is_string(),
+            "{path} {body}: {answer}"
+        );
+    }
+    let r = h
+        .client
+        .post(h.url("/v1/responses"))
+        .header("content-type", "application/json")
+        .body("{\"input\": ")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 400);
+    let huge = "x".repeat(9 * 1024 * 1024);
+    let r = h
+        .post("/v1/responses", json!({"input": huge}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 413);
+    assert!(h.agent.requests().is_empty());
+}
+
+#[tokio::test]
 async fn chat_streamed_role_first_and_done() {
     let h = start(|_| {}).await;
     let (status, sse) = h
