@@ -446,7 +446,22 @@ async fn models(State(state): State<Arc<AppState>>) -> Result<impl IntoResponse,
     Ok(axum::Json(json!({"object": "list", "data": data})))
 }
 
-fn parse_json(headers: &HeaderMap, body: &Bytes) -> Result<Value, ApiError> {
+fn parse_json(
+    headers: &HeaderMap,
+    body: Result<Bytes, axum::extract::rejection::BytesRejection>,
+) -> Result<Value, ApiError> {
+    let body = body.map_err(|rejection| {
+        let status = rejection.status();
+        let message = if status == StatusCode::PAYLOAD_TOO_LARGE {
+            format!(
+                "the body is larger than {} MiB",
+                MAX_BODY_BYTES / (1024 * 1024)
+            )
+        } else {
+            format!("the body could not be read: {}", rejection.body_text())
+        };
+        ApiError::new(status, "invalid_request_error", message)
+    })?;
     let is_json = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -458,7 +473,7 @@ fn parse_json(headers: &HeaderMap, body: &Bytes) -> Result<Value, ApiError> {
             "send the body as JSON with Content-Type: application/json",
         ));
     }
-    let value: Value = serde_json::from_slice(body)
+    let value: Value = serde_json::from_slice(&body)
         .map_err(|e| ApiError::invalid(format!("the body is not valid JSON: {e}")))?;
     if !value.is_object() {
         return Err(ApiError::invalid("the body must be a JSON object"));
@@ -937,9 +952,9 @@ fn tokio_stream_from(mut rx: mpsc::Receiver<Bytes>) -> impl futures::Stream<Item
 async fn responses(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
-    body: Bytes,
+    body: Result<Bytes, axum::extract::rejection::BytesRejection>,
 ) -> Result<Response, ApiError> {
-    let body = parse_json(&headers, &body)?;
+    let body = parse_json(&headers, body)?;
     let mut conversation = Conversation::default();
     match body.get("input") {
         Some(Value::String(s)) => conversation.push("user", s.clone())?,
@@ -1034,9 +1049,9 @@ async fn responses(
 async fn chat_completions(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
-    body: Bytes,
+    body: Result<Bytes, axum::extract::rejection::BytesRejection>,
 ) -> Result<Response, ApiError> {
-    let body = parse_json(&headers, &body)?;
+    let body = parse_json(&headers, body)?;
     let Some(messages) = body.get("messages").and_then(Value::as_array) else {
         return Err(ApiError::invalid("`messages` must be an array").param("messages"));
     };

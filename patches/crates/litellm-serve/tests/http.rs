@@ -382,6 +382,8 @@ async fn odd_bodies_get_a_clean_openai_error_and_run_nothing() {
         .await
         .unwrap();
     assert_eq!(r.status().as_u16(), 413);
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["error"]["message"], "the body is larger than 8 MiB");
     assert!(h.agent.requests().is_empty());
 }
 
