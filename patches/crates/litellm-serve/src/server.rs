@@ -386,14 +386,13 @@ async fn guard(State(state): State<Arc<AppState>>, request: Request, next: Next)
                 .and_then(|v| v.strip_prefix("Bearer "))
                 .unwrap_or("");
             if !constant_time_eq::constant_time_eq(given.as_bytes(), key.as_bytes()) {
-                let mut e = ApiError::new(
+                return ApiError::new(
                     StatusCode::UNAUTHORIZED,
                     "invalid_request_error",
                     "missing or wrong API key; send Authorization: Bearer <the key serve was started with>",
                 )
-                .code("invalid_api_key");
-                e.retry_after = None;
-                return e.into_response();
+                .code("invalid_api_key")
+                .into_response();
             }
         }
         None => {
@@ -642,23 +641,29 @@ impl Drop for TurnGuard {
             history_key: None,
             forget: self.forget,
         };
-        let forget = self.state.store.finish(&self.thread_id, outcome);
         let state = self.state.clone();
         let thread = self.thread_id.clone();
+        let thread_for_interrupt = thread.clone();
         let turn = self.turn_id.clone();
         let permit = self.permit.take();
         let active_id = self.active_id;
         tracing::info!(thread = %thread, turn = %turn, "client went away; interrupting its turn");
+        // The thread, the slot and the shutdown count are released only once the agent has
+        // stopped, so no second turn can start on the thread while this one winds down.
+        let release = move |state: &Arc<AppState>| {
+            let forget = state.store.finish(&thread, outcome);
+            forget_all(state, forget);
+            state.active.remove(active_id);
+            drop(permit);
+        };
         match tokio::runtime::Handle::try_current() {
             Ok(handle) => {
                 handle.spawn(async move {
-                    state.agent.interrupt(thread, turn).await;
-                    forget_all(&state, forget);
-                    state.active.remove(active_id);
-                    drop(permit);
+                    state.agent.interrupt(thread_for_interrupt, turn).await;
+                    release(&state);
                 });
             }
-            Err(_) => self.state.active.remove(active_id),
+            Err(_) => release(&state),
         }
     }
 }
