@@ -376,6 +376,14 @@ fn host_is_loopback(headers: &HeaderMap) -> bool {
             .is_ok_and(|ip| ip.is_loopback())
 }
 
+/// Compares digests, so neither the key's bytes nor its length show in the timing.
+fn key_matches(given: &str, key: &str) -> bool {
+    use sha2::Digest;
+    let given = sha2::Sha256::digest(given.as_bytes());
+    let key = sha2::Sha256::digest(key.as_bytes());
+    constant_time_eq::constant_time_eq(given.as_slice(), key.as_slice())
+}
+
 async fn guard(State(state): State<Arc<AppState>>, request: Request, next: Next) -> Response {
     match &state.config.api_key {
         Some(key) => {
@@ -385,7 +393,7 @@ async fn guard(State(state): State<Arc<AppState>>, request: Request, next: Next)
                 .and_then(|v| v.to_str().ok())
                 .and_then(|v| v.strip_prefix("Bearer "))
                 .unwrap_or("");
-            if !constant_time_eq::constant_time_eq(given.as_bytes(), key.as_bytes()) {
+            if !key_matches(given, key) {
                 return ApiError::new(
                     StatusCode::UNAUTHORIZED,
                     "invalid_request_error",
