@@ -587,11 +587,14 @@ impl<'a> MessageBuilder<'a> {
     }
 }
 
+/// The item's call id; empty when it has none (`history::repair` gives such a call an id
+/// and pairs it with an output that has none either).
 fn call_id_of(item: &Value) -> String {
     item.get("call_id")
         .and_then(Value::as_str)
+        .filter(|id| !id.is_empty())
         .or_else(|| item.get("id").and_then(Value::as_str))
-        .unwrap_or("call_unknown")
+        .unwrap_or_default()
         .to_string()
 }
 
