@@ -450,7 +450,16 @@ async fn cut_chunked_stream_is_retried_from_scratch() {
         .with_cut_after_bytes(300);
     let h = harness(vec![cut, Response::text("whole answer")]).await;
     let x = h.run(vec![user("hi")]).await;
-    assert_eq!(x.text(), "whole answer", "{:?}", x.report);
+    // The message Codex keeps is the retry's whole answer; text shown before the cut (if
+    // LiteLLM passed any on) ends as a message marked interrupted before it.
+    let messages = x.items("message");
+    let (kept, shown) = messages.split_last().unwrap();
+    assert_eq!(kept["content"][0]["text"], "whole answer", "{:?}", x.report);
+    assert!(
+        shown.iter().all(|m| m["status"] == "incomplete"),
+        "{shown:?}"
+    );
+    assert_eq!(h.mock.chat_requests().len(), 2, "no continuation request");
     assert_eq!(x.report.attempts.len(), 2, "{:?}", x.fault_kinds());
     assert_eq!(x.report.outcome, Outcome::Completed);
 }

@@ -13,6 +13,7 @@
 //! | `tool_call_without_name` | a recorded call with no name (backends refuse `""`, proxies loop on it) | named `unnamed_tool` |
 //! | `tool_call_without_id` | a recorded call with no call id | a fresh id (its output, if it has no id either, still pairs with it) |
 //! | `duplicate_call_id` | one id on two calls of one message | a fresh id for the second call and its output |
+//! | `interrupted_answer` | a message live mode ended as interrupted (`live::INTERRUPTED_NOTE`; the retried answer follows it) | not sent (in `request.rs`) |
 //!
 //! The result always passes [`check_order`]: each `tool_calls` message is followed by
 //! exactly its tool messages (real or stand-in) before anything else; outputs of calls
@@ -33,6 +34,8 @@ pub const ORPHAN_TOOL_OUTPUT: &str = "orphan_tool_output";
 pub const CONSECUTIVE_ASSISTANT: &str = "consecutive_assistant";
 pub const LATE_SYSTEM: &str = "late_system";
 pub const DUPLICATE_CALL_ID: &str = "duplicate_call_id";
+/// Counted by the request translation, which drops the message.
+pub const INTERRUPTED_ANSWER: &str = "interrupted_answer";
 pub const TOOL_CALL_WITHOUT_ID: &str = "tool_call_without_id";
 pub const TOOL_CALL_WITHOUT_NAME: &str = "tool_call_without_name";
 

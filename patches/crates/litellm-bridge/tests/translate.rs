@@ -341,3 +341,32 @@ fn calls_answered_one_behind_keep_their_outputs() {
         chat.summary.history_repairs
     );
 }
+
+/// A message live mode ended as interrupted (its stream broke, the retry answered anew) is
+/// not sent back: the model sees the one answer Codex kept, not two glued together.
+#[test]
+fn an_interrupted_answer_is_not_sent_back() {
+    let interrupted = format!(
+        "This answer will be cut off in the midd{}",
+        codex_litellm_bridge::INTERRUPTED_NOTE
+    );
+    let body = codex_request(json!([
+        {"type": "message", "role": "user", "content": "question"},
+        {"type": "message", "role": "assistant", "content": [{"type": "output_text", "text": interrupted}]},
+        {"type": "message", "role": "assistant", "content": [{"type": "output_text", "text": "The answer is 42."}]},
+        {"type": "message", "role": "user", "content": "thanks"}
+    ]));
+    let chat = translate_request(&body, &BridgeOptions::default()).unwrap();
+    let assistant: Vec<&Value> = chat.body["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| m["role"] == "assistant")
+        .collect();
+    assert_eq!(assistant.len(), 1, "{assistant:?}");
+    assert_eq!(assistant[0]["content"], "The answer is 42.");
+    assert_eq!(
+        chat.summary.history_repairs.get("interrupted_answer"),
+        Some(&1)
+    );
+}
