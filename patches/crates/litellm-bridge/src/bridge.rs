@@ -1119,6 +1119,40 @@ mod tests {
         );
     }
 
+    /// The prefill request for each style, and what counts as continuing the shown text.
+    #[test]
+    fn prefill_requests_and_the_continuation_check() {
+        let original = json!({"model": "m", "messages": [{"role": "user", "content": "q"}]});
+        let last = |style| prefill_body(&original, "The ans", style)["messages"][1].clone();
+        assert_eq!(
+            last(AssistantPrefill::Trailing),
+            json!({"role": "assistant", "content": "The ans"})
+        );
+        assert_eq!(
+            last(AssistantPrefill::Prefix),
+            json!({"role": "assistant", "content": "The ans", "prefix": true})
+        );
+        let vllm = prefill_body(&original, "The ans", AssistantPrefill::ContinueFinalMessage);
+        assert_eq!(
+            (
+                &vllm["continue_final_message"],
+                &vllm["add_generation_prompt"]
+            ),
+            (&json!(true), &json!(false))
+        );
+        let answer = |text: &str| ChatAnswer {
+            text: text.to_string(),
+            ..ChatAnswer::default()
+        };
+        let shown = "This answer will be cut off in the midd";
+        assert!(continues(shown, &answer("le of a word.")));
+        assert!(!continues(
+            shown,
+            &answer("This answer will be cut off in the middle.")
+        ));
+        assert!(!continues(shown, &answer("  ")));
+    }
+
     #[test]
     fn urls() {
         assert_eq!(
