@@ -520,3 +520,22 @@ async fn the_kept_retry_after_an_interruption_runs_its_call_once() {
     assert_eq!(run.calls().len(), 1);
     assert_eq!(run.terminal()["type"], "response.completed");
 }
+
+/// The retry thinks the same and answers differently: the thought shown once stays as it
+/// was (not repeated), the shown text is interrupted, the retry's answer follows.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_interruption_does_not_repeat_the_thought_already_shown() {
+    let cut = Response::text(CUT_ANSWER)
+        .with_reasoning("Same thought.")
+        .with_delta_chars(4)
+        .with_cut_after_bytes(1500);
+    let retry = Response::text(RETRY_ANSWER).with_reasoning("Same thought.");
+    let run = live_run(vec![cut, retry], live_options()).await;
+    assert_eq!(run.requests, 2);
+    assert_eq!(run.shown_reasoning(), "Same thought.");
+    assert_eq!(run.done_items("reasoning").len(), 1);
+    let messages = run.done_items("message");
+    assert_eq!(messages.len(), 2, "{messages:?}");
+    assert_eq!(messages[0]["status"], "incomplete");
+    assert_eq!(messages[1]["content"][0]["text"], RETRY_ANSWER);
+}
