@@ -13,6 +13,7 @@ use codex_litellm_bridge::ExchangeReport;
 use codex_litellm_bridge::Outcome;
 use codex_litellm_bridge::conformance::check_sse;
 use codex_litellm_bridge::conformance::sse_payloads;
+use codex_litellm_bridge::options::AssistantPrefill;
 use codex_litellm_bridge::options::ToolCallRecovery;
 use codex_litellm_bridge_loopback_tests::Reports;
 use codex_litellm_mock_llm::MockLlm;
@@ -48,6 +49,8 @@ struct Run {
     total: Duration,
     report: ExchangeReport,
     requests: usize,
+    /// The chat request bodies the backend got, in order.
+    bodies: Vec<Value>,
 }
 
 async fn live_run(responses: Vec<Response>, options: BridgeOptions) -> Run {
@@ -103,6 +106,7 @@ async fn live_run(responses: Vec<Response>, options: BridgeOptions) -> Run {
         total,
         report: report.expect("one report"),
         requests: mock.chat_requests().len(),
+        bodies: mock.chat_requests().into_iter().map(|r| r.body).collect(),
     }
 }
 
@@ -251,11 +255,17 @@ async fn a_fault_after_shown_text_is_retried_and_only_the_rest_is_shown() {
     assert_eq!(run.report.attempts.len(), 2);
 }
 
-/// A retried answer that does not continue the text already shown is not shown: the bridge
-/// asks for a continuation of exactly the shown text, and only that continuation follows.
-/// No tool call of the discarded answer runs.
+/// On a backend known to continue a prefilled assistant message (here vLLM's
+/// `continue_final_message`), a retried answer that does not continue the text already
+/// shown is not shown: the bridge asks for the rest of exactly the shown text, checks it
+/// continues it, and only that continuation follows. No tool call of the discarded answer
+/// runs.
 #[tokio::test(flavor = "multi_thread")]
-async fn a_retry_that_does_not_continue_the_shown_text_is_replaced_by_a_continuation() {
+async fn with_a_prefill_backend_a_diverging_retry_is_replaced_by_a_continuation() {
+    let options = BridgeOptions {
+        assistant_prefill: AssistantPrefill::ContinueFinalMessage,
+        ..live_options()
+    };
     let cut = Response::text(ANSWER)
         .with_delta_chars(4)
         .with_cut_after_bytes(1200);
@@ -265,8 +275,8 @@ async fn a_retry_that_does_not_continue_the_shown_text_is_replaced_by_a_continua
         json!({"command": ["rm"]}),
     )])
     .with_text("A different answer altogether, which must not be shown.");
-    let rest = Response::text(" THE REST.").when_body_contains("Continue exactly");
-    let run = live_run(vec![cut, other, rest], live_options()).await;
+    let rest = Response::text(" THE REST.").when_body_contains("continue_final_message");
+    let run = live_run(vec![cut, other, rest], options).await;
     assert_eq!(run.requests, 3);
     let shown = run.shown_text();
     let (head, tail) = shown.split_at(shown.len() - " THE REST.".len());
@@ -276,6 +286,50 @@ async fn a_retry_that_does_not_continue_the_shown_text_is_replaced_by_a_continua
     assert_eq!(run.done_items("message").len(), 1);
     assert!(run.calls().is_empty());
     assert_eq!(run.terminal()["type"], "response.completed");
+    // The continuation request: the shown text as the last, assistant message.
+    let body = &run.bodies[2];
+    assert_eq!(body["continue_final_message"], true);
+    assert_eq!(body["add_generation_prompt"], false);
+    let last = body["messages"].as_array().unwrap().last().unwrap();
+    assert_eq!(last, &json!({"role": "assistant", "content": head}));
+}
+
+/// A backend said to take a prefill that answers afresh instead (it starts over with the
+/// shown text's start), or a continuation request that fails: the shown text ends as an
+/// interrupted message and the retried answer is the one Codex keeps.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_prefill_that_is_not_continued_falls_back_to_the_retried_answer() {
+    let options = BridgeOptions {
+        assistant_prefill: AssistantPrefill::Trailing,
+        max_attempts: 2,
+        ..live_options()
+    };
+    let cut = || {
+        Response::text(ANSWER)
+            .with_delta_chars(4)
+            .with_cut_after_bytes(1200)
+    };
+    let other = || Response::text("A different answer altogether.");
+    let afresh = Response::text(ANSWER);
+    // Answered afresh, and (no third response: the mock answers 500) not answered at all.
+    for responses in [vec![cut(), other(), afresh], vec![cut(), other()]] {
+        let run = live_run(responses, options.clone()).await;
+        assert_eq!(run.requests, 3);
+        let messages = run.done_items("message");
+        assert_eq!(messages.len(), 2, "{messages:?}");
+        assert_eq!(messages[0]["status"], "incomplete");
+        let interrupted = messages[0]["content"][0]["text"].as_str().unwrap();
+        let head = interrupted
+            .strip_suffix(codex_litellm_bridge::INTERRUPTED_NOTE)
+            .unwrap();
+        assert!(!head.is_empty() && ANSWER.starts_with(head), "{head:?}");
+        assert_eq!(
+            messages[1]["content"][0]["text"],
+            "A different answer altogether."
+        );
+        assert_eq!(run.terminal()["type"], "response.completed");
+        assert_eq!(run.report.interrupted_answers, 1);
+    }
 }
 
 /// A retry that is only a tool call (a backend that broke after a few words, then answered
@@ -298,30 +352,6 @@ async fn a_retry_that_is_only_tool_calls_keeps_the_shown_text_and_runs_the_call(
     assert_eq!(run.calls().len(), 1, "the call runs once");
     assert_eq!(run.terminal()["type"], "response.completed");
     assert_eq!(run.report.outcome, Outcome::Completed);
-}
-
-/// When the continuation cannot be had either, what was shown is kept as the message and
-/// the turn ends with a failure Codex does not retry (a retry would show a second answer).
-#[tokio::test(flavor = "multi_thread")]
-async fn shown_text_that_cannot_be_continued_is_kept_and_the_turn_fails() {
-    let options = BridgeOptions {
-        max_attempts: 2,
-        ..live_options()
-    };
-    let cut = Response::text(ANSWER)
-        .with_delta_chars(4)
-        .with_cut_after_bytes(1200);
-    let other = Response::text("A different answer altogether, which must not be shown.");
-    let run = live_run(vec![cut, other], options).await;
-    let shown = run.shown_text();
-    assert!(!shown.is_empty() && ANSWER.starts_with(&shown), "{shown:?}");
-    assert_eq!(run.recorded_text(), shown);
-    let last = run.terminal();
-    assert_eq!(last["type"], "response.failed");
-    assert_eq!(last["response"]["error"]["code"], "invalid_prompt");
-    let message = last["response"]["error"]["message"].as_str().unwrap();
-    assert!(message.contains("did not continue it"), "{message}");
-    assert!(matches!(run.report.outcome, Outcome::Failed { .. }));
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -402,4 +432,110 @@ async fn a_cut_off_answer_is_continued_live() {
     assert_eq!(run.recorded_text(), "The first half, and the rest.");
     assert_eq!(run.report.continuations, 1);
     assert_eq!(run.terminal()["type"], "response.completed");
+}
+
+const CUT_ANSWER: &str =
+    "This answer will be cut off in the middle of a word by a broken connection.";
+const RETRY_ANSWER: &str = "Recovered after cut stream. The answer is 42.";
+
+/// A backend that cuts the first answer mid-text and answers afresh on the retry (most chat
+/// backends cannot continue a trailing assistant message): the shown part ends as its own
+/// message item marked as interrupted, and the message Codex keeps (the last one, which
+/// `exec` prints) is the retry's whole answer. No continuation request is sent.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_cut_mid_text_ends_the_shown_part_as_interrupted_and_keeps_the_retrys_whole_answer() {
+    let cut = Response::text(CUT_ANSWER)
+        .with_delta_chars(4)
+        .with_cut_after_bytes(1200);
+    let retry = Response::text(RETRY_ANSWER).with_delta_chars(4);
+    let glued = Response::text("GLUED CONTINUATION").when_body_contains("Continue");
+    let run = live_run(vec![cut, retry, glued], live_options()).await;
+    assert_eq!(run.requests, 2, "no continuation request");
+    assert!(
+        run.bodies
+            .iter()
+            .all(|b| !b.to_string().contains("Continue")),
+        "{:?}",
+        run.bodies
+    );
+    let messages = run.done_items("message");
+    assert_eq!(messages.len(), 2, "{messages:?}");
+    let kept = messages[1]["content"][0]["text"].as_str().unwrap();
+    assert_eq!(
+        kept, RETRY_ANSWER,
+        "the message Codex keeps is the retry's whole answer"
+    );
+    assert_eq!(messages[1]["status"], "completed");
+    let interrupted = messages[0]["content"][0]["text"].as_str().unwrap();
+    assert_eq!(messages[0]["status"], "incomplete");
+    let (head, note) = interrupted
+        .split_once(codex_litellm_bridge::INTERRUPTED_NOTE)
+        .map(|(head, rest)| (head, rest.is_empty()))
+        .unwrap_or((interrupted, false));
+    assert!(note, "marked as interrupted at its end: {interrupted:?}");
+    assert!(!head.is_empty() && CUT_ANSWER.starts_with(head), "{head:?}");
+    // The screen showed exactly the two items, nothing glued.
+    assert_eq!(run.shown_text(), format!("{interrupted}{RETRY_ANSWER}"));
+    assert_eq!(run.terminal()["type"], "response.completed");
+    assert_eq!(run.report.outcome, Outcome::Completed);
+    assert_eq!(run.report.interrupted_answers, 1);
+}
+
+/// Buffered mode on the same backend: one clean answer, the retry's.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_cut_mid_text_in_buffered_mode_gives_only_the_retrys_answer() {
+    let options = BridgeOptions {
+        mode: BridgeMode::Buffered,
+        ..live_options()
+    };
+    let cut = Response::text(CUT_ANSWER)
+        .with_delta_chars(4)
+        .with_cut_after_bytes(1200);
+    let retry = Response::text(RETRY_ANSWER).with_delta_chars(4);
+    let run = live_run(vec![cut, retry], options).await;
+    assert_eq!(run.requests, 2);
+    assert_eq!(run.recorded_text(), RETRY_ANSWER);
+    assert_eq!(run.shown_text(), RETRY_ANSWER);
+    assert_eq!(run.terminal()["type"], "response.completed");
+}
+
+/// The retried answer Codex keeps after an interruption is a complete answer: its tool
+/// call runs, once.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_kept_retry_after_an_interruption_runs_its_call_once() {
+    let cut = Response::text(CUT_ANSWER)
+        .with_delta_chars(4)
+        .with_cut_after_bytes(1200);
+    let retry = Response::tool_calls(vec![ToolCall::new(
+        "call_1",
+        "shell",
+        json!({"command": ["echo", "once"]}),
+    )])
+    .with_text(RETRY_ANSWER);
+    let run = live_run(vec![cut, retry], live_options()).await;
+    assert_eq!(run.requests, 2);
+    let messages = run.done_items("message");
+    assert_eq!(messages.len(), 2);
+    assert_eq!(messages[1]["content"][0]["text"], RETRY_ANSWER);
+    assert_eq!(run.calls().len(), 1);
+    assert_eq!(run.terminal()["type"], "response.completed");
+}
+
+/// The retry thinks the same and answers differently: the thought shown once stays as it
+/// was (not repeated), the shown text is interrupted, the retry's answer follows.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_interruption_does_not_repeat_the_thought_already_shown() {
+    let cut = Response::text(CUT_ANSWER)
+        .with_reasoning("Same thought.")
+        .with_delta_chars(4)
+        .with_cut_after_bytes(1500);
+    let retry = Response::text(RETRY_ANSWER).with_reasoning("Same thought.");
+    let run = live_run(vec![cut, retry], live_options()).await;
+    assert_eq!(run.requests, 2);
+    assert_eq!(run.shown_reasoning(), "Same thought.");
+    assert_eq!(run.done_items("reasoning").len(), 1);
+    let messages = run.done_items("message");
+    assert_eq!(messages.len(), 2, "{messages:?}");
+    assert_eq!(messages[0]["status"], "incomplete");
+    assert_eq!(messages[1]["content"][0]["text"], RETRY_ANSWER);
 }

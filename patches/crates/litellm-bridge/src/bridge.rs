@@ -10,6 +10,7 @@ use crate::fetch::required_arguments_missing;
 use crate::fetch::retry_delay;
 use crate::live::HoldBack;
 use crate::live::LiveOutput;
+use crate::options::AssistantPrefill;
 use crate::options::BridgeMode;
 use crate::options::BridgeOptions;
 use crate::options::ToolCallRecovery;
@@ -325,6 +326,13 @@ impl Bridge {
                 chat.tool_map.clone(),
                 bridge.options.think_tags,
                 hold_back(&bridge.options),
+            )
+            .with_interrupt_on_divergence(
+                bridge
+                    .options
+                    .assistant_prefill
+                    .resolve(&target.url)
+                    .is_none(),
             );
             let fetched = bridge
                 .fetch_with_retries(
@@ -383,6 +391,7 @@ impl Bridge {
                 };
             }
             guard.report.events = live.event_counts().clone();
+            guard.report.interrupted_answers = live.interrupted();
             guard.report.total_ms = started.elapsed().as_millis() as u64;
             guard.finish();
         });
@@ -425,21 +434,24 @@ impl Bridge {
         report: &mut ExchangeReport,
         budget: &mut TurnBudget,
     ) -> Option<(&'static str, String, Fault)> {
+        let prefill = self.options.assistant_prefill.resolve(&target.url);
         let mut end = live.end_fetch(&answer);
-        if live.diverged() {
-            // A retry after a fault did not start with the text already shown: ask for the
-            // rest of what was shown instead, so the user sees one answer, not two.
+        if let Some(style) = prefill.filter(|_| live.diverged()) {
+            // A retry after a fault did not start with the text already shown, and this
+            // backend continues a prefilled assistant message: ask for the rest of exactly
+            // the shown text. It is fetched whole and checked before anything of it is
+            // shown; a backend that answered afresh instead gets the fallback below.
             let shown = ChatAnswer {
                 text: live.shown_text(),
                 ..ChatAnswer::default()
             };
-            live.resume_after_shown();
-            let body = continuation_body(&chat.body, &shown);
+            let body = prefill_body(&chat.body, &shown.text, style);
             match self
-                .fetch_with_retries(target, &body, &chat.tool_map, report, live, budget)
+                .fetch_with_retries(target, &body, &chat.tool_map, report, &mut (), budget)
                 .await
             {
-                Ok(next) => {
+                Ok(next) if continues(&shown.text, &next) => {
+                    live.resume_after_shown();
                     end = live.end_fetch(&next);
                     let usage = answer.usage;
                     answer = shown;
@@ -449,14 +461,23 @@ impl Bridge {
                         (a, b) => a.or(b),
                     };
                 }
+                Ok(_) => {
+                    warn!(
+                        "the backend did not continue the prefilled text; keeping the retried answer"
+                    );
+                }
                 Err(GaveUp { fault, .. }) => {
                     warn!(
                         fault = fault.kind(),
-                        "continuation of the shown text failed"
+                        "continuation of the shown text failed; keeping the retried answer"
                     );
-                    return Some(self.shown_text_not_continued(fault));
                 }
             }
+        }
+        if live.diverged() {
+            // No continuation: the shown text ends as an interrupted message and the
+            // retried answer, already complete, is the message Codex keeps.
+            live.interrupt();
         }
         let mut continuations = 0;
         while !live.diverged()
@@ -808,6 +829,37 @@ fn continuation_body(original: &Value, answer: &ChatAnswer) -> Value {
     body
 }
 
+/// The chat request that asks for the rest of `shown` as a prefilled assistant message,
+/// the way `style` says the backend takes one.
+fn prefill_body(original: &Value, shown: &str, style: AssistantPrefill) -> Value {
+    let mut body = original.clone();
+    let mut prefill = json!({"role": "assistant", "content": shown});
+    match style {
+        AssistantPrefill::Prefix => prefill["prefix"] = json!(true),
+        AssistantPrefill::ContinueFinalMessage => {
+            body["continue_final_message"] = json!(true);
+            body["add_generation_prompt"] = json!(false);
+        }
+        AssistantPrefill::Trailing | AssistantPrefill::Auto | AssistantPrefill::Off => {}
+    }
+    if let Some(messages) = body.get_mut("messages").and_then(Value::as_array_mut) {
+        messages.push(prefill);
+    }
+    body
+}
+
+/// Whether `next` continues `shown` rather than answering afresh: it brings something, and
+/// does not start over with the start of the shown text (what a backend that ignores the
+/// prefill sends).
+fn continues(shown: &str, next: &ChatAnswer) -> bool {
+    let text = next.text.trim_start();
+    if text.is_empty() {
+        return !next.tool_calls.is_empty();
+    }
+    let head: String = shown.trim_start().chars().take(24).collect();
+    head.is_empty() || !text.starts_with(&head)
+}
+
 fn splice(answer: &mut ChatAnswer, next: ChatAnswer) {
     answer.text.push_str(&next.text);
     if !next.reasoning.is_empty() {
@@ -1065,6 +1117,40 @@ mod tests {
             message.contains("is not allowed for this model"),
             "{message}"
         );
+    }
+
+    /// The prefill request for each style, and what counts as continuing the shown text.
+    #[test]
+    fn prefill_requests_and_the_continuation_check() {
+        let original = json!({"model": "m", "messages": [{"role": "user", "content": "q"}]});
+        let last = |style| prefill_body(&original, "The ans", style)["messages"][1].clone();
+        assert_eq!(
+            last(AssistantPrefill::Trailing),
+            json!({"role": "assistant", "content": "The ans"})
+        );
+        assert_eq!(
+            last(AssistantPrefill::Prefix),
+            json!({"role": "assistant", "content": "The ans", "prefix": true})
+        );
+        let vllm = prefill_body(&original, "The ans", AssistantPrefill::ContinueFinalMessage);
+        assert_eq!(
+            (
+                &vllm["continue_final_message"],
+                &vllm["add_generation_prompt"]
+            ),
+            (&json!(true), &json!(false))
+        );
+        let answer = |text: &str| ChatAnswer {
+            text: text.to_string(),
+            ..ChatAnswer::default()
+        };
+        let shown = "This answer will be cut off in the midd";
+        assert!(continues(shown, &answer("le of a word.")));
+        assert!(!continues(
+            shown,
+            &answer("This answer will be cut off in the middle.")
+        ));
+        assert!(!continues(shown, &answer("  ")));
     }
 
     #[test]

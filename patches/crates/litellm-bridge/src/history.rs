@@ -10,6 +10,14 @@
 //! | `orphan_tool_output` | a tool output whose call is not in the assistant message before it | kept as user text naming the call id |
 //! | `consecutive_assistant` | two assistant messages in a row | merged into one |
 //! | `late_system` | a system message after the conversation started | sent as a user message (many chat templates accept system only first) |
+//! | `tool_call_without_name` | a recorded call with no name (backends refuse `""`, proxies loop on it) | named `unnamed_tool` |
+//! | `tool_call_without_id` | a recorded call with no call id | a fresh id (its output, if it has no id either, still pairs with it) |
+//! | `duplicate_call_id` | one id on two calls of one message | a fresh id for the second call and its output |
+//! | `interrupted_answer` | a message live mode ended as interrupted (`live::INTERRUPTED_NOTE`; the retried answer follows it) | not sent (in `request.rs`) |
+//!
+//! The result always passes [`check_order`]: each `tool_calls` message is followed by
+//! exactly its tool messages (real or stand-in) before anything else; outputs of calls
+//! that are not there come after them as user text.
 //!
 //! Every repair is counted by kind in the request summary, so telemetry shows it.
 
@@ -17,12 +25,22 @@ use crate::options::ReasoningHistory;
 use serde_json::Value;
 use serde_json::json;
 use std::collections::BTreeMap;
+use std::collections::HashMap;
 use std::collections::HashSet;
+use std::collections::VecDeque;
 
 pub const UNANSWERED_TOOL_CALL: &str = "unanswered_tool_call";
 pub const ORPHAN_TOOL_OUTPUT: &str = "orphan_tool_output";
 pub const CONSECUTIVE_ASSISTANT: &str = "consecutive_assistant";
 pub const LATE_SYSTEM: &str = "late_system";
+pub const DUPLICATE_CALL_ID: &str = "duplicate_call_id";
+/// Counted by the request translation, which drops the message.
+pub const INTERRUPTED_ANSWER: &str = "interrupted_answer";
+pub const TOOL_CALL_WITHOUT_ID: &str = "tool_call_without_id";
+pub const TOOL_CALL_WITHOUT_NAME: &str = "tool_call_without_name";
+
+/// Name given to a recorded call that has none (backends refuse `""`).
+pub const UNNAMED_TOOL: &str = "unnamed_tool";
 
 /// Content of the tool message that stands in for a missing output.
 pub const NO_RESULT: &str = "(no result was recorded for this call: the turn was interrupted or the output was dropped from the history)";
@@ -75,19 +93,20 @@ pub fn scope_reasoning(messages: &mut [Value], scope: ReasoningHistory) -> u64 {
     stripped
 }
 
-/// Repairs `messages` in place; returns what was repaired.
+/// Repairs `messages` in place; returns what was repaired. Linear in the number of
+/// messages and calls, whatever order the outputs come in.
 pub fn repair(messages: &mut Vec<Value>) -> Repairs {
     let mut repairs = Repairs::new();
     let input = std::mem::take(messages);
     let mut out: Vec<Value> = Vec::with_capacity(input.len());
     let mut started = false;
-    // Calls of the last assistant message that still wait for their output.
-    let mut open_calls: Vec<String> = Vec::new();
-    let mut answered: HashSet<String> = HashSet::new();
+    // The calls of the last assistant message, until a message other than a tool message.
+    let mut block = Block::default();
+    let mut fresh_ids = 0u64;
     for message in input {
         let role = role_of(&message).to_string();
         if role != "tool" {
-            close_calls(&mut out, &mut open_calls, &mut answered, &mut repairs);
+            block.close(&mut out, &mut repairs);
         }
         match role.as_str() {
             "system" if started => {
@@ -103,28 +122,36 @@ pub fn repair(messages: &mut Vec<Value>) -> Repairs {
                     .and_then(Value::as_str)
                     .unwrap_or_default()
                     .to_string();
-                if open_calls.contains(&id) && answered.insert(id.clone()) {
+                if let Some(assigned) = block.take(&id) {
+                    let mut message = message;
+                    message["tool_call_id"] = json!(assigned);
                     out.push(message);
                 } else {
                     count(&mut repairs, ORPHAN_TOOL_OUTPUT);
                     let content = text_of(message.get("content"));
-                    out.push(json!({
-                        "role": "user",
-                        "content": format!("Output of tool call {id}:\n{content}"),
-                    }));
+                    let text = if id.is_empty() {
+                        format!("Output of a tool call:\n{content}")
+                    } else {
+                        format!("Output of tool call {id}:\n{content}")
+                    };
+                    // Never between a call and its output: after the block's stand-ins.
+                    block.defer(json!({"role": "user", "content": text}), &mut out);
                 }
             }
             "assistant" => {
                 started = true;
+                let mut message = message;
+                let calls = fix_calls(&mut message, &mut repairs, &mut fresh_ids);
                 let previous_is_assistant = out.last().is_some_and(|m| role_of(m) == "assistant");
                 if previous_is_assistant && let Some(previous) = out.last_mut() {
+                    // The previous one has no calls: its block would have closed with
+                    // tool messages after it.
                     count(&mut repairs, CONSECUTIVE_ASSISTANT);
                     merge_assistant(previous, message);
                 } else {
                     out.push(message);
                 }
-                open_calls = out.last().map(call_ids).unwrap_or_default();
-                answered.clear();
+                block.open(calls);
             }
             _ => {
                 started = true;
@@ -132,25 +159,185 @@ pub fn repair(messages: &mut Vec<Value>) -> Repairs {
             }
         }
     }
-    close_calls(&mut out, &mut open_calls, &mut answered, &mut repairs);
+    block.close(&mut out, &mut repairs);
     *messages = out;
     repairs
 }
 
-/// Answers every call of the last assistant message that has no output yet.
-fn close_calls(
-    out: &mut Vec<Value>,
-    open_calls: &mut Vec<String>,
-    answered: &mut HashSet<String>,
-    repairs: &mut Repairs,
-) {
-    for id in open_calls.drain(..) {
-        if !answered.contains(&id) {
-            count(repairs, UNANSWERED_TOOL_CALL);
-            out.push(json!({"role": "tool", "tool_call_id": id, "content": NO_RESULT}));
+/// The calls of one assistant message while its tool messages are read.
+#[derive(Default)]
+struct Block {
+    /// Ids as sent, in call order.
+    calls: Vec<String>,
+    /// Ids as sent still waiting for their output, by the id their output carries
+    /// (different only for a repaired id).
+    waiting: HashMap<String, VecDeque<String>>,
+    /// Outputs of other calls, as user text, for after the block.
+    deferred: Vec<Value>,
+}
+
+impl Block {
+    fn open(&mut self, calls: Vec<(String, String)>) {
+        for (original, sent) in calls {
+            self.waiting
+                .entry(original)
+                .or_default()
+                .push_back(sent.clone());
+            self.calls.push(sent);
         }
     }
-    answered.clear();
+
+    /// The sent id of the next waiting call whose output carries `id`.
+    fn take(&mut self, id: &str) -> Option<String> {
+        self.waiting.get_mut(id).and_then(VecDeque::pop_front)
+    }
+
+    fn defer(&mut self, message: Value, out: &mut Vec<Value>) {
+        if self.calls.is_empty() {
+            out.push(message);
+        } else {
+            self.deferred.push(message);
+        }
+    }
+
+    /// A stand-in output for every call still waiting, then the deferred outputs.
+    fn close(&mut self, out: &mut Vec<Value>, repairs: &mut Repairs) {
+        if self.calls.is_empty() {
+            return;
+        }
+        let unanswered: HashSet<String> = self.waiting.drain().flat_map(|(_, ids)| ids).collect();
+        for id in self.calls.drain(..) {
+            if unanswered.contains(&id) {
+                count(repairs, UNANSWERED_TOOL_CALL);
+                out.push(json!({"role": "tool", "tool_call_id": id, "content": NO_RESULT}));
+            }
+        }
+        out.append(&mut self.deferred);
+    }
+}
+
+/// Gives every call of an assistant message a name and an id of its own (backends refuse
+/// `""` and ids twice in one message); returns (id its output carries, id sent) per call.
+fn fix_calls(message: &mut Value, repairs: &mut Repairs, fresh: &mut u64) -> Vec<(String, String)> {
+    let Some(calls) = message.get_mut("tool_calls").and_then(Value::as_array_mut) else {
+        return Vec::new();
+    };
+    let mut used: HashSet<String> = calls
+        .iter()
+        .filter_map(|call| call.get("id").and_then(Value::as_str).map(str::to_string))
+        .collect();
+    let mut seen = HashSet::with_capacity(calls.len());
+    let mut ids = Vec::with_capacity(calls.len());
+    for call in calls.iter_mut() {
+        if !call.is_object() {
+            *call = json!({"type": "function", "function": {}});
+        }
+        let original = call
+            .get("id")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string();
+        let sent = if original.is_empty() {
+            count(repairs, TOOL_CALL_WITHOUT_ID);
+            unused_id("call_repaired", &mut used, fresh)
+        } else if !seen.insert(original.clone()) {
+            count(repairs, DUPLICATE_CALL_ID);
+            unused_id(&original, &mut used, fresh)
+        } else {
+            original.clone()
+        };
+        call["id"] = json!(sent);
+        let named = call
+            .pointer("/function/name")
+            .and_then(Value::as_str)
+            .is_some_and(|name| !name.trim().is_empty());
+        if !named {
+            count(repairs, TOOL_CALL_WITHOUT_NAME);
+            if !call.get("function").is_some_and(Value::is_object) {
+                call["function"] = json!({"arguments": "{}"});
+            }
+            call["function"]["name"] = json!(UNNAMED_TOOL);
+        }
+        ids.push((original, sent));
+    }
+    ids
+}
+
+fn unused_id(base: &str, used: &mut HashSet<String>, fresh: &mut u64) -> String {
+    loop {
+        *fresh += 1;
+        let id = format!("{base}_{fresh}");
+        if used.insert(id.clone()) {
+            return id;
+        }
+    }
+}
+
+/// The order every chat backend accepts, checked on a finished message list: each
+/// assistant message with `tool_calls` is followed by exactly one tool message per call
+/// (ids non-empty, distinct within the message) before anything else, no tool message
+/// stands anywhere else, and every call has a non-empty name. Returns the first violation.
+pub fn check_order(messages: &[Value]) -> Result<(), String> {
+    let mut index = 0;
+    while index < messages.len() {
+        let message = &messages[index];
+        match role_of(message) {
+            "tool" => {
+                return Err(format!(
+                    "message {index}: a tool message not right after its call"
+                ));
+            }
+            "assistant" => {
+                let calls = message
+                    .get("tool_calls")
+                    .and_then(Value::as_array)
+                    .map(Vec::as_slice)
+                    .unwrap_or_default();
+                let mut waiting = HashSet::with_capacity(calls.len());
+                for call in calls {
+                    let id = call.get("id").and_then(Value::as_str).unwrap_or_default();
+                    let name = call
+                        .pointer("/function/name")
+                        .and_then(Value::as_str)
+                        .unwrap_or_default();
+                    if id.is_empty() || name.trim().is_empty() {
+                        return Err(format!(
+                            "message {index}: a tool call with id {id:?} and name {name:?}"
+                        ));
+                    }
+                    if !waiting.insert(id) {
+                        return Err(format!(
+                            "message {index}: call id {id:?} twice in one message"
+                        ));
+                    }
+                }
+                for _ in 0..calls.len() {
+                    index += 1;
+                    let next = messages.get(index);
+                    let id = next
+                        .filter(|m| role_of(m) == "tool")
+                        .and_then(|m| m.get("tool_call_id"))
+                        .and_then(Value::as_str);
+                    match id {
+                        Some(id) if waiting.remove(id) => {}
+                        _ => {
+                            let found = next
+                                .map(|m| {
+                                    format!("role {:?} {:?}", role_of(m), m.get("tool_call_id"))
+                                })
+                                .unwrap_or_else(|| "the end".to_string());
+                            return Err(format!(
+                                "message {index}: expected the tool message of one of {waiting:?}, found {found}"
+                            ));
+                        }
+                    }
+                }
+            }
+            _ => {}
+        }
+        index += 1;
+    }
+    Ok(())
 }
 
 fn count(repairs: &mut Repairs, kind: &str) {
@@ -298,6 +485,115 @@ mod tests {
             json!({"role": "user", "content": "Output of tool call a:\nA again"})
         );
         assert_eq!(repairs, [(ORPHAN_TOOL_OUTPUT.to_string(), 2)]);
+    }
+
+    /// Upstream #7051's class: nothing may stand between a `tool_calls` message and its
+    /// tool messages, stand-ins included; outputs of other calls come after them.
+    #[test]
+    fn an_orphan_output_after_an_unanswered_call_comes_after_the_stand_in() {
+        let (messages, repairs) = repaired(vec![
+            json!({"role": "user", "content": "u"}),
+            json!({"role": "assistant", "content": null, "tool_calls": [call("a")]}),
+            json!({"role": "tool", "tool_call_id": "b", "content": "B"}),
+            json!({"role": "user", "content": "next"}),
+        ]);
+        assert_eq!(check_order(&messages), Ok(()));
+        assert_eq!(
+            messages[1..],
+            [
+                json!({"role": "assistant", "content": null, "tool_calls": [call("a")]}),
+                json!({"role": "tool", "tool_call_id": "a", "content": NO_RESULT}),
+                json!({"role": "user", "content": "Output of tool call b:\nB"}),
+                json!({"role": "user", "content": "next"}),
+            ]
+        );
+        assert_eq!(
+            repairs,
+            [
+                (ORPHAN_TOOL_OUTPUT.to_string(), 1),
+                (UNANSWERED_TOOL_CALL.to_string(), 1)
+            ]
+        );
+    }
+
+    /// A call id twice in one message: each call gets its own id and its own output.
+    #[test]
+    fn a_call_id_twice_in_one_message_is_made_distinct() {
+        let (messages, repairs) = repaired(vec![
+            json!({"role": "user", "content": "u"}),
+            json!({"role": "assistant", "content": null, "tool_calls": [call("a"), call("a")]}),
+            json!({"role": "tool", "tool_call_id": "a", "content": "A1"}),
+            json!({"role": "tool", "tool_call_id": "a", "content": "A2"}),
+        ]);
+        assert_eq!(check_order(&messages), Ok(()));
+        let ids: Vec<&str> = messages[1]["tool_calls"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|c| c["id"].as_str().unwrap_or_default())
+            .collect();
+        assert_eq!(ids.len(), 2);
+        assert_eq!(ids[0], "a");
+        assert_ne!(ids[1], "a");
+        assert_eq!(messages[2]["tool_call_id"], ids[0]);
+        assert_eq!(messages[2]["content"], "A1");
+        assert_eq!(messages[3]["tool_call_id"], ids[1]);
+        assert_eq!(messages[3]["content"], "A2");
+        assert_eq!(repairs, [(DUPLICATE_CALL_ID.to_string(), 1)]);
+    }
+
+    /// Backends refuse an empty function name (and proxies loop on it): a call without a
+    /// name or id gets valid ones, counted.
+    #[test]
+    fn a_call_without_name_or_id_gets_valid_ones() {
+        let (messages, repairs) = repaired(vec![
+            json!({"role": "user", "content": "u"}),
+            json!({"role": "assistant", "content": null, "tool_calls": [
+                {"id": "a", "type": "function", "function": {"name": "", "arguments": "{}"}},
+                {"id": "", "type": "function", "function": {"name": "shell", "arguments": "{}"}},
+                {"type": "function", "function": {"arguments": "{}"}},
+            ]}),
+            json!({"role": "tool", "tool_call_id": "a", "content": "A"}),
+        ]);
+        assert_eq!(check_order(&messages), Ok(()));
+        let calls = messages[1]["tool_calls"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        assert_eq!(calls.len(), 3);
+        assert_eq!(calls[0]["function"]["name"], UNNAMED_TOOL);
+        assert_eq!(calls[0]["id"], "a");
+        assert_eq!(calls[1]["function"]["name"], "shell");
+        assert_eq!(calls[2]["function"]["name"], UNNAMED_TOOL);
+        assert_eq!(messages[2]["content"], "A");
+        assert_eq!(
+            repairs,
+            [
+                (TOOL_CALL_WITHOUT_ID.to_string(), 2),
+                (TOOL_CALL_WITHOUT_NAME.to_string(), 2),
+                (UNANSWERED_TOOL_CALL.to_string(), 2),
+            ]
+        );
+    }
+
+    #[test]
+    fn the_order_check_names_what_is_wrong() {
+        let ok = vec![
+            json!({"role": "user", "content": "u"}),
+            json!({"role": "assistant", "content": null, "tool_calls": [call("a"), call("b")]}),
+            json!({"role": "tool", "tool_call_id": "b", "content": "B"}),
+            json!({"role": "tool", "tool_call_id": "a", "content": "A"}),
+        ];
+        assert_eq!(check_order(&ok), Ok(()));
+        let mut between = ok.clone();
+        between.insert(2, json!({"role": "user", "content": "x"}));
+        assert!(check_order(&between).is_err_and(|e| e.contains("role \"user\"")));
+        let mut stray = ok.clone();
+        stray.push(json!({"role": "tool", "tool_call_id": "a", "content": "A"}));
+        assert!(check_order(&stray).is_err_and(|e| e.contains("not right after")));
+        let mut short = ok;
+        short.pop();
+        assert!(check_order(&short).is_err_and(|e| e.contains("the end")));
     }
 
     #[test]

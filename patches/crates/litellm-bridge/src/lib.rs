@@ -44,6 +44,7 @@ pub use bridge::chat_completions_url;
 pub use bridge::is_secret_name;
 pub use bridge::redact_url;
 pub use fault::Fault;
+pub use live::INTERRUPTED_NOTE;
 pub use options::BridgeMode;
 pub use options::BridgeOptions;
 pub use postprocess::postprocess;

@@ -5,10 +5,11 @@
 //!
 //! A fault mid-answer is retried invisibly: the retried answer is replayed against what the
 //! user already saw and only what goes beyond it is shown. If it does not start with what was
-//! shown: reasoning alone becomes a new thought (the shown one stays as it was); for shown
-//! text the bridge asks for a continuation of exactly that text (see `Bridge::finish_live`),
-//! and if that fails too the turn ends with what was shown kept and a clear failure — never
-//! a second, different answer after the first.
+//! shown: reasoning alone becomes a new thought (the shown one stays as it was); shown text
+//! ends as a message marked interrupted and the retry's answer follows whole as the message
+//! Codex keeps ([`LiveOutput::interrupt`]), or, on a backend that continues a prefilled
+//! assistant message, the bridge asks for the rest of exactly that text (see
+//! `Bridge::finish_live`) — never two answers glued into one message.
 
 use crate::answer::ChatAnswer;
 use crate::answer::ToolCall;
@@ -27,7 +28,14 @@ use crate::tools::ToolMap;
 use bytes::Bytes;
 use serde_json::Value;
 use std::collections::BTreeMap;
+use std::collections::HashSet;
 use tokio::sync::mpsc::UnboundedSender;
+
+/// Ends the text of a message whose stream broke off after it was shown and whose retry
+/// did not continue it: the item is closed as `incomplete` with this note, and the retry's
+/// whole answer follows as a message of its own (the one Codex keeps). Translating the
+/// history drops such a message, so the model never sees two answers.
+pub const INTERRUPTED_NOTE: &str = "…\n\n(interrupted: the backend's answer broke off here and was asked for again; the complete answer follows)";
 
 /// Openers of the tool-call syntaxes [`crate::postprocess::recover_tool_calls`] reads.
 const CALL_MARKERS: [&str; 4] = [
@@ -164,8 +172,14 @@ pub struct LiveOutput {
     /// before that can still be handed over as an HTTP error.
     started: bool,
     details_attached: bool,
-    /// A retried answer did not continue the text the user saw: nothing more is shown.
+    /// A retried answer did not continue the text the user saw: nothing more is shown
+    /// (until the bridge continues the shown text or calls [`LiveOutput::interrupt`]).
     diverged: bool,
+    /// On such a retry, end the shown text as interrupted and show the retry's answer
+    /// from its start as new items (the backend cannot continue a prefill), instead of
+    /// `diverged`.
+    interrupt_on_divergence: bool,
+    interrupted: u64,
     events: BTreeMap<String, u64>,
 }
 
@@ -204,8 +218,21 @@ impl LiveOutput {
             started: false,
             details_attached: false,
             diverged: false,
+            interrupt_on_divergence: false,
+            interrupted: 0,
             events: BTreeMap::new(),
         }
+    }
+
+    /// See `interrupt_on_divergence`.
+    pub fn with_interrupt_on_divergence(mut self, interrupt: bool) -> Self {
+        self.interrupt_on_divergence = interrupt;
+        self
+    }
+
+    /// Shown answers ended as interrupted.
+    pub fn interrupted(&self) -> u64 {
+        self.interrupted
     }
 
     /// Responses events sent so far, by type.
@@ -367,7 +394,11 @@ impl LiveOutput {
     /// The current attempt does not continue what was shown.
     fn diverge(&mut self) {
         if self.text_shown {
-            self.diverged = true;
+            if self.interrupt_on_divergence {
+                self.interrupt();
+            } else {
+                self.diverged = true;
+            }
             return;
         }
         // Only reasoning was shown: it stays as it was; this attempt's output is a new
@@ -380,6 +411,45 @@ impl LiveOutput {
             self.show_new(kind, &text);
             self.attempt.log.push((kind, text));
         }
+    }
+
+    /// The shown text will not be continued: its message ends here, marked interrupted
+    /// (the screen must not pass it off as the answer), and the current attempt's own
+    /// output — the retried answer, from its start — is shown as new items after it.
+    /// Thoughts already shown are not repeated. The last message is the one Codex keeps.
+    pub fn interrupt(&mut self) {
+        self.diverged = false;
+        self.started = true;
+        let open_text =
+            self.writer.is_item_open() && matches!(self.shown.last(), Some((Kind::Text, _)));
+        match self.shown.last_mut() {
+            Some((Kind::Text, text)) if open_text => {
+                text.push_str(INTERRUPTED_NOTE);
+                let text = text.clone();
+                self.writer.text_delta(INTERRUPTED_NOTE);
+                self.writer.end_message_incomplete(&text);
+            }
+            _ => self.close_open(),
+        }
+        self.interrupted += 1;
+        let thoughts: HashSet<String> = self
+            .shown
+            .drain(..)
+            .filter(|(kind, _)| *kind == Kind::Reasoning)
+            .map(|(_, text)| text)
+            .collect();
+        self.cursor = (0, 0);
+        self.fetch_start = (0, 0);
+        self.text_shown = false;
+        let log = std::mem::take(&mut self.attempt.log);
+        let new = log
+            .iter()
+            .skip_while(|(kind, text)| *kind == Kind::Reasoning && thoughts.contains(text));
+        for (kind, text) in new {
+            self.show_new(*kind, text);
+        }
+        self.attempt.log = log;
+        self.flush();
     }
 
     fn close_open(&mut self) {

@@ -20,7 +20,9 @@ pub enum BridgeMode {
     /// Stream text and reasoning to Codex as they arrive (`<think>` and Harmony split on the
     /// way, text that may be a tool call written as text held back), tool calls only from
     /// the complete, validated answer. A fault is retried invisibly; a retried answer that
-    /// does not continue the text already shown ends the turn with that text kept.
+    /// does not continue the text already shown ends that text as an interrupted message
+    /// and follows with its own whole answer (or continues the shown text, where
+    /// `assistant_prefill` says the backend can).
     /// `passthrough` is the old name.
     #[default]
     #[serde(alias = "passthrough")]
@@ -125,6 +127,47 @@ pub enum ReasoningHistory {
     None,
 }
 
+/// How the backend continues a trailing (prefilled) assistant message, for live mode: when
+/// a stream broke after text was shown and the retry answered differently, the bridge asks
+/// for the rest of exactly the shown text where the backend honours a prefill. Elsewhere
+/// (`off`) the shown text ends as a message marked interrupted and the retry's whole answer
+/// follows as the message Codex keeps.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AssistantPrefill {
+    /// `prefix` for the known hosted APIs that document it (DeepSeek's `/beta` base URL,
+    /// api.mistral.ai); `off` for every other base URL.
+    #[default]
+    Auto,
+    /// Never continue a prefill.
+    Off,
+    /// The last message is the assistant's text as is: llama.cpp's `llama-server`, Anthropic
+    /// models through LiteLLM.
+    Trailing,
+    /// The last assistant message carries `"prefix": true` (DeepSeek prefix completion on
+    /// its `/beta` base URL, Mistral).
+    Prefix,
+    /// vLLM: `continue_final_message: true` and `add_generation_prompt: false` in the body.
+    ContinueFinalMessage,
+}
+
+impl AssistantPrefill {
+    /// The style in force for a backend at `url` (`None`: no prefill).
+    pub fn resolve(self, url: &str) -> Option<AssistantPrefill> {
+        match self {
+            Self::Off => None,
+            Self::Auto => {
+                let url = url.to_ascii_lowercase();
+                let host = url.split("://").nth(1).unwrap_or(&url);
+                let known = host.starts_with("api.deepseek.com/beta")
+                    || host.starts_with("api.mistral.ai/");
+                known.then_some(Self::Prefix)
+            }
+            style => Some(style),
+        }
+    }
+}
+
 /// Name of the output-token cap in the chat request.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -175,6 +218,9 @@ pub struct BridgeOptions {
     /// On `finish_reason = "length"`, ask for a continuation and splice it, at most this many
     /// times. 0 reports the answer as cut off instead.
     pub auto_continue: u32,
+    /// Live mode, after a cut: continue the shown text through a prefilled assistant message
+    /// (`auto`, `off`, `trailing`, `prefix`, `continue_final_message`).
+    pub assistant_prefill: AssistantPrefill,
     /// Extra top-level body parameters merged into every chat request (they win over ours).
     pub extra_body: Map<String, Value>,
     /// Total tries for one request (first try included) before giving up.
@@ -218,6 +264,7 @@ impl Default for BridgeOptions {
             max_output_tokens: None,
             max_tokens_field: MaxTokensField::MaxTokens,
             auto_continue: 0,
+            assistant_prefill: AssistantPrefill::Auto,
             extra_body: Map::new(),
             max_attempts: 4,
             retry_base_delay_ms: 500,
@@ -398,6 +445,41 @@ mod tests {
         let read: Result<BridgeOptions, _> =
             serde_json::from_value(json!({"request_timeout_secs": 86_400, "max_attempts": 10}));
         assert!(read.is_ok(), "{read:?}");
+    }
+
+    #[test]
+    fn assistant_prefill_is_off_unless_the_backend_is_known() {
+        let auto = AssistantPrefill::Auto;
+        assert_eq!(
+            auto.resolve("http://127.0.0.1:4000/v1/chat/completions"),
+            None
+        );
+        assert_eq!(
+            auto.resolve("https://api.deepseek.com/chat/completions"),
+            None
+        );
+        assert_eq!(
+            auto.resolve("https://api.deepseek.com/beta/chat/completions"),
+            Some(AssistantPrefill::Prefix)
+        );
+        assert_eq!(
+            auto.resolve("https://api.mistral.ai/v1/chat/completions"),
+            Some(AssistantPrefill::Prefix)
+        );
+        assert_eq!(
+            AssistantPrefill::Off.resolve("https://api.mistral.ai/v1/x"),
+            None
+        );
+        assert_eq!(
+            AssistantPrefill::ContinueFinalMessage.resolve("http://vllm:8000/v1/x"),
+            Some(AssistantPrefill::ContinueFinalMessage)
+        );
+        let read = serde_json::from_value::<BridgeOptions>(
+            json!({"assistant_prefill": "continue_final_message"}),
+        )
+        .map(|o| o.assistant_prefill)
+        .map_err(|e| e.to_string());
+        assert_eq!(read, Ok(AssistantPrefill::ContinueFinalMessage));
     }
 
     #[test]

@@ -37,6 +37,10 @@ pub struct ExchangeReport {
     pub attempts: Vec<AttemptReport>,
     /// Continuation requests made after `finish_reason = "length"`.
     pub continuations: u32,
+    /// Live mode: shown text ended as an interrupted message because the retried answer
+    /// did not continue it (the retry's whole answer followed).
+    #[serde(skip_serializing_if = "crate::request::is_zero")]
+    pub interrupted_answers: u64,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub finish_reason: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]

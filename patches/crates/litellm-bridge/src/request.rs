@@ -111,10 +111,12 @@ pub fn translate_request(
     for item in input {
         builder.push_item(item);
     }
-    let (mut messages, dropped_items) = builder.finish();
+    let (mut messages, dropped_items, mut history_repairs) = builder.finish();
     let reasoning_not_sent_back =
         crate::history::scope_reasoning(&mut messages, options.reasoning_history);
-    let history_repairs = crate::history::repair(&mut messages);
+    for (kind, n) in crate::history::repair(&mut messages) {
+        *history_repairs.entry(kind).or_default() += n;
+    }
 
     let mut chat = Map::new();
     chat.insert("model".into(), json!(model));
@@ -247,6 +249,8 @@ struct MessageBuilder<'a> {
     result_ids: HashSet<String>,
     unanswered_calls: usize,
     dropped: BTreeSet<String>,
+    /// Repairs made while reading the items (`history::repair` adds its own).
+    repairs: crate::history::Repairs,
     seen_non_system: bool,
 }
 
@@ -262,6 +266,7 @@ impl<'a> MessageBuilder<'a> {
             result_ids: HashSet::new(),
             unanswered_calls: 0,
             dropped: BTreeSet::new(),
+            repairs: crate::history::Repairs::new(),
             seen_non_system: false,
         }
     }
@@ -382,6 +387,14 @@ impl<'a> MessageBuilder<'a> {
         let role = item.get("role").and_then(Value::as_str).unwrap_or("user");
         let (text, images) = content_parts(item.get("content"));
         match role {
+            "assistant" if text.ends_with(crate::live::INTERRUPTED_NOTE) => {
+                // Live mode ended this answer as interrupted and kept the retried one after
+                // it: sending both would show the model two answers glued together.
+                *self
+                    .repairs
+                    .entry(crate::history::INTERRUPTED_ANSWER.to_string())
+                    .or_default() += 1;
+            }
             "assistant" => {
                 self.flush_results_if_any();
                 let assistant = self.assistant.get_or_insert_with(PendingAssistant::default);
@@ -581,17 +594,24 @@ impl<'a> MessageBuilder<'a> {
             .push(json!({"role": "user", "content": parts}));
     }
 
-    fn finish(mut self) -> (Vec<Value>, Vec<String>) {
+    fn finish(mut self) -> (Vec<Value>, Vec<String>, crate::history::Repairs) {
         self.flush();
-        (self.messages, self.dropped.into_iter().collect())
+        (
+            self.messages,
+            self.dropped.into_iter().collect(),
+            self.repairs,
+        )
     }
 }
 
+/// The item's call id; empty when it has none (`history::repair` gives such a call an id
+/// and pairs it with an output that has none either).
 fn call_id_of(item: &Value) -> String {
     item.get("call_id")
         .and_then(Value::as_str)
+        .filter(|id| !id.is_empty())
         .or_else(|| item.get("id").and_then(Value::as_str))
-        .unwrap_or("call_unknown")
+        .unwrap_or_default()
         .to_string()
 }
 

@@ -202,13 +202,22 @@ impl EventWriter {
     }
 
     pub fn end_message(&mut self, text: &str) {
+        self.end_message_as(text, "completed");
+    }
+
+    /// Closes the open message as `incomplete`: its answer broke off (live mode).
+    pub fn end_message_incomplete(&mut self, text: &str) {
+        self.end_message_as(text, "incomplete");
+    }
+
+    fn end_message_as(&mut self, text: &str, status: &str) {
         let id = self
             .open_item
             .as_ref()
             .map(|(id, _)| id.clone())
             .unwrap_or_default();
         self.close(json!({
-            "type": "message", "id": id, "role": "assistant", "status": "completed",
+            "type": "message", "id": id, "role": "assistant", "status": status,
             "content": [{"type": "output_text", "text": text, "annotations": []}]
         }));
     }

@@ -19,6 +19,7 @@ use codex_litellm_bridge::conformance::check_sse;
 use codex_litellm_bridge::conformance::sse_payloads;
 use codex_litellm_bridge::fault::FailureSignal;
 use codex_litellm_bridge::fetch::answer_from_body;
+use codex_litellm_bridge::history::check_order;
 use codex_litellm_bridge::postprocess;
 use codex_litellm_bridge::simulate;
 use codex_litellm_bridge::simulate::ResponseIdentity;
@@ -511,11 +512,15 @@ fn mutated_requests_never_panic() {
     let mut translate = |body: &Value| {
         inputs += 1;
         let outcome = catch_unwind(AssertUnwindSafe(|| {
-            translate_request(body, &BridgeOptions::default())
-                .map(|chat| serde_json::to_vec(&chat.body).map(|b| b.len()))
+            translate_request(body, &BridgeOptions::default()).map(|chat| {
+                serde_json::to_vec(&chat.body).map(|b| b.len()).unwrap();
+                order_of(&chat.body)
+            })
         }));
-        if outcome.is_err() {
-            problems.push(body.to_string());
+        match outcome {
+            Err(_) => problems.push(format!("panic on {body}")),
+            Ok(Ok(Err(violation))) => problems.push(format!("{violation} in {body}")),
+            Ok(_) => {}
         }
     };
     for _ in 0..2500 {
@@ -532,7 +537,7 @@ fn mutated_requests_never_panic() {
     std::panic::set_hook(quiet);
     assert!(
         problems.is_empty(),
-        "{} panics; first: {}",
+        "{} panics or wrong orders; first: {}",
         problems.len(),
         problems[0]
     );
@@ -597,4 +602,134 @@ fn collect_paths(value: &Value, prefix: String, paths: &mut Vec<String>) {
         }
         _ => {}
     }
+}
+
+/// The chat request's message order (see `history::check_order`).
+fn order_of(chat: &Value) -> Result<(), String> {
+    let messages = chat["messages"]
+        .as_array()
+        .map(Vec::as_slice)
+        .unwrap_or_default();
+    check_order(messages)
+}
+
+/// A history of several turns: parallel calls answered out of order, every call kind,
+/// text between turns.
+fn long_history() -> Vec<Value> {
+    serde_json::from_value(json!([
+        {"type": "message", "role": "user", "content": [{"type": "input_text", "text": "list files"}]},
+        {"type": "reasoning", "summary": [{"type": "summary_text", "text": "plan"}], "content": null},
+        {"type": "function_call", "call_id": "c1", "name": "shell", "arguments": "{\"command\":[\"ls\"]}"},
+        {"type": "function_call", "call_id": "c2", "name": "shell", "arguments": "{\"command\":[\"pwd\"]}"},
+        {"type": "function_call_output", "call_id": "c2", "output": "/w"},
+        {"type": "function_call_output", "call_id": "c1", "output": "a.txt"},
+        {"type": "message", "role": "assistant", "content": [{"type": "output_text", "text": "two files"}]},
+        {"type": "message", "role": "user", "content": [{"type": "input_text", "text": "edit"}]},
+        {"type": "custom_tool_call", "call_id": "c3", "name": "apply_patch", "input": "*** Begin Patch"},
+        {"type": "custom_tool_call_output", "call_id": "c3", "output": "ok"},
+        {"type": "local_shell_call", "call_id": "c4", "status": "completed", "action": {"type": "exec", "command": ["true"]}},
+        {"type": "local_shell_call_output", "call_id": "c4", "output": ""},
+        {"type": "function_call", "call_id": "c5", "name": "search", "namespace": "mcp__docs", "arguments": "{}"},
+        {"type": "function_call_output", "call_id": "c5", "output": [{"type": "input_text", "text": "found"}, {"type": "input_image", "image_url": "data:image/png;base64,AA=="}]},
+        {"type": "message", "role": "assistant", "content": [{"type": "output_text", "text": "edited"}]}
+    ]))
+    .unwrap()
+}
+
+/// One structural change to a history: what interrupted turns, compaction, resumed or
+/// hand-edited sessions and buggy clients leave behind.
+fn mutate_history(items: &mut Vec<Value>, rng: &mut Rng) {
+    let ids = ["c1", "c2", "c3", "c4", "c5", "c9", ""];
+    let len = items.len();
+    let at = rng.below(len.max(1));
+    match rng.below(11) {
+        0 if len > 0 => {
+            items.remove(at);
+        }
+        1 if len > 0 => {
+            let copy = items[at].clone();
+            items.insert(rng.below(len + 1), copy);
+        }
+        2 if len > 0 => {
+            let other = rng.below(len);
+            items.swap(at, other);
+        }
+        3 if len > 0 => {
+            let moved = items.remove(at);
+            items.insert(rng.below(len), moved);
+        }
+        4 if len > 0 => {
+            if items[at].get("call_id").is_some() {
+                items[at]["call_id"] = json!(ids[rng.below(ids.len())]);
+            }
+        }
+        5 if len > 0 => {
+            if let Some(item) = items[at].as_object_mut() {
+                item.remove("call_id");
+            }
+        }
+        6 if len > 0 => {
+            if items[at].get("name").is_some() {
+                if rng.below(2) == 0 {
+                    items[at]["name"] = json!("");
+                } else if let Some(item) = items[at].as_object_mut() {
+                    item.remove("name");
+                }
+            }
+        }
+        7 => items.insert(
+            rng.below(len + 1),
+            json!({"type": "function_call_output", "call_id": ids[rng.below(ids.len())], "output": "stray"}),
+        ),
+        8 => items.insert(
+            rng.below(len + 1),
+            json!({"type": "message", "role": "user", "content": "interjection"}),
+        ),
+        9 => items.insert(
+            rng.below(len + 1),
+            json!({"type": "message", "role": "assistant", "content": [{"type": "output_text", "text": "aside"}]}),
+        ),
+        _ => items.insert(
+            rng.below(len + 1),
+            json!({"type": "function_call", "call_id": ids[rng.below(ids.len())], "name": "shell", "arguments": "{}"}),
+        ),
+    }
+}
+
+/// Mutated histories always translate to an order strict backends accept (upstream
+/// #7051): each `tool_calls` message followed by exactly its tool messages, real or
+/// stand-in, before anything else; no call named "" or with an empty id.
+#[test]
+fn mutated_histories_keep_each_call_next_to_its_result() {
+    let base = codex_request();
+    let history = long_history();
+    let mut rng = Rng(0x5851_f42d_4c95_7f2d);
+    let mut inputs = 0;
+    let mut repaired = 0;
+    let mut problems = Vec::new();
+    for _ in 0..18_000 {
+        let mut items = history.clone();
+        for _ in 0..1 + rng.below(4) {
+            mutate_history(&mut items, &mut rng);
+        }
+        let mut body = base.clone();
+        body["input"] = Value::Array(items);
+        inputs += 1;
+        let chat = translate_request(&body, &BridgeOptions::default()).unwrap();
+        if !chat.summary.history_repairs.is_empty() {
+            repaired += 1;
+        }
+        if let Err(violation) = order_of(&chat.body) {
+            problems.push(format!("{violation}: {}", body["input"]));
+        }
+    }
+    assert!(
+        problems.is_empty(),
+        "{} of {inputs} mutated histories translated to an order backends refuse; first: {}",
+        problems.len(),
+        problems[0]
+    );
+    eprintln!("{inputs} mutated histories, {repaired} repaired");
+    // The mutations do reach the repairs.
+    assert!(repaired > inputs / 2, "{repaired} of {inputs}");
 }

@@ -89,6 +89,22 @@ fn calls_then_results(n: usize) -> Value {
     request(input, duplicate_tools(1))
 }
 
+/// Each call answered one behind: call 0, call 1, output 0, call 2, output 1, ... (a model
+/// that starts the next command before reading the last one's output).
+fn calls_answered_one_behind(n: usize) -> Value {
+    let mut input = vec![json!({"type": "message", "role": "user", "content": "go"})];
+    for i in 0..n {
+        input.push(json!({"type": "function_call", "call_id": format!("c{i}"), "name": "shell", "arguments": "{}"}));
+        if i > 0 {
+            input.push(json!({"type": "function_call_output", "call_id": format!("c{}", i - 1), "output": "ok"}));
+        }
+    }
+    input.push(
+        json!({"type": "function_call_output", "call_id": format!("c{}", n - 1), "output": "ok"}),
+    );
+    request(input, duplicate_tools(1))
+}
+
 /// One call streamed with no index and no id, the name repeated on every fragment.
 fn unindexed_fragments(n: usize) -> Vec<Value> {
     let mut chunks = vec![json!({"choices": [{"delta": {"tool_calls": [
@@ -169,6 +185,14 @@ fn scale_benchmark() {
         "n calls then n results (one turn)",
         2_000,
         &calls_then_results,
+        &|body| {
+            translate_request(body, &options).expect("translates");
+        },
+    );
+    measure(
+        "n calls, each answered one behind",
+        1_000,
+        &calls_answered_one_behind,
         &|body| {
             translate_request(body, &options).expect("translates");
         },

@@ -1,5 +1,7 @@
 //! Snapshot tests: Codex's Responses request -> the Chat Completions request the backend gets.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use codex_litellm_bridge::BridgeOptions;
 use codex_litellm_bridge::options::DeveloperRole;
 use codex_litellm_bridge::options::MaxTokensField;
@@ -270,5 +272,101 @@ fn string_input_is_one_user_message() {
     assert_eq!(
         chat.body["messages"],
         json!([{"role": "user", "content": "hello"}])
+    );
+}
+
+/// A recorded call with no name or no call id (a mangled or hand-edited history) never
+/// reaches the backend as a function named "" or an id of "": it gets valid ones, and the
+/// repairs are counted for telemetry.
+#[test]
+fn calls_without_name_or_call_id_are_sent_with_valid_ones() {
+    let body = codex_request(json!([
+        {"type": "message", "role": "user", "content": "go"},
+        {"type": "function_call", "call_id": "c1", "arguments": "{}"},
+        {"type": "function_call", "name": "shell", "arguments": "{}"},
+        {"type": "function_call_output", "call_id": "c1", "output": "done"}
+    ]));
+    let chat = translate_request(&body, &BridgeOptions::default()).unwrap();
+    let messages = chat.body["messages"].as_array().unwrap();
+    assert_eq!(codex_litellm_bridge::history::check_order(messages), Ok(()));
+    let calls = messages
+        .iter()
+        .filter_map(|m| m.get("tool_calls").and_then(Value::as_array))
+        .flatten()
+        .collect::<Vec<_>>();
+    assert_eq!(calls.len(), 2);
+    for call in &calls {
+        assert!(!call["id"].as_str().unwrap().is_empty(), "{call}");
+        assert!(
+            !call["function"]["name"].as_str().unwrap().is_empty(),
+            "{call}"
+        );
+    }
+    let repairs = &chat.summary.history_repairs;
+    assert_eq!(
+        repairs.get("tool_call_without_name"),
+        Some(&1),
+        "{repairs:?}"
+    );
+    assert_eq!(repairs.get("tool_call_without_id"), Some(&1), "{repairs:?}");
+}
+
+/// Each call answered one behind (call 1, call 2, output 1, call 3, output 2, ...): every
+/// call is followed by its own output.
+#[test]
+fn calls_answered_one_behind_keep_their_outputs() {
+    let n = 50;
+    let mut input = vec![json!({"type": "message", "role": "user", "content": "go"})];
+    for i in 0..n {
+        input.push(json!({"type": "function_call", "call_id": format!("c{i}"), "name": "shell", "arguments": "{}"}));
+        if i > 0 {
+            input.push(json!({"type": "function_call_output", "call_id": format!("c{}", i - 1), "output": format!("out {}", i - 1)}));
+        }
+    }
+    input.push(json!({"type": "function_call_output", "call_id": format!("c{}", n - 1), "output": format!("out {}", n - 1)}));
+    let chat = translate_request(
+        &codex_request(Value::Array(input)),
+        &BridgeOptions::default(),
+    )
+    .unwrap();
+    let messages = chat.body["messages"].as_array().unwrap();
+    assert_eq!(codex_litellm_bridge::history::check_order(messages), Ok(()));
+    for message in messages.iter().filter(|m| m["role"] == "tool") {
+        let id = message["tool_call_id"].as_str().unwrap();
+        assert_eq!(message["content"], format!("out {}", &id[1..]));
+    }
+    assert!(
+        chat.summary.history_repairs.is_empty(),
+        "{:?}",
+        chat.summary.history_repairs
+    );
+}
+
+/// A message live mode ended as interrupted (its stream broke, the retry answered anew) is
+/// not sent back: the model sees the one answer Codex kept, not two glued together.
+#[test]
+fn an_interrupted_answer_is_not_sent_back() {
+    let interrupted = format!(
+        "This answer will be cut off in the midd{}",
+        codex_litellm_bridge::INTERRUPTED_NOTE
+    );
+    let body = codex_request(json!([
+        {"type": "message", "role": "user", "content": "question"},
+        {"type": "message", "role": "assistant", "content": [{"type": "output_text", "text": interrupted}]},
+        {"type": "message", "role": "assistant", "content": [{"type": "output_text", "text": "The answer is 42."}]},
+        {"type": "message", "role": "user", "content": "thanks"}
+    ]));
+    let chat = translate_request(&body, &BridgeOptions::default()).unwrap();
+    let assistant: Vec<&Value> = chat.body["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| m["role"] == "assistant")
+        .collect();
+    assert_eq!(assistant.len(), 1, "{assistant:?}");
+    assert_eq!(assistant[0]["content"], "The answer is 42.");
+    assert_eq!(
+        chat.summary.history_repairs.get("interrupted_answer"),
+        Some(&1)
     );
 }
