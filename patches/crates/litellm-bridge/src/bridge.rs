@@ -175,7 +175,19 @@ impl Bridge {
             .and_then(Value::as_str)
             .unwrap_or("")
             .to_string();
-        let chat = match translate_request(&request.body, &self.options) {
+        let mut body = request.body.clone();
+        match crate::guards::loop_verdict(&self.options, &body) {
+            crate::guards::LoopAction::Clear => {}
+            crate::guards::LoopAction::Note { text, report } => {
+                guard.report.loop_guard = Some(report);
+                body = codex_litellm_guards::loop_guard::with_note(&body, &text);
+            }
+            crate::guards::LoopAction::Stop { message, report } => {
+                guard.report.loop_guard = Some(report);
+                return self.stop_turn(&mut guard, &message, &identity_model, started);
+            }
+        }
+        let chat = match translate_request(&body, &self.options) {
             Ok(chat) => chat,
             Err(err) => {
                 let fault = Fault::BadRequest {
@@ -195,9 +207,14 @@ impl Bridge {
             .unwrap_or(0);
         guard.report.request_body = chat.body.clone();
         guard.report.max_output_tokens = self.options.max_output_tokens;
-        let target = Target {
-            url: chat_completions_url(&request.url),
-            headers: forward_headers(&request.headers),
+        let target = Route {
+            key: format!("{}/{}", self.provider, chat.summary.model),
+            target: Target {
+                url: chat_completions_url(&request.url),
+                headers: forward_headers(&request.headers),
+            },
+            options: self.options.clone(),
+            body,
         };
         let budget = TurnBudget::new(&self.options, started);
         match self.options.mode {
@@ -215,16 +232,15 @@ impl Bridge {
     async fn respond_buffered(
         &self,
         mut guard: ReportGuard,
-        chat: ChatRequest,
-        target: Target,
+        mut chat: ChatRequest,
+        mut target: Route,
         started: Instant,
         mut budget: TurnBudget,
     ) -> BridgeReply {
         let fetched = self
-            .fetch_with_retries(
-                &target,
-                &chat.body,
-                &chat.tool_map,
+            .fetch_first(
+                &mut target,
+                &mut chat,
                 &mut guard.report,
                 &mut (),
                 &mut budget,
@@ -283,7 +299,37 @@ impl Bridge {
             }
         }
         guard.report.continuations = continuations;
-        let recovered = postprocess(&mut answer, &chat.tool_map, &self.options);
+        let mut recovered = postprocess(&mut answer, &chat.tool_map, &self.options);
+        while answer.finish_reason.as_deref() != Some("length") {
+            let Some(nudged) = self.nudge(&target, &answer, &guard.report, &budget) else {
+                break;
+            };
+            guard.report.nudges += 1;
+            match self
+                .fetch_with_retries(
+                    &target,
+                    &nudged.body,
+                    &chat.tool_map,
+                    &mut guard.report,
+                    &mut (),
+                    &mut budget,
+                )
+                .await
+            {
+                Ok(mut next) => {
+                    recovered.extend(postprocess(&mut next, &chat.tool_map, &self.options));
+                    follow_up(&mut answer, next);
+                }
+                Err(GaveUp { fault, .. }) => {
+                    warn!(
+                        fault = fault.kind(),
+                        "the answer to the nudge failed; handing over the answer"
+                    );
+                    break;
+                }
+            }
+        }
+        guard.report.nudge_unanswered = crate::guards::unanswered(guard.report.nudges, &answer);
         let truncated = answer.finish_reason.as_deref() == Some("length");
         if truncated {
             mark_truncated(&mut answer, self.options.max_output_tokens);
@@ -302,8 +348,8 @@ impl Bridge {
     async fn respond_live(
         &self,
         guard: ReportGuard,
-        chat: ChatRequest,
-        target: Target,
+        mut chat: ChatRequest,
+        mut target: Route,
         started: Instant,
         mut budget: TurnBudget,
     ) -> BridgeReply {
@@ -331,14 +377,13 @@ impl Bridge {
                 bridge
                     .options
                     .assistant_prefill
-                    .resolve(&target.url)
+                    .resolve(&target.target.url)
                     .is_none(),
             );
             let fetched = bridge
-                .fetch_with_retries(
-                    &target,
-                    &chat.body,
-                    &chat.tool_map,
+                .fetch_first(
+                    &mut target,
+                    &mut chat,
                     &mut guard.report,
                     &mut live,
                     &mut budget,
@@ -430,11 +475,11 @@ impl Bridge {
         live: &mut LiveOutput,
         mut answer: ChatAnswer,
         chat: &ChatRequest,
-        target: &Target,
+        target: &Route,
         report: &mut ExchangeReport,
         budget: &mut TurnBudget,
     ) -> Option<(&'static str, String, Fault)> {
-        let prefill = self.options.assistant_prefill.resolve(&target.url);
+        let prefill = self.options.assistant_prefill.resolve(&target.target.url);
         let mut end = live.end_fetch(&answer);
         if let Some(style) = prefill.filter(|_| live.diverged()) {
             // A retry after a fault did not start with the text already shown, and this
@@ -520,6 +565,37 @@ impl Bridge {
         }
         let mut calls = std::mem::take(&mut answer.tool_calls);
         calls.extend(end.calls);
+        while calls.is_empty() && answer.finish_reason.as_deref() != Some("length") {
+            let Some(nudged) = self.nudge(target, &answer, report, budget) else {
+                break;
+            };
+            report.nudges += 1;
+            // The promise is on screen already; the answer to the nudge follows it as a
+            // new paragraph, and its calls are ordinary calls. The nudge is not shown.
+            live.begin_follow_up();
+            match self
+                .fetch_with_retries(target, &nudged.body, &chat.tool_map, report, live, budget)
+                .await
+            {
+                Ok(mut next) => {
+                    let next_end = live.end_fetch(&next);
+                    calls.extend(std::mem::take(&mut next.tool_calls));
+                    calls.extend(next_end.calls);
+                    end.recovered.extend(next_end.recovered);
+                    follow_up(&mut answer, next);
+                }
+                Err(GaveUp { fault, .. }) => {
+                    warn!(
+                        fault = fault.kind(),
+                        "the answer to the nudge failed; handing over the answer"
+                    );
+                    break;
+                }
+            }
+        }
+        answer.tool_calls = calls;
+        report.nudge_unanswered = crate::guards::unanswered(report.nudges, &answer);
+        let mut calls = std::mem::take(&mut answer.tool_calls);
         calls.retain(|call| !call.name.trim().is_empty());
         for call in &mut calls {
             if call.arguments.trim().is_empty() {
@@ -552,11 +628,222 @@ impl Bridge {
         (crate::simulate::codes::INVALID_PROMPT, message, fault)
     }
 
+    /// The first answer of the turn: from the model Codex asked for or, when its attempts
+    /// are spent on a fault another model can fix (or it failed so shortly before that its
+    /// cool-down runs), from the next model of its `fallback = [...]`. Nothing may have
+    /// reached Codex before a switch. Later fetches of the turn stay on the model switched to.
+    async fn fetch_first(
+        &self,
+        route: &mut Route,
+        chat: &mut ChatRequest,
+        report: &mut ExchangeReport,
+        sink: &mut dyn ChunkSink,
+        budget: &mut TurnBudget,
+    ) -> Result<ChatAnswer, GaveUp> {
+        let chain = crate::guards::chain(&self.options, &self.provider, &chat.summary.model);
+        if chain.is_empty() {
+            return self
+                .fetch_with_retries(route, &chat.body, &chat.tool_map, report, sink, budget)
+                .await;
+        }
+        let policy = self.options.guards.fallback;
+        let breaker = crate::guards::breaker(policy.cooldown);
+        let primary = route.clone();
+        let primary_model = chat.summary.model.clone();
+        let keys: Vec<String> = chain.iter().map(|c| c.key.clone()).collect();
+        let order: Vec<String> = breaker
+            .candidates(&primary.key, &keys)
+            .into_iter()
+            .map(str::to_string)
+            .collect();
+        let find = |key: &str| chain.iter().find(|c| c.key == key);
+        let mut switched: Option<(String, String)> = None;
+        let mut position = 0;
+        if let Some(first) = order
+            .first()
+            .filter(|key| **key != primary.key)
+            .and_then(|k| find(k))
+            && self.switch_to(route, chat, &primary, first)
+        {
+            let detail = format!(
+                "{primary_model} failed shortly before and is tried again after {}s",
+                policy.cooldown.as_secs()
+            );
+            self.notify(&format!(
+                "codex-litellm: {} answered instead of {primary_model} ({detail})",
+                label(first)
+            ));
+            switched = Some(("cooling_down".to_string(), detail));
+        }
+        loop {
+            let result = self
+                .fetch_with_retries(route, &chat.body, &chat.tool_map, report, sink, budget)
+                .await;
+            let gave_up = match result {
+                Ok(answer) => {
+                    breaker.record_success(&route.key);
+                    if let Some((reason, detail)) = switched {
+                        report.fallback = Some(crate::report::FallbackReport {
+                            from: primary.key.clone(),
+                            to: route.key.clone(),
+                            reason,
+                            detail,
+                        });
+                    }
+                    return Ok(answer);
+                }
+                Err(gave_up) => gave_up,
+            };
+            position += 1;
+            let Some(next) = order.get(position).and_then(|key| find(key)) else {
+                return Err(gave_up);
+            };
+            if sink.shown_anything() {
+                return Err(gave_up);
+            }
+            let windows = codex_litellm_guards::fallback::Windows {
+                primary: self.context_window(&chat.summary.model),
+                fallback: self.context_window(&next.model),
+            };
+            let info = crate::guards::fault_info(&gave_up.fault);
+            let Some(reason) =
+                codex_litellm_guards::fallback::switch_reason(&info, &policy, windows)
+            else {
+                return Err(gave_up);
+            };
+            breaker.trip(&route.key);
+            let from = chat.summary.model.clone();
+            if !self.switch_to(route, chat, &primary, next) {
+                return Err(gave_up);
+            }
+            self.notify(&reason.notice(&from, &label(next), policy.cooldown));
+            switched = Some((reason.kind().to_string(), reason.describe()));
+            // The next model gets its own attempts, inside the turn's deadline.
+            budget.attempts_left = route.options.max_attempts();
+        }
+    }
+
+    /// Points `route` and `chat` at `candidate`: its provider's URL, key and options (the
+    /// primary's when it is the same provider), the same Responses body translated for it.
+    fn switch_to(
+        &self,
+        route: &mut Route,
+        chat: &mut ChatRequest,
+        primary: &Route,
+        candidate: &crate::guards::Candidate,
+    ) -> bool {
+        let (target, options) = match &candidate.provider {
+            None => (primary.target.clone(), (*self.options).clone()),
+            Some(provider) => {
+                let Some(other) = self.options.fallback.routes.get(provider) else {
+                    warn!(
+                        provider = provider.as_str(),
+                        "fallback names a provider codex-litellm cannot reach; skipped"
+                    );
+                    return false;
+                };
+                let mut headers = primary.target.headers.clone();
+                headers.remove(header::AUTHORIZATION);
+                if let Some(key) = other
+                    .env_key
+                    .as_deref()
+                    .and_then(|name| std::env::var(name).ok())
+                    .filter(|key| !key.is_empty())
+                {
+                    crate::redact::register_secret(&key);
+                    if let Ok(value) = HeaderValue::from_str(&format!("Bearer {key}")) {
+                        headers.insert(header::AUTHORIZATION, value);
+                    }
+                }
+                let url = format!("{}/chat/completions", other.base_url.trim_end_matches('/'));
+                (Target { url, headers }, (*other.options).clone())
+            }
+        };
+        let mut options = options;
+        options.model = Some(candidate.model.clone());
+        let Ok(translated) = translate_request(&route.body, &options) else {
+            return false;
+        };
+        *chat = translated;
+        route.key = candidate.key.clone();
+        route.target = target;
+        route.options = Arc::new(options);
+        true
+    }
+
+    fn context_window(&self, model: &str) -> Option<u64> {
+        self.options.fallback.context_windows.get(model).copied()
+    }
+
+    fn notify(&self, notice: &str) {
+        tracing::info!("{notice}");
+        if let Some(observer) = &self.observer {
+            observer.on_notice(notice);
+        }
+    }
+
+    /// The continuation guard on a complete answer: the chat request that nudges the model,
+    /// when the answer promised an action without a call and the turn's budget allows one
+    /// more request.
+    fn nudge(
+        &self,
+        route: &Route,
+        answer: &ChatAnswer,
+        report: &ExchangeReport,
+        budget: &TurnBudget,
+    ) -> Option<ChatRequest> {
+        let decision = self.options.guards.continuation.decide(
+            crate::guards::turn_used_tools(&route.body),
+            u8::try_from(report.nudges).unwrap_or(u8::MAX),
+            &answer.text,
+            !answer.tool_calls.is_empty(),
+        );
+        let codex_litellm_guards::continuation::Decision::Nudge(nudge) = decision else {
+            return None;
+        };
+        if budget.attempts_left == 0 || Instant::now() >= budget.deadline {
+            return None;
+        }
+        debug!(
+            cue = nudge.intent.cue.as_str(),
+            "nudging after a stated next action"
+        );
+        let body = codex_litellm_guards::continuation::nudged_body(
+            &route.body,
+            &answer.text,
+            nudge.tool_choice_required,
+        );
+        translate_request(&body, &route.options).ok()
+    }
+
+    /// The loop guard's stop: no backend call; one assistant message saying why and a
+    /// normal `response.completed` (a failure would make Codex retry).
+    fn stop_turn(
+        &self,
+        guard: &mut ReportGuard,
+        message: &str,
+        model: &str,
+        started: Instant,
+    ) -> BridgeReply {
+        let answer = ChatAnswer {
+            text: message.to_string(),
+            finish_reason: Some("stop".to_string()),
+            ..ChatAnswer::default()
+        };
+        let identity = ResponseIdentity::for_answer(&answer, model, now_secs());
+        let events = simulate(&answer, &ToolMap::default(), identity);
+        guard.report.request.model = model.to_string();
+        guard.report.record_answer(&answer, &events, Vec::new());
+        guard.report.total_ms = started.elapsed().as_millis() as u64;
+        guard.finish();
+        sse_reply(encode_sse(&events))
+    }
+
     /// Attempts until one succeeds, a fault is not worth retrying, or tries run out. A live
     /// sink replays each retry against what Codex already got.
     async fn fetch_with_retries(
         &self,
-        target: &Target,
+        route: &Route,
         body: &Value,
         tools: &ToolMap,
         report: &mut ExchangeReport,
@@ -567,11 +854,12 @@ impl Bridge {
         loop {
             budget.attempts_left = budget.attempts_left.saturating_sub(1);
             sink.attempt_started();
+            let options = &route.options;
             let output = fetch_once(
                 &self.client,
-                target,
+                &route.target,
                 body,
-                &self.options,
+                options,
                 self.capture_limit,
                 report.attempts.len() as u32 + 1,
                 budget.deadline,
@@ -592,7 +880,7 @@ impl Bridge {
                     return Ok(answer);
                 }
                 Err(fault) => {
-                    let (delay, reason) = retry_delay(&fault, attempt + 1, &self.options);
+                    let (delay, reason) = retry_delay(&fault, attempt + 1, options);
                     // Retry only within the turn's budget: attempts left, and time for the
                     // wait before the turn's end.
                     let can_retry = fault.retryable()
@@ -753,6 +1041,34 @@ fn hold_back(options: &BridgeOptions) -> HoldBack {
         ToolCallRecovery::WholeAnswer => HoldBack::Start,
         ToolCallRecovery::Anywhere => HoldBack::Anywhere,
     }
+}
+
+/// Where the turn's requests go: the chat endpoint, the options, and the Responses body
+/// they are translated from (with the loop guard's note, if any).
+#[derive(Clone)]
+struct Route {
+    /// `<provider>/<model>`.
+    key: String,
+    target: Target,
+    options: Arc<BridgeOptions>,
+    body: Value,
+}
+
+/// How a fallback model is named to the user: its name, with its provider when it is
+/// another one.
+fn label(candidate: &crate::guards::Candidate) -> String {
+    match &candidate.provider {
+        Some(_) => candidate.key.clone(),
+        None => candidate.model.clone(),
+    }
+}
+
+/// The answer to a nudge after the answer that promised: a new paragraph, its calls.
+fn follow_up(answer: &mut ChatAnswer, next: ChatAnswer) {
+    if !next.text.trim().is_empty() && !answer.text.is_empty() {
+        answer.text.push_str("\n\n");
+    }
+    splice(answer, next);
 }
 
 /// Why the retry loop stopped without an answer.

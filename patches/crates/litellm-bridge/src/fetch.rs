@@ -41,6 +41,10 @@ pub trait ChunkSink: Send {
     fn on_chunk(&mut self, chunk: &Value);
     /// A new attempt starts (the first, or a retry after a fault): its chunks follow.
     fn attempt_started(&mut self) {}
+    /// Whether anything reached Codex yet (then another model may not answer instead).
+    fn shown_anything(&self) -> bool {
+        false
+    }
 }
 
 impl ChunkSink for () {

@@ -491,6 +491,15 @@ impl LiveOutput {
         self.begin_continuation();
     }
 
+    /// The answer to a nudge is fetched next: it is a new paragraph of the same message
+    /// (the nudge itself is never shown), and its tool calls are ordinary calls.
+    pub fn begin_follow_up(&mut self) {
+        if self.text_shown {
+            self.produce(Kind::Text, "\n\n");
+        }
+        self.begin_continuation();
+    }
+
     /// A continuation of the answer is fetched next: its output goes after what was shown.
     pub fn begin_continuation(&mut self) {
         self.fetch_start = self.cursor;
@@ -619,6 +628,10 @@ impl LiveOutput {
 }
 
 impl ChunkSink for LiveOutput {
+    fn shown_anything(&self) -> bool {
+        self.started
+    }
+
     fn attempt_started(&mut self) {
         self.attempt = Attempt::new(self.think_tags, self.attempt.hold);
         self.cursor = self.fetch_start;

@@ -241,6 +241,47 @@ pub struct BridgeOptions {
     pub turn_timeout_secs: u64,
     /// Largest answer accepted, in bytes.
     pub max_response_bytes: usize,
+    /// litellm.toml `[guards]`, set by codex-litellm (not a `[bridge]` key).
+    #[serde(skip)]
+    pub guards: codex_litellm_guards::settings::Guards,
+    /// litellm.toml `fallback = [...]`, set by codex-litellm (not a `[bridge]` key).
+    #[serde(skip)]
+    pub fallback: FallbackConfig,
+}
+
+/// Where a model's requests go when its attempts are spent on a fault another model can
+/// fix (`fallback = [...]` of `[models."<m>"]`, else of the provider).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct FallbackConfig {
+    /// `[models."<m>"] fallback`, by model name.
+    pub by_model:
+        std::collections::BTreeMap<String, Vec<codex_litellm_guards::settings::FallbackTarget>>,
+    /// `[providers.<id>] fallback`: for every model of this provider without its own list.
+    pub provider_chain: Vec<codex_litellm_guards::settings::FallbackTarget>,
+    /// How to reach the other chat providers entries name (`<provider>/<model>`).
+    pub routes: std::collections::BTreeMap<String, FallbackRoute>,
+    /// Known context windows by model name (a context-length error switches only to a
+    /// larger window).
+    pub context_windows: std::collections::BTreeMap<String, u64>,
+}
+
+impl FallbackConfig {
+    /// The chain of `model`: its own list, else the provider's.
+    pub fn chain(&self, model: &str) -> &[codex_litellm_guards::settings::FallbackTarget] {
+        self.by_model
+            .get(model)
+            .map_or(self.provider_chain.as_slice(), Vec::as_slice)
+    }
+}
+
+/// Another chat provider a fallback entry names: its base URL (ending in `/v1`), the
+/// environment variable holding its key (never the key itself: options are logged), and
+/// its bridge options.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FallbackRoute {
+    pub base_url: String,
+    pub env_key: Option<String>,
+    pub options: Box<BridgeOptions>,
 }
 
 impl Default for BridgeOptions {
@@ -275,6 +316,8 @@ impl Default for BridgeOptions {
             request_timeout_secs: 1_800,
             turn_timeout_secs: 1_800,
             max_response_bytes: 64 * 1024 * 1024,
+            guards: codex_litellm_guards::settings::Guards::default(),
+            fallback: FallbackConfig::default(),
         }
     }
 }

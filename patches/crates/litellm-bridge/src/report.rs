@@ -14,6 +14,9 @@ use std::collections::BTreeMap;
 /// Receives one report per bridged request (also when Codex abandons the request).
 pub trait ExchangeObserver: Send + Sync {
     fn on_exchange(&self, report: &ExchangeReport);
+    /// A line for the user while the request runs (another model answers instead);
+    /// codex-litellm prints it on stderr in exec and keeps it for `/status`.
+    fn on_notice(&self, _notice: &str) {}
 }
 
 #[derive(Debug, Clone, Default, Serialize)]
@@ -51,8 +54,47 @@ pub struct ExchangeReport {
     /// Responses events handed to Codex, by type.
     pub events: BTreeMap<String, u64>,
     pub recovered_tool_calls: Vec<RecoveredCall>,
+    /// Continuation guard: nudges sent after an answer that promised an action but made
+    /// no tool call.
+    #[serde(skip_serializing_if = "crate::request::is_zero_u32")]
+    pub nudges: u32,
+    /// The turn was handed over still ending with a promise after the nudges.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub nudge_unanswered: bool,
+    /// Loop guard: the note added to this request, or the stop that answered it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub loop_guard: Option<LoopGuardReport>,
+    /// Another model answered instead of the one Codex asked for.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fallback: Option<FallbackReport>,
     pub outcome: Outcome,
     pub total_ms: u64,
+}
+
+/// What the loop guard did to one request.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct LoopGuardReport {
+    /// `note` (a note to the model was added) or `stop` (the turn was ended).
+    pub action: &'static str,
+    /// The repeated call's name.
+    pub call: String,
+    /// Times in a row.
+    pub count: u32,
+    /// Whether the repeated call failed each time (else it succeeded each time).
+    pub failing: bool,
+}
+
+/// A switch to the next model of `fallback = [...]`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FallbackReport {
+    /// `<provider>/<model>` asked for, and the one that answered.
+    pub from: String,
+    pub to: String,
+    /// `overloaded`, `rate_limited`, `server_error`, `unreachable`, `context_length`, or
+    /// `cooling_down` (the first model failed shortly before and was not tried).
+    pub reason: String,
+    /// The reason in words, as the notice says it.
+    pub detail: String,
 }
 
 #[derive(Debug, Clone, Default, Serialize)]

@@ -1,0 +1,381 @@
+//! The guards of issue 19 over loopback: the continuation guard (a promise without a call is
+//! nudged once, a real final answer is not), the loop guard (the same failing call gets a
+//! note, then a stop), and fallback to another model (503 on the primary, its cool-down;
+//! never on 401). Each scenario fails with its rule switched off (`GuardSettings` 0 / no
+//! `fallback` list).
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use codex_litellm_bridge::Bridge;
+use codex_litellm_bridge::BridgeMode;
+use codex_litellm_bridge::BridgeOptions;
+use codex_litellm_bridge::BridgeRequest;
+use codex_litellm_bridge::ExchangeReport;
+use codex_litellm_bridge::Outcome;
+use codex_litellm_bridge::conformance::check_sse;
+use codex_litellm_bridge::conformance::sse_payloads;
+use codex_litellm_bridge_loopback_tests::Reports;
+use codex_litellm_guards::continuation::NUDGE;
+use codex_litellm_guards::settings::FallbackTarget;
+use codex_litellm_mock_llm::Match;
+use codex_litellm_mock_llm::MockLlm;
+use codex_litellm_mock_llm::Response;
+use codex_litellm_mock_llm::Scenario;
+use codex_litellm_mock_llm::ToolCall;
+use http::HeaderMap;
+use http::HeaderValue;
+use pretty_assertions::assert_eq;
+use serde_json::Value;
+use serde_json::json;
+use std::sync::Arc;
+
+fn options(mode: BridgeMode) -> BridgeOptions {
+    BridgeOptions {
+        mode,
+        max_attempts: 2,
+        retry_base_delay_ms: 10,
+        retry_max_delay_ms: 20,
+        max_retry_after_secs: 1,
+        idle_timeout_secs: Some(2),
+        request_timeout_secs: 10,
+        ..BridgeOptions::default()
+    }
+}
+
+struct Run {
+    events: Vec<Value>,
+    report: ExchangeReport,
+}
+
+struct Harness {
+    mock: MockLlm,
+    bridge: Bridge,
+    reports: Arc<Reports>,
+}
+
+async fn harness(scenario: Scenario, options: BridgeOptions) -> Harness {
+    let mock = MockLlm::start(scenario).await.unwrap();
+    let reports = Arc::new(Reports::default());
+    let client = reqwest::Client::builder().no_proxy().build().unwrap();
+    let bridge = Bridge::new(client, options, "mock").with_observer(reports.clone());
+    Harness {
+        mock,
+        bridge,
+        reports,
+    }
+}
+
+impl Harness {
+    async fn send(&self, model: &str, input: Vec<Value>) -> Run {
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            "authorization",
+            HeaderValue::from_static("Bearer sk-test-secret"),
+        );
+        let body = json!({
+            "model": model,
+            "instructions": "You are Codex.",
+            "input": input,
+            "tools": [{"type": "function", "name": "shell", "parameters": {"type": "object", "properties": {"command": {"type": "array"}}, "required": ["command"]}}],
+            "tool_choice": "auto",
+            "stream": true
+        });
+        let reply = tokio::time::timeout(
+            std::time::Duration::from_secs(30),
+            self.bridge.respond(BridgeRequest {
+                url: format!("{}/responses", self.mock.base_url()),
+                headers,
+                body,
+            }),
+        )
+        .await
+        .expect("the bridge answers within bounded time");
+        let bytes = reply.into_bytes().await.unwrap();
+        check_sse(&bytes).unwrap_or_else(|violation| panic!("invalid stream: {violation}"));
+        let events = sse_payloads(&bytes).unwrap();
+        let report = self.reports.0.lock().unwrap().last().cloned().unwrap();
+        Run { events, report }
+    }
+
+    fn notices(&self) -> Vec<String> {
+        self.reports.1.lock().unwrap().clone()
+    }
+}
+
+fn user(text: &str) -> Value {
+    json!({"type": "message", "role": "user", "content": [{"type": "input_text", "text": text}]})
+}
+
+fn call(id: &str, command: &str) -> Value {
+    json!({"type": "function_call", "call_id": id, "name": "shell", "arguments": json!({"command": [command]}).to_string()})
+}
+
+fn output(id: &str, text: &str) -> Value {
+    json!({"type": "function_call_output", "call_id": id, "output": text})
+}
+
+/// A turn that already used a tool: the user's task, one call and its output.
+fn turn_with_tools() -> Vec<Value> {
+    vec![
+        user("Fix the failing import and make sure the tests pass."),
+        call("call_1", "cat src/lib.rs"),
+        output("call_1", "Exit code: 0\nOutput:\nuse crate::missing;"),
+    ]
+}
+
+fn completed_text(events: &[Value]) -> String {
+    events
+        .iter()
+        .filter(|e| e["type"] == "response.output_item.done" && e["item"]["type"] == "message")
+        .flat_map(|e| e["item"]["content"].as_array().cloned().unwrap_or_default())
+        .filter_map(|part| part["text"].as_str().map(str::to_string))
+        .collect::<Vec<_>>()
+        .join("")
+}
+
+fn function_calls(events: &[Value]) -> Vec<Value> {
+    events
+        .iter()
+        .filter(|e| {
+            e["type"] == "response.output_item.done" && e["item"]["type"] == "function_call"
+        })
+        .map(|e| e["item"].clone())
+        .collect()
+}
+
+fn last_message(request: &Value) -> Value {
+    request["messages"]
+        .as_array()
+        .unwrap()
+        .last()
+        .unwrap()
+        .clone()
+}
+
+const PROMISE: &str = "I found the problem: the import points at a module that does not exist. Now I'll run the tests to confirm the fix.";
+
+fn promise_then_call() -> Scenario {
+    Scenario::new(vec![
+        Response::text(PROMISE),
+        Response::tool_calls(vec![ToolCall::new(
+            "call_tests",
+            "shell",
+            json!({"command": ["cargo", "test"]}),
+        )])
+        .with_match(Match {
+            body_contains: vec!["made no tool call".to_string()],
+            ..Match::default()
+        }),
+    ])
+}
+
+async fn promise_is_answered_by_a_call_after_one_nudge(mode: BridgeMode) {
+    let h = harness(promise_then_call(), options(mode)).await;
+    let run = h.send("mock-model", turn_with_tools()).await;
+    let sent = h.mock.chat_requests();
+    assert_eq!(sent.len(), 2, "the promise is nudged once");
+    // The second request: the promise as the assistant's, then the nudge.
+    let messages = sent[1].body["messages"].as_array().unwrap();
+    let n = messages.len();
+    assert_eq!(messages[n - 2]["role"], "assistant");
+    assert_eq!(messages[n - 2]["content"], PROMISE);
+    assert_eq!(messages[n - 1]["role"], "user");
+    assert_eq!(messages[n - 1]["content"], NUDGE);
+    // Codex gets the call as an ordinary call; the nudge is never model output.
+    let calls = function_calls(&run.events);
+    assert_eq!(calls.len(), 1, "{:#?}", run.events);
+    assert_eq!(calls[0]["name"], "shell");
+    let text = completed_text(&run.events);
+    assert!(text.starts_with(PROMISE), "{text}");
+    assert!(
+        !serde_json::to_string(&run.events)
+            .unwrap()
+            .contains("made no tool call")
+    );
+    assert_eq!(run.report.nudges, 1);
+    assert!(!run.report.nudge_unanswered);
+    assert_eq!(run.report.outcome, Outcome::Completed);
+}
+
+#[tokio::test]
+async fn buffered_a_promise_is_answered_by_a_call_after_one_nudge() {
+    promise_is_answered_by_a_call_after_one_nudge(BridgeMode::Buffered).await;
+}
+
+/// Live mode: the promise is on screen before the nudge is sent; the call follows.
+#[tokio::test]
+async fn live_a_promise_is_answered_by_a_call_after_one_nudge() {
+    promise_is_answered_by_a_call_after_one_nudge(BridgeMode::Live).await;
+}
+
+#[tokio::test]
+async fn a_real_final_answer_is_not_nudged() {
+    let done = "Fixed the import in src/lib.rs; all 12 tests pass now.";
+    let scenario = Scenario::new(vec![Response::text(done), Response::text("extra")]);
+    for mode in [BridgeMode::Buffered, BridgeMode::Live] {
+        let h = harness(scenario.clone(), options(mode)).await;
+        let run = h.send("mock-model", turn_with_tools()).await;
+        assert_eq!(
+            h.mock.chat_requests().len(),
+            1,
+            "{mode:?}: exactly one request"
+        );
+        assert_eq!(completed_text(&run.events), done);
+        assert_eq!(run.report.nudges, 0);
+    }
+}
+
+#[tokio::test]
+async fn a_promise_still_unanswered_after_the_nudge_is_handed_over_and_recorded() {
+    let scenario = Scenario::new(vec![
+        Response::text(PROMISE),
+        Response::text("Next, I will run the tests."),
+    ]);
+    let h = harness(scenario, options(BridgeMode::Buffered)).await;
+    let run = h.send("mock-model", turn_with_tools()).await;
+    assert_eq!(h.mock.chat_requests().len(), 2, "one nudge, not more");
+    assert_eq!(run.report.nudges, 1);
+    assert!(run.report.nudge_unanswered);
+    assert!(function_calls(&run.events).is_empty());
+}
+
+/// `n` identical failing calls of `make` in the current turn.
+fn failing_history(n: usize) -> Vec<Value> {
+    let mut input = vec![user("Build the project.")];
+    for i in 0..n {
+        let id = format!("call_make_{i}");
+        input.push(call(&id, "make"));
+        input.push(output(
+            &id,
+            "Exit code: 2\nWall time: 0.1 seconds\nOutput:\nmake: *** No rule to make target 'all'.  Stop.",
+        ));
+    }
+    input
+}
+
+#[tokio::test]
+async fn the_same_failing_call_gets_a_note_on_the_fourth_request_and_a_stop_on_the_fifth_failure() {
+    // The model repeats `make` whatever it is told.
+    let scenario = Scenario {
+        fallback: Response::tool_calls(vec![ToolCall::new(
+            "call_make",
+            "shell",
+            json!({"command": ["make"]}),
+        )]),
+        ..Scenario::default()
+    };
+    let h = harness(scenario, options(BridgeMode::Buffered)).await;
+    for failures in 0..5 {
+        let run = h.send("mock-model", failing_history(failures)).await;
+        let sent = h.mock.chat_requests();
+        assert_eq!(sent.len(), failures + 1);
+        let last = last_message(&sent[failures].body);
+        let noted = last["role"] == "user"
+            && last["content"].as_str().is_some_and(|t| {
+                t.contains("has failed 3 times in a row")
+                    || t.contains("has failed 4 times in a row")
+            });
+        assert_eq!(noted, failures >= 3, "request {}: {last}", failures + 1);
+        assert_eq!(run.report.loop_guard.is_some(), failures >= 3);
+        assert_eq!(function_calls(&run.events).len(), 1);
+    }
+    // The fifth identical failure: no backend call, the turn ends with the message.
+    let run = h.send("mock-model", failing_history(5)).await;
+    assert_eq!(h.mock.chat_requests().len(), 5, "no request after the stop");
+    let text = completed_text(&run.events);
+    assert!(text.starts_with("Stopped by the loop guard:"), "{text}");
+    assert!(text.contains("shell"), "{text}");
+    assert!(text.contains("5 times"), "{text}");
+    assert!(function_calls(&run.events).is_empty());
+    assert_eq!(run.events.last().unwrap()["type"], "response.completed");
+    let guard = run.report.loop_guard.unwrap();
+    assert_eq!(
+        (guard.action, guard.count, guard.failing),
+        ("stop", 5, true)
+    );
+    assert_eq!(run.report.outcome, Outcome::Completed);
+}
+
+fn with_fallback(primary: &str, backup: &str) -> BridgeOptions {
+    let mut options = options(BridgeMode::Buffered);
+    options.fallback.by_model.insert(
+        primary.to_string(),
+        vec![FallbackTarget {
+            provider: None,
+            model: backup.to_string(),
+        }],
+    );
+    options
+}
+
+fn model_is(model: &str) -> Match {
+    Match {
+        body_contains: vec![format!("\"model\":\"{model}\"")],
+        ..Match::default()
+    }
+}
+
+fn models_asked(mock: &MockLlm) -> Vec<String> {
+    mock.chat_requests()
+        .iter()
+        .map(|r| r.body["model"].as_str().unwrap_or_default().to_string())
+        .collect()
+}
+
+#[tokio::test]
+async fn a_primary_answering_503_is_served_by_the_fallback_and_skipped_during_its_cool_down() {
+    // Model names of their own: the circuit breaker is process-wide.
+    let (primary, backup) = ("primary-503", "backup-503");
+    let scenario = Scenario {
+        fallback: Response::json(json!({"error": {"message": "Service Unavailable"}}))
+            .with_status(503),
+        ..Scenario::new(vec![
+            Response::text("Served by the backup.").with_match(model_is(backup)),
+            Response::text("Served by the backup again.").with_match(model_is(backup)),
+        ])
+    };
+    let h = harness(scenario, with_fallback(primary, backup)).await;
+    let run = h.send(primary, vec![user("hi")]).await;
+    assert_eq!(models_asked(&h.mock), [primary, primary, backup]);
+    assert_eq!(completed_text(&run.events), "Served by the backup.");
+    let switch = run.report.fallback.clone().unwrap();
+    assert_eq!(
+        (
+            switch.from.as_str(),
+            switch.to.as_str(),
+            switch.reason.as_str()
+        ),
+        ("mock/primary-503", "mock/backup-503", "overloaded")
+    );
+    assert_eq!(
+        h.notices(),
+        [
+            "codex-litellm: backup-503 answered instead of primary-503 (primary-503: overloaded (HTTP 503)); primary-503 is tried again after 60s"
+        ]
+    );
+    // The next request goes straight to the backup: the primary cools down.
+    let run = h.send(primary, vec![user("again")]).await;
+    assert_eq!(models_asked(&h.mock), [primary, primary, backup, backup]);
+    assert_eq!(completed_text(&run.events), "Served by the backup again.");
+    assert_eq!(run.report.fallback.unwrap().reason, "cooling_down");
+}
+
+#[tokio::test]
+async fn a_401_never_falls_back() {
+    let (primary, backup) = ("primary-401", "backup-401");
+    let scenario = Scenario {
+        fallback: Response::json(
+            json!({"error": {"message": "Authentication Error, invalid key"}}),
+        )
+        .with_status(401),
+        ..Scenario::new(vec![
+            Response::text("Served by the backup.").with_match(model_is(backup)),
+        ])
+    };
+    let h = harness(scenario, with_fallback(primary, backup)).await;
+    let run = h.send(primary, vec![user("hi")]).await;
+    assert_eq!(models_asked(&h.mock), [primary]);
+    assert!(run.report.fallback.is_none());
+    assert!(h.notices().is_empty());
+    assert!(matches!(run.report.outcome, Outcome::Failed { .. }));
+}
