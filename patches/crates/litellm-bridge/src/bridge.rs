@@ -683,6 +683,11 @@ impl Bridge {
                 Ok(answer) => {
                     breaker.record_success(&route.key);
                     if let Some((reason, detail)) = switched {
+                        // Counted and recorded as the model (and provider) that answered.
+                        report.request = chat.summary.clone();
+                        if let Some((provider, _)) = route.key.split_once('/') {
+                            report.provider = provider.to_string();
+                        }
                         report.fallback = Some(crate::report::FallbackReport {
                             from: primary.key.clone(),
                             to: route.key.clone(),

@@ -28,6 +28,18 @@ pub fn retries(report: &ExchangeReport) -> u32 {
 /// `rate limited (HTTP 429) — gave up after 4 attempts; last Retry-After 30s`,
 /// `stalled: no data for 120s after byte 5121`.
 pub fn diagnose(report: &ExchangeReport) -> String {
+    if let Some(stop) = report.loop_guard.as_ref().filter(|g| g.action == "stop") {
+        return format!(
+            "stopped by the loop guard: {} {} {} times in a row with the same result; no request was sent",
+            stop.call,
+            if stop.failing {
+                "failed"
+            } else {
+                "was repeated"
+            },
+            stop.count
+        );
+    }
     let mut text = match &report.outcome {
         Outcome::Completed => completed(report),
         Outcome::Truncated => truncated(report),
@@ -54,15 +66,63 @@ pub fn diagnose(report: &ExchangeReport) -> String {
             syntaxes.join(", ")
         ));
     }
+    guard_notes(report, &mut text);
     text
 }
 
+/// What the guards of issue 19 did, after the line about how the exchange ended.
+fn guard_notes(report: &ExchangeReport, text: &mut String) {
+    if let Some(switch) = &report.fallback {
+        let model = |key: &str| {
+            key.split_once('/')
+                .filter(|(provider, _)| *provider == report.provider)
+                .map_or(key.to_string(), |(_, model)| model.to_string())
+        };
+        text.push_str(&format!(
+            "; answered by {} instead of {}: {}",
+            model(&switch.to),
+            model(&switch.from),
+            switch.detail
+        ));
+    }
+    if let Some(note) = report.loop_guard.as_ref().filter(|g| g.action == "note") {
+        text.push_str(&format!(
+            "; loop guard note sent: {} {} {} times in a row",
+            note.call,
+            if note.failing {
+                "failed"
+            } else {
+                "was repeated"
+            },
+            note.count
+        ));
+    }
+    if report.nudge_unanswered {
+        text.push_str(&format!(
+            "; turn ended after an unanswered nudge ({} sent: the answer still promised an action without a tool call)",
+            plural(u64::from(report.nudges), "nudge", "nudges")
+        ));
+    } else if report.nudges > 0 {
+        text.push_str(&format!(
+            "; {} after an answer that promised an action without a tool call",
+            plural(u64::from(report.nudges), "nudge", "nudges")
+        ));
+    }
+}
+
 /// A stable short name for grouping: `completed`, `completed_after_retries`, `truncated`,
-/// `cancelled`, `pending`, or for failures `rate_limited`, `auth`, `context_length`,
+/// `cancelled`, `pending`, `loop_guard_stop`, or for failures `rate_limited`, `auth`, `context_length`,
 /// `http_error`, `backend_error`, `connect`, `timeout`, `total_timeout`, `stalled`,
 /// `stream_cut`, `malformed_chunk`, `invalid_utf8`, `too_large`, `empty_answer`,
 /// `bad_request`.
 pub fn diagnosis_kind(report: &ExchangeReport) -> &'static str {
+    if report
+        .loop_guard
+        .as_ref()
+        .is_some_and(|guard| guard.action == "stop")
+    {
+        return "loop_guard_stop";
+    }
     match &report.outcome {
         Outcome::Completed if retries(report) > 0 => "completed_after_retries",
         Outcome::Completed => "completed",
@@ -385,6 +445,45 @@ mod tests {
             total_ms,
             ..ExchangeReport::default()
         }
+    }
+
+    /// The lines of issue 19's guards: the stop, the fallback, the unanswered nudge.
+    #[test]
+    fn guard_lines() {
+        let mut stop = report(Outcome::Completed, Vec::new(), 1);
+        stop.loop_guard = Some(codex_litellm_bridge::LoopGuardReport {
+            action: "stop",
+            call: "shell".into(),
+            count: 5,
+            failing: true,
+        });
+        assert_eq!(
+            diagnose(&stop),
+            "stopped by the loop guard: shell failed 5 times in a row with the same result; no request was sent"
+        );
+        assert_eq!(diagnosis_kind(&stop), "loop_guard_stop");
+
+        let mut served = report(Outcome::Completed, vec![attempt(1, Some(200), None)], 1200);
+        served.provider = "vllm".into();
+        served.fallback = Some(codex_litellm_bridge::FallbackReport {
+            from: "vllm/qwen3-coder".into(),
+            to: "litellm/gpt-4o-mini".into(),
+            reason: "overloaded".into(),
+            detail: "overloaded (HTTP 503)".into(),
+        });
+        served.nudges = 1;
+        served.nudge_unanswered = true;
+        let text = diagnose(&served);
+        assert!(
+            text.contains(
+                "answered by litellm/gpt-4o-mini instead of qwen3-coder: overloaded (HTTP 503)"
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains("turn ended after an unanswered nudge"),
+            "{text}"
+        );
     }
 
     fn failed_after(fault: Fault, attempts: u32) -> ExchangeReport {

@@ -58,12 +58,47 @@ pub struct ExchangeRecord {
     pub events: BTreeMap<String, u64>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub recovered_tool_calls: Vec<RecoveredCallRecord>,
+    /// Continuation guard: nudges sent after an answer that promised an action.
+    #[serde(skip_serializing_if = "is_zero_u32")]
+    pub nudges: u32,
+    /// The answer handed over still promised an action after the nudges.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub nudge_unanswered: bool,
+    /// Loop guard: `{action: note|stop, call, count, failing}`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub loop_guard: Option<LoopGuardRecord>,
+    /// Another model answered: `{from, to, reason, detail}` (`<provider>/<model>`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fallback: Option<FallbackRecord>,
     pub outcome: OutcomeRecord,
     pub total_ms: u64,
     /// One line: why the exchange ended.
     pub diagnosis: String,
     /// Stable short name of the diagnosis (`completed`, `rate_limited`, `stalled`, ...).
     pub diagnosis_kind: String,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct LoopGuardRecord {
+    pub action: String,
+    pub call: String,
+    pub count: u32,
+    pub failing: bool,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct FallbackRecord {
+    pub from: String,
+    pub to: String,
+    pub reason: String,
+    pub detail: String,
+}
+
+#[allow(clippy::trivially_copy_pass_by_ref)]
+fn is_zero_u32(n: &u32) -> bool {
+    *n == 0
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -316,6 +351,20 @@ impl ExchangeRecord {
                     syntax: c.syntax.to_string(),
                 })
                 .collect(),
+            nudges: report.nudges,
+            nudge_unanswered: report.nudge_unanswered,
+            loop_guard: report.loop_guard.as_ref().map(|g| LoopGuardRecord {
+                action: g.action.to_string(),
+                call: g.call.clone(),
+                count: g.count,
+                failing: g.failing,
+            }),
+            fallback: report.fallback.as_ref().map(|f| FallbackRecord {
+                from: f.from.clone(),
+                to: f.to.clone(),
+                reason: f.reason.clone(),
+                detail: f.detail.clone(),
+            }),
             outcome: OutcomeRecord::from_outcome(&report.outcome),
             total_ms: report.total_ms,
             diagnosis: diagnose(report),
@@ -348,6 +397,10 @@ impl ExchangeRecord {
             ending,
             recovered_tool_calls: self.recovered_tool_calls.len() as u64,
             total_ms: self.total_ms,
+            nudges: u64::from(self.nudges),
+            loop_notes: u64::from(self.loop_guard.as_ref().is_some_and(|g| g.action == "note")),
+            loop_stops: u64::from(self.loop_guard.as_ref().is_some_and(|g| g.action == "stop")),
+            fallbacks: u64::from(self.fallback.is_some()),
         }
     }
 

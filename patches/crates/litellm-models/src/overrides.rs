@@ -29,6 +29,10 @@ pub struct ModelOverride {
     pub reasoning: Option<bool>,
     pub parallel_tool_calls: Option<bool>,
     pub images: Option<bool>,
+    /// Models that answer when this one is down (`"model"` or `"<provider>/<model>"`);
+    /// beats the provider's `fallback`. Read by codex-litellm-runtime for the bridge.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fallback: Option<Vec<String>>,
 }
 
 /// Model id → override, as read from `[models]` in litellm.toml.

@@ -384,6 +384,10 @@ impl ExchangeObserver for RuntimeObserver {
             telemetry.on_exchange(report);
         }
     }
+
+    fn on_notice(&self, notice: &str) {
+        crate::session::print_notice(notice);
+    }
 }
 
 pub fn exchange_observer() -> Arc<dyn ExchangeObserver> {

@@ -149,12 +149,26 @@ fn wrap_words(text: &str, width: usize) -> Vec<String> {
     lines
 }
 
+/// Set by `codex-litellm exec` (stderr is its transcript): the bridge's notices ("another
+/// model answered instead") are printed there as they happen. The TUI owns the terminal;
+/// there they go to the log and the `/status` counters.
+static NOTICES_ON_STDERR: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// One line from the bridge for the user while a request runs.
+pub fn print_notice(notice: &str) {
+    tracing::warn!("{notice}");
+    if NOTICES_ON_STDERR.load(std::sync::atomic::Ordering::Relaxed) {
+        eprintln!("{notice}");
+    }
+}
+
 /// What `codex-litellm exec` says first, on stderr. A model the backend does not serve
 /// ends the run here, before the prompt is sent, naming the close matches.
 pub fn print_exec_start_line() {
     let Some(line) = session_provider_line() else {
         return;
     };
+    NOTICES_ON_STDERR.store(true, std::sync::atomic::Ordering::Relaxed);
     eprintln!("{BINARY_NAME}: {line}");
     let Some(provider) = session_provider() else {
         return;

@@ -13,7 +13,11 @@
 //! base_url = "http://gw:4000/v1"   # provider keys: fill in what config.toml lacks
 //! [providers.litellm.bridge]       # bridge options
 //! reasoning_return = "reasoning"
+//! fallback = ["small-model"]      # [providers.<id>] fallback = [...] too
 //! [models."qwen3-coder"]           # per-model metadata, read by codex-litellm-models
+//! fallback = ["litellm/gpt-4o-mini"]  # this model's fallback list beats its provider's
+//! [guards]                         # continuation, loop and fallback guards (issue 19)
+//! continuation_retries = 1
 //! ```
 
 use codex_litellm_bridge::BridgeOptions;
@@ -72,6 +76,8 @@ pub struct LitellmSettings {
     /// `[models."<name>"]`: per-model values that beat what the backend reports (context
     /// window, output cap, tools, reasoning, parallel tool calls, images).
     pub models: codex_litellm_models::ModelOverrides,
+    /// `[guards]`, resolved (defaults when absent).
+    pub guards: codex_litellm_guards::settings::Guards,
 }
 
 /// `[providers.<id>]`.
@@ -81,6 +87,8 @@ pub struct ProviderSettings {
     pub bridge: Option<BridgeOptions>,
     /// Upstream provider keys ([`PROVIDER_DEFINITION_KEYS`]) given here.
     pub definition: toml::Table,
+    /// `fallback = [...]`: models that answer for this provider's models when one is down.
+    pub fallback: Option<Vec<String>>,
 }
 
 /// `[telemetry]`.
@@ -204,6 +212,13 @@ impl LitellmSettings {
                 .try_into()
                 .map_err(|err: toml::de::Error| format!("[models]: {}", err.message()))?;
         }
+        if let Some(value) = document.remove("guards") {
+            let guards: codex_litellm_guards::settings::GuardSettings = value
+                .try_into()
+                .map_err(|err: toml::de::Error| format!("[guards]: {}", err.message()))?;
+            settings.guards = guards.resolve().map_err(|err| err.to_string())?;
+        }
+        settings.check_fallbacks()?;
         if let Some(key) = document.keys().next() {
             let hint = match key.as_str() {
                 "base_url" | "bridge" => format!(
@@ -212,7 +227,7 @@ impl LitellmSettings {
                 _ => String::new(),
             };
             return Err(format!(
-                "unknown key `{key}`{hint}; the keys are model, provider, background_model, [telemetry], [providers.<id>], [models.\"<name>\"]"
+                "unknown key `{key}`{hint}; the keys are model, provider, background_model, [telemetry], [guards], [providers.<id>], [models.\"<name>\"]"
             ));
         }
         Ok(settings)
@@ -238,8 +253,16 @@ impl LitellmSettings {
         ids
     }
 
-    /// Bridge options of a chat provider; `None` when `id` is not one.
+    /// Bridge options of a chat provider; `None` when `id` is not one. They carry the
+    /// `[guards]` policies and the fallback lists.
     pub fn bridge_options(&self, id: &str) -> Option<BridgeOptions> {
+        let mut options = self.own_bridge_options(id)?;
+        options.guards = self.guards;
+        options.fallback = self.fallback_config(id);
+        Some(options)
+    }
+
+    fn own_bridge_options(&self, id: &str) -> Option<BridgeOptions> {
         if !self.is_chat_provider(id) {
             return None;
         }
@@ -249,6 +272,100 @@ impl LitellmSettings {
                 .and_then(|provider| provider.bridge.clone())
                 .unwrap_or_default(),
         )
+    }
+
+    /// Every entry of every `fallback = [...]` parses, and no model lists itself.
+    fn check_fallbacks(&self) -> Result<(), String> {
+        let ids = self.chat_provider_ids();
+        let ids: Vec<&str> = ids.iter().map(String::as_str).collect();
+        for (model, entry) in &self.models {
+            if let Some(list) = &entry.fallback {
+                codex_litellm_guards::settings::fallback_chain(model, "", Some(list), None, &ids)
+                    .map_err(|err| format!("[models.\"{model}\"]: {err}"))?;
+            }
+        }
+        for (id, provider) in &self.providers {
+            if let Some(list) = &provider.fallback {
+                codex_litellm_guards::settings::fallback_chain("", id, None, Some(list), &ids)
+                    .map_err(|err| format!("[providers.{id}]: {err}"))?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The fallback lists the bridge of provider `id` follows, and how to reach the other
+    /// providers they name. Empty when no list applies.
+    fn fallback_config(&self, id: &str) -> codex_litellm_bridge::FallbackConfig {
+        use codex_litellm_guards::settings::FallbackTarget;
+        let ids = self.chat_provider_ids();
+        let ids: Vec<&str> = ids.iter().map(String::as_str).collect();
+        let parse = |list: &[String]| -> Vec<FallbackTarget> {
+            list.iter()
+                .filter_map(|entry| FallbackTarget::parse(entry, &ids).ok())
+                .collect()
+        };
+        let mut config = codex_litellm_bridge::FallbackConfig {
+            provider_chain: self
+                .providers
+                .get(id)
+                .and_then(|p| p.fallback.as_deref())
+                .map(parse)
+                .unwrap_or_default(),
+            ..Default::default()
+        };
+        for (model, entry) in &self.models {
+            if let Some(list) = &entry.fallback {
+                config.by_model.insert(model.clone(), parse(list));
+            }
+        }
+        if config.provider_chain.is_empty() && config.by_model.is_empty() {
+            return config;
+        }
+        let named: std::collections::BTreeSet<String> = config
+            .provider_chain
+            .iter()
+            .chain(config.by_model.values().flatten())
+            .filter_map(|target| target.provider.clone())
+            .filter(|provider| provider != id)
+            .collect();
+        for provider in named {
+            if let Some(route) = self.fallback_route(&provider) {
+                config.routes.insert(provider, route);
+            }
+        }
+        config.context_windows = self
+            .models
+            .iter()
+            .filter_map(|(model, entry)| Some((model.clone(), entry.context_window?)))
+            .collect();
+        config
+    }
+
+    /// How to reach chat provider `id` for a fallback: the base URL and key variable
+    /// litellm.toml (or the built-in provider's environment) gives. `None` when only
+    /// config.toml defines it.
+    fn fallback_route(&self, id: &str) -> Option<codex_litellm_bridge::FallbackRoute> {
+        let definition = self.providers.get(id).map(|p| &p.definition);
+        let text = |key: &str| {
+            definition
+                .and_then(|d| d.get(key))
+                .and_then(toml::Value::as_str)
+                .map(str::to_string)
+        };
+        let (base_url, env_key) = match id {
+            LITELLM_PROVIDER_ID => (
+                text("base_url")
+                    .or_else(|| std::env::var(ENV_BASE_URL).ok().filter(|u| !u.is_empty()))
+                    .unwrap_or_else(|| DEFAULT_LITELLM_BASE_URL.to_string()),
+                text("env_key").or_else(|| Some(ENV_API_KEY.to_string())),
+            ),
+            _ => (text("base_url")?, text("env_key")),
+        };
+        Some(codex_litellm_bridge::FallbackRoute {
+            base_url,
+            env_key,
+            options: Box::new(self.own_bridge_options(id)?),
+        })
     }
 }
 
@@ -267,6 +384,12 @@ impl ProviderSettings {
             ));
         }
         let mut provider = Self::default();
+        if let Some(list) = table.remove("fallback") {
+            let list: Vec<String> = list.try_into().map_err(|_: toml::de::Error| {
+                format!("[providers.{id}]: `fallback` must be a list of model names, e.g. [\"small-model\", \"litellm/gpt-4o-mini\"]")
+            })?;
+            provider.fallback = Some(list);
+        }
         if let Some(bridge) = table.remove("bridge") {
             let options: BridgeOptions = bridge.try_into().map_err(|err: toml::de::Error| {
                 format!("[providers.{id}.bridge]: {}", err.message())
@@ -284,7 +407,7 @@ impl ProviderSettings {
             }
             if !PROVIDER_DEFINITION_KEYS.contains(&key.as_str()) {
                 return Err(format!(
-                    "[providers.{id}]: unknown key `{key}` (provider keys: {}; bridge options go in [providers.{id}.bridge])",
+                    "[providers.{id}]: unknown key `{key}` (provider keys: {}, fallback; bridge options go in [providers.{id}.bridge])",
                     PROVIDER_DEFINITION_KEYS.join(", ")
                 ));
             }
@@ -356,6 +479,68 @@ context_window = 262144
     }
 
     #[test]
+    fn guards_and_fallback_lists_reach_the_bridge_options() {
+        let text = r#"
+[guards]
+continuation_retries = 2
+loop_fail_note_after = 4
+fallback_cooldown_secs = 30
+
+[providers.vllm]
+base_url = "http://gpu:8000/v1"
+env_key = "VLLM_KEY"
+fallback = ["qwen3-small", "litellm/gpt-4o-mini"]
+
+[models."qwen3-coder"]
+context_window = 32768
+fallback = ["Qwen/Qwen3-8B"]
+"#;
+        let settings = LitellmSettings::from_toml(text, "litellm.toml").unwrap_or_default();
+        let options = settings.bridge_options("vllm").unwrap_or_default();
+        assert_eq!(options.guards.continuation.retries(), 2);
+        assert_eq!(
+            (
+                options.guards.loops.fail_note_after,
+                options.guards.loops.fail_stop_after
+            ),
+            (4, 6)
+        );
+        assert_eq!(options.guards.fallback.cooldown.as_secs(), 30);
+        let names = |chain: &[codex_litellm_guards::settings::FallbackTarget]| {
+            chain
+                .iter()
+                .map(|t| format!("{:?}/{}", t.provider, t.model))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            names(options.fallback.chain("other-model")),
+            ["None/qwen3-small", "Some(\"litellm\")/gpt-4o-mini"]
+        );
+        // The model's own list beats the provider's; a slash that names no provider is
+        // part of the model name.
+        assert_eq!(
+            names(options.fallback.chain("qwen3-coder")),
+            ["None/Qwen/Qwen3-8B"]
+        );
+        let litellm = &options.fallback.routes["litellm"];
+        assert_eq!(litellm.env_key.as_deref(), Some(ENV_API_KEY));
+        assert_eq!(options.fallback.context_windows["qwen3-coder"], 32768);
+        // Defaults when nothing is written: continuation 1, loop guard 3/5/5.
+        let defaults = LitellmSettings::default()
+            .bridge_options("litellm")
+            .unwrap_or_default();
+        assert_eq!(defaults.guards.continuation.retries(), 1);
+        assert_eq!(
+            (
+                defaults.guards.loops.fail_note_after,
+                defaults.guards.loops.fail_stop_after,
+                defaults.guards.loops.success_note_after
+            ),
+            (3, 5, 5)
+        );
+    }
+
+    #[test]
     fn mistakes_are_clear_errors_naming_the_file() {
         let cases = [
             ("modle = \"x\"", "unknown key `modle`"),
@@ -381,6 +566,30 @@ context_window = 262144
             ("model = \"\"", "`model` must be a non-empty string"),
             ("[providers.\"a.b\"]\nname = \"x\"", "no dots"),
             ("not [ toml", "not valid TOML"),
+            (
+                "[guards]\ncontinuation_retries = 5",
+                "continuation_retries = 5: use 0 (off) to 3",
+            ),
+            (
+                "[guards]\nloop_stop = 3",
+                "[guards]: unknown field `loop_stop`",
+            ),
+            (
+                "[guards]\nloop_fail_note_after = 3\nloop_fail_stop_after = 2",
+                "must be larger than loop_fail_note_after",
+            ),
+            (
+                "[models.\"m\"]\nfallback = [\"m\"]",
+                "`fallback` of m lists m itself",
+            ),
+            (
+                "[providers.x]\nfallback = \"m\"",
+                "`fallback` must be a list",
+            ),
+            (
+                "[providers.x]\nfallback = [\" \"]",
+                "an entry of `fallback = [...]` is empty",
+            ),
         ];
         for (text, expected) in cases {
             let err = LitellmSettings::from_toml(text, "/h/litellm.toml")

@@ -115,6 +115,22 @@ fn stats_line(stats: &ModelStats, with_turns: bool) -> String {
     if stats.cancelled > 0 {
         parts.push(format!("{} cancelled", stats.cancelled));
     }
+    if stats.fallbacks > 0 {
+        parts.push(format!(
+            "{} as fallback",
+            plural(stats.fallbacks, "answer", "answers")
+        ));
+    }
+    if stats.nudges > 0 {
+        parts.push(plural(stats.nudges, "nudge", "nudges"));
+    }
+    if stats.loop_notes + stats.loop_stops > 0 {
+        parts.push(format!(
+            "loop guard: {}, {}",
+            plural(stats.loop_notes, "note", "notes"),
+            plural(stats.loop_stops, "stop", "stops")
+        ));
+    }
     parts.push(format!("{} waiting", duration(stats.wait_ms)));
     parts.join(" · ")
 }

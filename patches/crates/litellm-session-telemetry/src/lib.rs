@@ -61,6 +61,13 @@ pub struct ModelStats {
     pub recovered_tool_calls: u64,
     /// Time spent waiting on the backend (sum of each request's total time).
     pub wait_ms: u64,
+    /// Continuation guard: nudges sent after answers that promised an action.
+    pub nudges: u64,
+    /// Loop guard: requests that carried its note, and turns it stopped.
+    pub loop_notes: u64,
+    pub loop_stops: u64,
+    /// Requests this model answered instead of the one asked for (fallback).
+    pub fallbacks: u64,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
@@ -166,6 +173,11 @@ pub struct ExchangeFacts {
     pub recovered_tool_calls: u64,
     /// The request's total time.
     pub total_ms: u64,
+    pub nudges: u64,
+    pub loop_notes: u64,
+    pub loop_stops: u64,
+    /// 1 when another model answered instead of the one asked for.
+    pub fallbacks: u64,
 }
 
 /// How an exchange ended, as far as the counters go.
@@ -197,6 +209,20 @@ impl ExchangeFacts {
             },
             recovered_tool_calls: report.recovered_tool_calls.len() as u64,
             total_ms: report.total_ms,
+            nudges: u64::from(report.nudges),
+            loop_notes: u64::from(
+                report
+                    .loop_guard
+                    .as_ref()
+                    .is_some_and(|g| g.action == "note"),
+            ),
+            loop_stops: u64::from(
+                report
+                    .loop_guard
+                    .as_ref()
+                    .is_some_and(|g| g.action == "stop"),
+            ),
+            fallbacks: u64::from(report.fallback.is_some()),
         }
     }
 }
@@ -234,6 +260,10 @@ impl ModelStats {
             .recovered_tool_calls
             .saturating_add(facts.recovered_tool_calls);
         self.wait_ms = self.wait_ms.saturating_add(facts.total_ms);
+        self.nudges = self.nudges.saturating_add(facts.nudges);
+        self.loop_notes = self.loop_notes.saturating_add(facts.loop_notes);
+        self.loop_stops = self.loop_stops.saturating_add(facts.loop_stops);
+        self.fallbacks = self.fallbacks.saturating_add(facts.fallbacks);
     }
 
     /// Adds another set of counters (all but [`ModelStats::turns`]).
@@ -263,6 +293,10 @@ impl ModelStats {
             .recovered_tool_calls
             .saturating_add(other.recovered_tool_calls);
         self.wait_ms = self.wait_ms.saturating_add(other.wait_ms);
+        self.nudges = self.nudges.saturating_add(other.nudges);
+        self.loop_notes = self.loop_notes.saturating_add(other.loop_notes);
+        self.loop_stops = self.loop_stops.saturating_add(other.loop_stops);
+        self.fallbacks = self.fallbacks.saturating_add(other.fallbacks);
     }
 }
 
@@ -507,6 +541,10 @@ mod tests {
                 cancelled: 0,
                 recovered_tool_calls: 0,
                 wait_ms: 13_600,
+                nudges: 0,
+                loop_notes: 0,
+                loop_stops: 0,
+                fallbacks: 0,
             }
         );
         assert_eq!(
@@ -537,6 +575,50 @@ mod tests {
 
         telemetry.reset();
         assert!(telemetry.snapshot().is_empty());
+    }
+
+    /// `/status` after a fallback: both models with their usage, and the guard counts.
+    #[test]
+    fn fallback_answers_and_guard_counts_show_per_model() {
+        let telemetry = SessionTelemetry::new();
+        telemetry.record(&exchange(
+            "qwen3-coder",
+            None,
+            Some((100, 0, 10, 0)),
+            Outcome::Completed,
+            0,
+            1000,
+        ));
+        let mut served = exchange(
+            "qwen3-small",
+            None,
+            Some((200, 0, 20, 0)),
+            Outcome::Completed,
+            0,
+            1000,
+        );
+        served.fallback = Some(codex_litellm_bridge::FallbackReport {
+            from: "litellm/qwen3-coder".into(),
+            to: "litellm/qwen3-small".into(),
+            reason: "overloaded".into(),
+            detail: "overloaded (HTTP 503)".into(),
+        });
+        served.nudges = 1;
+        served.loop_guard = Some(codex_litellm_bridge::LoopGuardReport {
+            action: "note",
+            call: "shell".into(),
+            count: 3,
+            failing: true,
+        });
+        telemetry.record(&served);
+        let lines = status_entries(&telemetry.snapshot());
+        assert_eq!(
+            lines,
+            [
+                "qwen3-coder: 1 request · 100 in · 10 out · 0 retries · 0 errors · 1.0s waiting",
+                "qwen3-small: 1 request · 200 in · 20 out · 0 retries · 0 errors · 1 answer as fallback · 1 nudge · loop guard: 1 note, 0 stops · 1.0s waiting",
+            ]
+        );
     }
 
     #[test]
