@@ -44,7 +44,7 @@ SECRET=sk-smoke-SECRET-4f1c9a7e2b6d8053
 MODEL_DEFAULT='mock-model'
 # Every model a scenario uses (MODEL_DEFAULT and the catalog's): the names --via-litellm's
 # proxy serves.
-SMOKE_MODELS='mock-model,smoke-freeform'
+SMOKE_MODELS='mock-model,smoke-freeform,mock-backup'
 
 # The scenarios, in order. Each has tests/smoke/<name>.json and a function
 # scenario_<name with - replaced by _> below.
@@ -70,6 +70,9 @@ SCENARIOS=(
   13a-content-array
   13b-object-reasoning
   13c-multi-choice
+  14a-continuation-nudge
+  14b-loop-guard-note
+  14c-fallback-503
 )
 
 smoke_usage_error() {
@@ -666,6 +669,62 @@ asst = [m for m in messages(1) if m.get("role") == "assistant"]
 check(len(asst) == 1 and asst[0].get("content") == "Running it now.", f"assistant message sent back: {short(asst)}")
 calls = asst[0].get("tool_calls") or [] if asst else []
 check([c.get("id") for c in calls] == ["call_smoke_choice"], f"tool calls sent back: {short(calls)}")
+PY
+}
+
+# Issue 19's guards on the built binary.
+scenario_14a_continuation_nudge() {
+  run_codex "${WRITE_ARGS[@]}" "Create step1.txt and step2.txt."
+  checks <<'PY'
+check(rc == 0, f"exit status {rc}, wanted 0: {short(err[-300:])}")
+check((ws / "step2.txt").is_file(), "the promised call did not run: step2.txt is missing (no nudge?)")
+check(out.strip() == "Both files exist now.", f"stdout is {short(out)!r}")
+check(len(bodies) == 4, f"the mock received {len(bodies)} requests, wanted 4 (call, promise, nudge, end)")
+last = messages(2)[-1] if len(bodies) > 2 else {}
+check(last.get("role") == "user" and "made no tool call" in str(last.get("content")), f"the 3rd request does not end with the nudge: {short(last)}")
+check("made no tool call" not in out + err, "the nudge was shown as if it were model output")
+check(all("made no tool call" not in json.dumps(b) for b in bodies[3:]), "the nudge stayed in Codex's history")
+check(sum(t.get("nudges", 0) for t in tele) == 1, f"telemetry nudges: {[t.get('nudges') for t in tele]}")
+check(not any(t.get("nudge_unanswered") for t in tele), "a nudge was recorded as unanswered")
+check(any("1 nudge after an answer that promised" in t.get("diagnosis", "") for t in tele), f"diagnoses: {[t.get('diagnosis') for t in tele]}")
+check("1 nudge" in err, "the exec summary does not count the nudge")
+PY
+}
+
+scenario_14b_loop_guard_note() {
+  run_codex "${WRITE_ARGS[@]}" "Show me missing-file.txt."
+  checks <<'PY'
+check(rc == 0, f"exit status {rc}, wanted 0: {short(err[-300:])}")
+check((ws / "changed.txt").is_file(), "the model did not change approach: changed.txt is missing")
+check(out.strip() == "The file is missing, so I wrote changed.txt instead.", f"stdout is {short(out)!r}")
+check(len(bodies) == 5, f"the mock received {len(bodies)} requests, wanted 5")
+noted = ["has failed 3 times in a row" in json.dumps(b) for b in bodies]
+check(noted == [False, False, False, True, False], f"requests carrying the loop guard's note: {noted}")
+last = messages(3)[-1] if len(bodies) > 3 else {}
+check(last.get("role") == "user" and "Change your approach" in str(last.get("content")), f"the 4th request does not end with the note: {short(last)}")
+check("has failed 3 times" not in out, "the note reached the answer")
+guards = [t.get("loop_guard") for t in tele if t.get("loop_guard")]
+check(len(guards) == 1 and guards[0].get("action") == "note" and guards[0].get("count") == 3 and guards[0].get("failing"), f"telemetry loop_guard: {guards}")
+check(any("loop guard note sent: exec_command failed 3 times" in t.get("diagnosis", "") for t in tele), f"diagnoses: {[t.get('diagnosis') for t in tele]}")
+check("loop guard: 1 note, 0 stops" in err, "the exec summary does not count the note")
+PY
+}
+
+scenario_14c_fallback_503() {
+  run_codex "${WRITE_ARGS[@]}" "Write backup.txt."
+  checks <<'PY'
+check(rc == 0, f"exit status {rc}, wanted 0: {short(err[-300:])}")
+check(out.strip() == "Served by the backup model.", f"stdout is {short(out)!r}")
+check((ws / "backup.txt").is_file(), "the fallback's call did not run: backup.txt is missing")
+models = [b.get("model") for b in bodies]
+check(models == ["mock-model"] * 4 + ["mock-backup"] * 2, f"models asked, in order: {models} (the primary must not be asked again during its cool-down)")
+notice = "codex-litellm: mock-backup answered instead of mock-model (mock-model: overloaded (HTTP 503)); mock-model is tried again after 60s"
+check(notice in err, f"stderr lacks the notice line: {short(err[-400:])}")
+switches = [t.get("fallback") for t in tele]
+check([s and s.get("reason") for s in switches] == ["overloaded", "cooling_down"], f"telemetry fallback: {switches}")
+check(all(t.get("model") == "mock-backup" for t in tele), f"telemetry models: {[t.get('model') for t in tele]}")
+check("answered by mock-backup instead of mock-model: overloaded (HTTP 503)" in tele[0].get("diagnosis", ""), f"diagnosis: {tele[0].get('diagnosis')!r}")
+check("2 answers as fallback" in err, "the exec summary does not count the fallback answers")
 PY
 }
 

@@ -323,9 +323,33 @@ fn models_asked(mock: &MockLlm) -> Vec<String> {
 }
 
 #[tokio::test]
-async fn a_primary_answering_503_is_served_by_the_fallback_and_skipped_during_its_cool_down() {
-    // Model names of their own: the circuit breaker is process-wide.
-    let (primary, backup) = ("primary-503", "backup-503");
+async fn buffered_a_primary_answering_503_is_served_by_the_fallback_and_skipped_during_its_cool_down()
+ {
+    primary_answering_503_is_served_by_the_fallback(
+        BridgeMode::Buffered,
+        "primary-503",
+        "backup-503",
+    )
+    .await;
+}
+
+/// Live mode: nothing was shown before the switch, so the fallback's answer is the stream.
+#[tokio::test]
+async fn live_a_primary_answering_503_is_served_by_the_fallback_and_skipped_during_its_cool_down() {
+    primary_answering_503_is_served_by_the_fallback(
+        BridgeMode::Live,
+        "primary-live",
+        "backup-live",
+    )
+    .await;
+}
+
+// Model names of their own per test: the circuit breaker is process-wide.
+async fn primary_answering_503_is_served_by_the_fallback(
+    mode: BridgeMode,
+    primary: &str,
+    backup: &str,
+) {
     let scenario = Scenario {
         fallback: Response::json(json!({"error": {"message": "Service Unavailable"}}))
             .with_status(503),
@@ -334,7 +358,9 @@ async fn a_primary_answering_503_is_served_by_the_fallback_and_skipped_during_it
             Response::text("Served by the backup again.").with_match(model_is(backup)),
         ])
     };
-    let h = harness(scenario, with_fallback(primary, backup)).await;
+    let mut options = with_fallback(primary, backup);
+    options.mode = mode;
+    let h = harness(scenario, options).await;
     let run = h.send(primary, vec![user("hi")]).await;
     assert_eq!(models_asked(&h.mock), [primary, primary, backup]);
     assert_eq!(completed_text(&run.events), "Served by the backup.");
@@ -345,13 +371,21 @@ async fn a_primary_answering_503_is_served_by_the_fallback_and_skipped_during_it
             switch.to.as_str(),
             switch.reason.as_str()
         ),
-        ("mock/primary-503", "mock/backup-503", "overloaded")
+        (
+            format!("mock/{primary}").as_str(),
+            format!("mock/{backup}").as_str(),
+            "overloaded"
+        )
+    );
+    assert_eq!(
+        run.report.request.model, backup,
+        "counted for the model that answered"
     );
     assert_eq!(
         h.notices(),
-        [
-            "codex-litellm: backup-503 answered instead of primary-503 (primary-503: overloaded (HTTP 503)); primary-503 is tried again after 60s"
-        ]
+        [format!(
+            "codex-litellm: {backup} answered instead of {primary} ({primary}: overloaded (HTTP 503)); {primary} is tried again after 60s"
+        )]
     );
     // The next request goes straight to the backup: the primary cools down.
     let run = h.send(primary, vec![user("again")]).await;
