@@ -208,6 +208,24 @@ async fn live_a_promise_is_answered_by_a_call_after_one_nudge() {
     promise_is_answered_by_a_call_after_one_nudge(BridgeMode::Live).await;
 }
 
+/// Live mode reads the raw text: a `<think>` block before the promise is not part of what
+/// the model is reminded it said.
+#[tokio::test]
+async fn live_a_promise_after_a_think_block_is_nudged_without_the_block() {
+    let scenario = Scenario::new(vec![
+        Response::text(format!("<think>the import is wrong</think>{PROMISE}")),
+        Response::text("All tests pass now."),
+    ]);
+    let h = harness(scenario, options(BridgeMode::Live)).await;
+    let run = h.send("mock-model", turn_with_tools()).await;
+    let sent = h.mock.chat_requests();
+    assert_eq!(sent.len(), 2, "the promise is nudged");
+    let messages = sent[1].body["messages"].as_array().unwrap();
+    assert_eq!(messages[messages.len() - 2]["content"], PROMISE);
+    assert_eq!(run.report.nudges, 1);
+    assert!(!run.report.nudge_unanswered, "a final answer followed");
+}
+
 #[tokio::test]
 async fn a_real_final_answer_is_not_nudged() {
     let done = "Fixed the import in src/lib.rs; all 12 tests pass now.";

@@ -797,11 +797,20 @@ impl Bridge {
         report: &ExchangeReport,
         budget: &TurnBudget,
     ) -> Option<ChatRequest> {
+        // The answer as Codex gets it (live mode's raw text may still hold `<think>`).
+        let mut said = ChatAnswer {
+            text: answer.text.clone(),
+            ..ChatAnswer::default()
+        };
+        crate::postprocess::split_harmony(&mut said);
+        if self.options.think_tags {
+            crate::postprocess::extract_think_tags(&mut said);
+        }
         let decision = self.options.guards.continuation.decide(
             crate::guards::turn_used_tools(&route.body),
             u8::try_from(report.nudges).unwrap_or(u8::MAX),
-            &answer.text,
-            !answer.tool_calls.is_empty(),
+            &said.text,
+            !answer.tool_calls.is_empty() || !said.tool_calls.is_empty(),
         );
         let codex_litellm_guards::continuation::Decision::Nudge(nudge) = decision else {
             return None;
@@ -815,7 +824,7 @@ impl Bridge {
         );
         let body = codex_litellm_guards::continuation::nudged_body(
             &route.body,
-            &answer.text,
+            &said.text,
             nudge.tool_choice_required,
         );
         translate_request(&body, &route.options).ok()
