@@ -657,7 +657,6 @@ impl Bridge {
             .map(str::to_string)
             .collect();
         let find = |key: &str| chain.iter().find(|c| c.key == key);
-        let mut switched: Option<(String, String)> = None;
         let mut position = 0;
         if let Some(first) = order
             .first()
@@ -666,14 +665,14 @@ impl Bridge {
             && self.switch_to(route, chat, &primary, first)
         {
             let detail = format!(
-                "{primary_model} failed shortly before and is tried again after {}s",
+                "{primary_model} failed within the last {}s and is skipped until its cool-down ends",
                 policy.cooldown.as_secs()
             );
             self.notify(&format!(
                 "codex-litellm: {} answered instead of {primary_model} ({detail})",
                 label(first)
             ));
-            switched = Some(("cooling_down".to_string(), detail));
+            record_switch(report, &primary.key, route, chat, "cooling_down", detail);
         }
         loop {
             let result = self
@@ -682,19 +681,6 @@ impl Bridge {
             let gave_up = match result {
                 Ok(answer) => {
                     breaker.record_success(&route.key);
-                    if let Some((reason, detail)) = switched {
-                        // Counted and recorded as the model (and provider) that answered.
-                        report.request = chat.summary.clone();
-                        if let Some((provider, _)) = route.key.split_once('/') {
-                            report.provider = provider.to_string();
-                        }
-                        report.fallback = Some(crate::report::FallbackReport {
-                            from: primary.key.clone(),
-                            to: route.key.clone(),
-                            reason,
-                            detail,
-                        });
-                    }
                     return Ok(answer);
                 }
                 Err(gave_up) => gave_up,
@@ -722,7 +708,14 @@ impl Bridge {
                 return Err(gave_up);
             }
             self.notify(&reason.notice(&from, &label(next), policy.cooldown));
-            switched = Some((reason.kind().to_string(), reason.describe()));
+            record_switch(
+                report,
+                &primary.key,
+                route,
+                chat,
+                reason.kind(),
+                reason.describe(),
+            );
             // The next model gets its own attempts, inside the turn's deadline.
             budget.attempts_left = route.options.max_attempts();
         }
@@ -1066,6 +1059,28 @@ struct Route {
     target: Target,
     options: Arc<BridgeOptions>,
     body: Value,
+}
+
+/// The report names the model (and provider) the request went to from now on: it is
+/// counted for that model, and `fallback` says why.
+fn record_switch(
+    report: &mut ExchangeReport,
+    primary: &str,
+    route: &Route,
+    chat: &ChatRequest,
+    reason: &str,
+    detail: String,
+) {
+    report.request = chat.summary.clone();
+    if let Some((provider, _)) = route.key.split_once('/') {
+        report.provider = provider.to_string();
+    }
+    report.fallback = Some(crate::report::FallbackReport {
+        from: primary.to_string(),
+        to: route.key.clone(),
+        reason: reason.to_string(),
+        detail,
+    });
 }
 
 /// How a fallback model is named to the user: its name, with its provider when it is

@@ -78,8 +78,14 @@ fn guard_notes(report: &ExchangeReport, text: &mut String) {
                 .filter(|(provider, _)| *provider == report.provider)
                 .map_or(key.to_string(), |(_, model)| model.to_string())
         };
+        let answered = matches!(report.outcome, Outcome::Completed | Outcome::Truncated);
         text.push_str(&format!(
-            "; answered by {} instead of {}: {}",
+            "; {} {} instead of {}: {}",
+            if answered {
+                "answered by"
+            } else {
+                "switched to"
+            },
             model(&switch.to),
             model(&switch.from),
             switch.detail
@@ -482,6 +488,21 @@ mod tests {
         );
         assert!(
             text.contains("turn ended after an unanswered nudge"),
+            "{text}"
+        );
+        // The fallback failed too: it did not answer.
+        let mut failed = failed_after(
+            Fault::HttpStatus {
+                status: 503,
+                message: "down".into(),
+                retry_after_ms: None,
+            },
+            2,
+        );
+        failed.fallback = served.fallback.clone();
+        let text = diagnose(&failed);
+        assert!(
+            text.contains("; switched to litellm/gpt-4o-mini instead of vllm/qwen3-coder"),
             "{text}"
         );
     }
