@@ -499,7 +499,7 @@ mod tests {
             },
             2,
         );
-        failed.fallback = served.fallback.clone();
+        failed.fallback = served.fallback;
         let text = diagnose(&failed);
         assert!(
             text.contains("; switched to litellm/gpt-4o-mini instead of vllm/qwen3-coder"),
