@@ -156,7 +156,7 @@ static NOTICES_ON_STDERR: std::sync::atomic::AtomicBool = std::sync::atomic::Ato
 
 /// One line from the bridge for the user while a request runs.
 pub fn print_notice(notice: &str) {
-    tracing::warn!("{notice}");
+    // The bridge has logged it already (info).
     if NOTICES_ON_STDERR.load(std::sync::atomic::Ordering::Relaxed) {
         eprintln!("{notice}");
     }
