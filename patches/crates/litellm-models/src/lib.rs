@@ -9,11 +9,13 @@
 //!   JSON, the notices and the no-tools warning;
 //! - [`matches`]: `-m <unknown>` fails fast with close matches;
 //! - [`cache`]: one file per provider, TTL, ETag, atomic writes;
-//! - [`discover`]: the HTTP shell, short timeouts, one failed request when there is nothing.
+//! - [`discover`]: the HTTP shell, short timeouts, one failed request when there is nothing;
+//! - [`display`]: a backend's names made safe to print ([`display_safe`]).
 
 pub mod cache;
 pub mod catalog;
 pub mod discover;
+pub mod display;
 pub mod matches;
 pub mod metadata;
 pub mod overrides;
@@ -32,6 +34,7 @@ pub use discover::DiscoveryRequest;
 pub use discover::ProviderModels;
 pub use discover::default_client;
 pub use discover::discover;
+pub use display::display_safe;
 pub use matches::UnknownModel;
 pub use matches::close_matches;
 pub use matches::validate_model;
