@@ -1,6 +1,6 @@
 //! Reads the telemetry folder back: list sessions, show one session as a table, show one
 //! exchange in full, summarize per model. Backs the `codex-litellm-telemetry` binary and
-//! `codex-litellm telemetry ...`.
+//! `codex-litellm telemetry ...` (both built by `codex-litellm-telemetry-serve`).
 
 use crate::config::default_dir;
 use crate::format::measured;
