@@ -330,20 +330,25 @@ function drawTokens(turns) {
 
 function drawModels(models) {
   const box = $("chart-models");
-  const rowH = 34;
+  const rowH = 44;
   const Hm = Math.max(40, models.length * rowH + 8);
   const Wm = W / 2;
   const root = svg("svg", { viewBox: `0 0 ${Wm} ${Hm}`, role: "img", "aria-label": "per-model totals" });
   const maxTokens = Math.max(1, ...models.map((m) => m.input_tokens + m.output_tokens));
   models.forEach((m, i) => {
     const y0 = 4 + i * rowH;
-    root.append(svg("text", { x: 4, y: y0 + 10, fill: "#1d232b" },
-      `${m.model}: ${m.requests} req · ${num(m.input_tokens)} in · ${num(m.output_tokens)} out · ${m.retries} retries · ${m.errors} errors · ${ms(m.total_ms)}`));
+    root.append(svg("text", { x: 4, y: y0 + 10, fill: "#1d232b", "font-weight": 600 }, m.model));
+    root.append(svg("text", { x: 4, y: y0 + 22 },
+      `${m.requests} req · in ${num(m.input_tokens)} · out ${num(m.output_tokens)} · ${m.retries} retries · ${m.errors} errors · ${ms(m.total_ms)}`));
     const wIn = ((Wm - 8) * m.input_tokens) / maxTokens;
     const wOut = ((Wm - 8) * m.output_tokens) / maxTokens;
-    root.append(svg("rect", { x: 4, y: y0 + 14, width: Math.max(0.5, wIn), height: 10, fill: "#4a78c2" }));
-    root.append(svg("rect", { x: 4 + wIn, y: y0 + 14, width: Math.max(0.5, wOut), height: 10, fill: "#8e5cc2" }));
-    if (m.errors) root.append(svg("rect", { x: Wm - 4 - 6 * Math.min(m.errors, 20), y: y0 + 26, width: 6 * Math.min(m.errors, 20), height: 4, fill: "#c62828" }));
+    root.append(svg("rect", { x: 4, y: y0 + 27, width: Math.max(0.5, wIn), height: 9, fill: "#4a78c2" }));
+    root.append(svg("rect", { x: 4 + wIn, y: y0 + 27, width: Math.max(0.5, wOut), height: 9, fill: "#8e5cc2" }));
+    if (m.errors) {
+      const mark = svg("rect", { x: Wm - 4 - 6 * Math.min(m.errors, 20), y: y0 + 38, width: 6 * Math.min(m.errors, 20), height: 3, fill: "#c62828" });
+      mark.append(svg("title", {}, `${m.errors} failed request${m.errors === 1 ? "" : "s"}`));
+      root.append(mark);
+    }
   });
   box.replaceChildren(root);
 }

@@ -146,6 +146,8 @@ pub fn router(shared: Arc<Shared>) -> Router {
             "/app.css",
             get(|| async { asset(APP_CSS, "text/css; charset=utf-8") }),
         )
+        // No icon: an empty answer keeps the browser from logging a 404.
+        .route("/favicon.ico", get(|| async { StatusCode::NO_CONTENT }))
         .merge(api)
         .fallback(|| async { (StatusCode::NOT_FOUND, "not found\n") })
         .layer(axum::middleware::from_fn_with_state(
