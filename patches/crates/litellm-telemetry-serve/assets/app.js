@@ -159,7 +159,10 @@ async function loadSession(name, live) {
     state.view = view;
     addModels(view.models.map((m) => m.model));
     renderSession(live ? before : null);
-    message(view.skipped ? "skipped " + view.skipped + " unreadable line(s) in this file" : "");
+    const notes = [];
+    if (view.omitted) notes.push("showing the latest " + (view.requests - view.omitted) + " of " + view.requests + " requests (totals count them all)");
+    if (view.skipped) notes.push("skipped " + view.skipped + " unreadable line(s) in this file");
+    message(notes.join("; "));
   } catch (e) {
     message("cannot load session " + name + ": " + e.message);
   }

@@ -201,3 +201,57 @@ fn watch_command(
     };
     watch::watch(dir, chosen.as_ref(), out, &mut || true).map_err(|m| (1, m))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use pretty_assertions::assert_eq;
+
+    fn args(text: &str) -> Vec<String> {
+        text.split_whitespace().map(str::to_string).collect()
+    }
+
+    #[test]
+    fn serve_and_watch_are_told_from_reader_commands() {
+        // `codex-litellm telemetry` puts the configured folder first; the user's may follow.
+        let cases = [
+            ("--dir /x serve", true),
+            ("--dir /x --dir=/y watch last", true),
+            ("serve --port 0", true),
+            ("--dir /x show serve", false),
+            ("--dir serve list", false),
+            ("--dir /x", false),
+            ("summary --all", false),
+        ];
+        for (text, live) in cases {
+            assert_eq!(is_live_command(&args(text)), live, "{text}");
+        }
+    }
+
+    #[test]
+    fn only_loopback_names_count_as_loopback() {
+        for (host, loopback) in [
+            ("localhost:8888", true),
+            ("LOCALHOST", true),
+            ("127.0.0.1:1", true),
+            ("127.9.9.9", true),
+            ("[::1]:8888", true),
+            ("localhost.evil.example", false),
+            ("127.0.0.1.nip.io:8888", false),
+            ("192.168.1.2:8888", false),
+            ("[::ffff:10.0.0.1]:80", false),
+            ("", false),
+        ] {
+            assert_eq!(server::is_loopback_host(host), loopback, "{host}");
+        }
+    }
+
+    #[test]
+    fn a_non_loopback_address_needs_a_token() {
+        let any: SocketAddr = SocketAddr::from(([0, 0, 0, 0], 8888));
+        let local: SocketAddr = SocketAddr::from(([127, 0, 0, 1], 8888));
+        assert!(check_bind(&any, None).is_err());
+        assert_eq!(check_bind(&any, Some("t")), Ok(()));
+        assert_eq!(check_bind(&local, None), Ok(()));
+    }
+}

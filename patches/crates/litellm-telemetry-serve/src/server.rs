@@ -275,6 +275,8 @@ fn lookup_error(error: LookupError) -> Response {
 #[derive(Deserialize)]
 struct ViewQuery {
     q: Option<String>,
+    /// The latest this-many requests (default [`session::DEFAULT_LIMIT`]).
+    limit: Option<usize>,
 }
 
 async fn session_view(
@@ -283,8 +285,11 @@ async fn session_view(
     Query(query): Query<ViewQuery>,
 ) -> Response {
     let dir = shared.dir.clone();
-    let result =
-        tokio::task::spawn_blocking(move || session::view(&dir, &name, query.q.as_deref())).await;
+    let result = tokio::task::spawn_blocking(move || {
+        let limit = query.limit.unwrap_or(session::DEFAULT_LIMIT);
+        session::view(&dir, &name, query.q.as_deref(), limit)
+    })
+    .await;
     match result {
         Ok(Ok(view)) => Json(view).into_response(),
         Ok(Err(error)) => lookup_error(error),

@@ -10,6 +10,7 @@ use codex_litellm_debug_telemetry::reader::SessionFile;
 use serde::Serialize;
 use serde_json::Value;
 use std::collections::BTreeMap;
+use std::collections::VecDeque;
 use std::path::Path;
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -43,6 +44,9 @@ pub struct SessionView {
     pub turns: Vec<Turn>,
     pub models: Vec<ModelTotals>,
     pub requests: usize,
+    /// The earliest requests left out so a huge session stays small (`limit`); the totals
+    /// above still count them.
+    pub omitted: usize,
     /// Lines that did not parse (a torn line at the end is not counted: it is waited for).
     pub skipped: usize,
     /// With a search: the requests whose stored text contains it.
@@ -108,16 +112,25 @@ fn contains(line: &[u8], needle_lower: &[u8]) -> bool {
             .any(|w| w.eq_ignore_ascii_case(needle_lower))
 }
 
-pub fn view(dir: &Path, name: &str, search: Option<&str>) -> Result<SessionView, LookupError> {
+/// How many requests a session view holds at most by default (the latest ones).
+pub const DEFAULT_LIMIT: usize = 2000;
+
+pub fn view(
+    dir: &Path,
+    name: &str,
+    search: Option<&str>,
+    limit: usize,
+) -> Result<SessionView, LookupError> {
     let file = find(dir, name)?;
     let needle = search
         .map(str::trim)
         .filter(|s| !s.is_empty())
         .map(|s| s.to_ascii_lowercase().into_bytes());
-    let mut turns: Vec<Turn> = Vec::new();
     let mut models: BTreeMap<String, ModelTotals> = BTreeMap::new();
     let mut matches = needle.as_ref().map(|_| Vec::new());
     let mut count = 0;
+    // Only the latest `limit` rows are kept, so memory stays bounded on any file.
+    let mut rows: VecDeque<RequestRow> = VecDeque::new();
     let skipped = each_record(&file, |n, record, line| {
         count = n;
         let row = RequestRow::from_record(n, record);
@@ -134,6 +147,17 @@ pub fn view(dir: &Path, name: &str, search: Option<&str>) -> Result<SessionView,
         totals.retries += u64::from(row.retries);
         totals.errors += u64::from(row.error);
         totals.total_ms += row.total_ms;
+        rows.push_back(row);
+        if rows.len() > limit.max(1) {
+            rows.pop_front();
+        }
+    })?;
+    let omitted = count - rows.len();
+    if let Some(matches) = matches.as_mut() {
+        matches.retain(|n| *n > omitted);
+    }
+    let mut turns: Vec<Turn> = Vec::new();
+    for row in rows {
         // Requests of one turn are consecutive; a request without a turn id is its own turn.
         let same_turn = row.turn_id.is_some()
             && turns
@@ -157,7 +181,7 @@ pub fn view(dir: &Path, name: &str, search: Option<&str>) -> Result<SessionView,
             turn.outcome = row.outcome.clone();
             turn.requests.push(row);
         }
-    })?;
+    }
     Ok(SessionView {
         name: file.file_name,
         session_id: file.session_id,
@@ -165,6 +189,7 @@ pub fn view(dir: &Path, name: &str, search: Option<&str>) -> Result<SessionView,
         turns,
         models: models.into_values().collect(),
         requests: count,
+        omitted,
         skipped,
         matches,
     })

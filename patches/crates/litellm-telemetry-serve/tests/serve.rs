@@ -433,3 +433,34 @@ async fn new_records_are_pushed_and_a_torn_line_is_waited_for() {
     assert_eq!(list["sessions"][0]["name"], json!(new_file));
     assert_eq!(list["sessions"][0]["requests"], json!(1));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_huge_session_shows_its_latest_requests_and_counts_them_all() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    fixture(dir.path());
+    let dash = Dashboard::start(dir.path().to_path_buf(), None).await;
+    let view = dash
+        .json(&format!(
+            "/api/sessions/{SESSION_FILE}?limit=2&q=too%20many"
+        ))
+        .await;
+    let shown: Vec<u64> = view["turns"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .flat_map(|t| t["requests"].as_array().cloned().unwrap_or_default())
+        .filter_map(|r| r["n"].as_u64())
+        .collect();
+    assert_eq!(shown, vec![3, 4]);
+    assert_eq!(
+        (&view["requests"], &view["omitted"], &view["matches"]),
+        (&json!(4), &json!(2), &json!([4]))
+    );
+    let requests: u64 = view["models"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|m| m["requests"].as_u64())
+        .sum();
+    assert_eq!(requests, 4);
+}
