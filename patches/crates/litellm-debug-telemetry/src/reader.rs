@@ -315,7 +315,12 @@ fn list(dir: &Path, out: &mut dyn Write, err: &mut dyn Write) -> Result<(), Stri
             failed.to_string(),
             models.into_iter().collect::<Vec<_>>().join(", "),
         ]);
-        loaded.push(session);
+        // Only the skipped count is needed later: holding every record of every file made
+        // a 1 GB folder cost ~10 GB of memory.
+        loaded.push(LoadedSession {
+            records: Vec::new(),
+            ..session
+        });
     }
     emit(out, &table(&rows))?;
     note_skipped(err, &loaded);
