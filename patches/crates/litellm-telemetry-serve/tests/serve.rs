@@ -464,3 +464,96 @@ async fn a_huge_session_shows_its_latest_requests_and_counts_them_all() {
         .sum();
     assert_eq!(requests, 4);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn what_the_writer_writes_shows_live_with_its_diagnosis() {
+    use codex_litellm_bridge::AttemptReport;
+    use codex_litellm_bridge::ExchangeObserver;
+    use codex_litellm_bridge::ExchangeReport;
+    use codex_litellm_bridge::Fault;
+    use codex_litellm_bridge::Outcome;
+    use codex_litellm_bridge::request::RequestSummary;
+    use codex_litellm_debug_telemetry::DebugTelemetry;
+    use codex_litellm_debug_telemetry::DebugTelemetryConfig;
+    use codex_litellm_debug_telemetry::TelemetryLevel;
+
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let folder = dir.path().join("litellm");
+    std::fs::create_dir(&folder).unwrap_or_else(|e| panic!("{e}"));
+    let dash = Dashboard::start(folder.clone(), None).await;
+    dash.indexed_sessions().await;
+    let mut events = reqwest::get(dash.url("/api/events"))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let mut buffer = String::new();
+
+    let telemetry = DebugTelemetry::new(DebugTelemetryConfig {
+        level: TelemetryLevel::Summary,
+        dir: folder,
+        max_total_bytes: 50 * 1024 * 1024,
+        max_raw_bytes: 1024,
+    });
+    let fault = Fault::IdleStall {
+        after_ms: 120_000,
+        at_byte: 5_121,
+    };
+    let report = ExchangeReport {
+        started_at_ms: 1_772_360_100_000,
+        session_id: Some(SESSION.to_string()),
+        turn_id: Some("4f2a91c0-aaaa".to_string()),
+        provider: "litellm".into(),
+        url: "http://localhost:4000/v1/chat/completions".into(),
+        request: RequestSummary {
+            model: "qwen3-coder".into(),
+            stream: true,
+            ..RequestSummary::default()
+        },
+        attempts: vec![AttemptReport {
+            attempt: 1,
+            status: Some(200),
+            first_byte_ms: Some(300),
+            total_ms: 125_000,
+            bytes: 5_121,
+            fault: Some(fault.clone()),
+            ..AttemptReport::default()
+        }],
+        outcome: Outcome::Failed {
+            code: "stream_stalled".into(),
+            message: "stalled".into(),
+            fault,
+        },
+        total_ms: 125_010,
+        ..ExchangeReport::default()
+    };
+    telemetry.on_exchange(&report);
+    assert!(telemetry.flush());
+
+    let seen = next_events(&mut events, &mut buffer, |e| e["kind"] == json!("request")).await;
+    let request = &seen[seen.len() - 1]["request"];
+    assert_eq!(
+        (
+            &request["n"],
+            &request["model"],
+            &request["http_status"],
+            &request["first_byte_ms"],
+            &request["fault_kind"],
+            &request["diagnosis_kind"],
+            &request["error"],
+        ),
+        (
+            &json!(1),
+            &json!("qwen3-coder"),
+            &json!(200),
+            &json!(300),
+            &json!("idle_stall"),
+            &json!("stalled"),
+            &json!(true),
+        )
+    );
+    assert!(
+        request["diagnosis"]
+            .as_str()
+            .is_some_and(|d| d.starts_with("stalled: no data for 120s")),
+        "{request}"
+    );
+}
