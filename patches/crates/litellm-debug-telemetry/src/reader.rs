@@ -81,6 +81,11 @@ pub struct LoadedSession {
     pub skipped: usize,
 }
 
+/// The reader's command line, for a program that adds its own commands to the help.
+pub fn reader_command() -> clap::Command {
+    Cli::command()
+}
+
 /// `codex-litellm telemetry ...`: `args` are what follows `telemetry`.
 pub fn run_reader(args: Vec<String>, out: &mut dyn Write, err: &mut dyn Write) -> i32 {
     run_reader_named("codex-litellm telemetry", args, out, err)

@@ -77,9 +77,49 @@ pub fn is_live_command(args: &[String]) -> bool {
     false
 }
 
+/// True when `args` ask for the top-level help (`-h`, `--help`, `help`).
+fn is_top_level_help(args: &[String]) -> bool {
+    let mut rest = args.iter();
+    while let Some(arg) = rest.next() {
+        match arg.as_str() {
+            "--dir" => {
+                rest.next();
+            }
+            a if a.starts_with("--dir=") => {}
+            "-h" | "--help" => return true,
+            "help" => return rest.next().is_none(),
+            _ => return false,
+        }
+    }
+    false
+}
+
+/// The reader's help with `serve` and `watch` listed among its commands.
+fn help(program: &str) -> String {
+    let mut command =
+        codex_litellm_debug_telemetry::reader::reader_command().bin_name(program.to_string());
+    for (i, sub) in Cli::command().get_subcommands().enumerate() {
+        command = command.subcommand(sub.clone().display_order(100 + i));
+    }
+    command.render_help().to_string()
+}
+
 /// `codex-litellm telemetry ...` and `codex-litellm-telemetry ...`: `serve` and `watch`
 /// here, everything else by the reader. `args` are what follows the program or `telemetry`.
 pub fn run(program: &str, args: Vec<String>, out: &mut dyn Write, err: &mut dyn Write) -> i32 {
+    // `help serve` is `serve --help`.
+    let mut args = args;
+    if let Some(i) = args.iter().position(|a| a == "help")
+        && matches!(args.get(i + 1).map(String::as_str), Some("serve" | "watch"))
+        && is_live_command(&args[i + 1..])
+    {
+        args.remove(i);
+        args.push("--help".to_string());
+    }
+    if is_top_level_help(&args) {
+        let _ = write!(out, "{}", help(program));
+        return 0;
+    }
     if !is_live_command(&args) {
         return codex_litellm_debug_telemetry::run_reader_named(program, args, out, err);
     }
@@ -226,6 +266,43 @@ mod tests {
         for (text, live) in cases {
             assert_eq!(is_live_command(&args(text)), live, "{text}");
         }
+    }
+
+    #[test]
+    fn the_help_lists_serve_and_watch_with_the_reader_commands() {
+        let (mut out, mut err) = (Vec::new(), Vec::new());
+        assert_eq!(
+            run(
+                "codex-litellm telemetry",
+                args("--dir /x --help"),
+                &mut out,
+                &mut err
+            ),
+            0
+        );
+        let text = String::from_utf8_lossy(&out);
+        for command in ["list", "show", "exchange", "summary", "serve", "watch"] {
+            assert!(
+                text.lines().any(|l| l.trim_start().starts_with(command)),
+                "{command} missing from:\n{text}"
+            );
+        }
+        assert!(text.contains("Usage: codex-litellm telemetry"), "{text}");
+        let (mut out, mut err) = (Vec::new(), Vec::new());
+        assert_eq!(
+            run(
+                "codex-litellm telemetry",
+                args("help watch"),
+                &mut out,
+                &mut err
+            ),
+            0
+        );
+        let text = String::from_utf8_lossy(&out);
+        assert!(
+            text.contains("Usage: codex-litellm telemetry watch"),
+            "{text}"
+        );
     }
 
     #[test]
