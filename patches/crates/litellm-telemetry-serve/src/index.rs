@@ -231,41 +231,54 @@ fn first_line(path: &Path) -> Option<Vec<u8>> {
 }
 
 /// The last complete (newline-terminated) line of the first `size` bytes of `path`; a torn
-/// line after it is ignored.
+/// line after it is ignored. Reads backwards in chunks, each byte once.
 fn last_line(path: &Path, size: u64) -> Option<Vec<u8>> {
+    const CHUNK: u64 = 64 * 1024;
     let mut file = File::open(path).ok()?;
+    // Chunks read so far, last first; `end` is the offset of the last newline.
+    let mut chunks: Vec<(u64, Vec<u8>)> = Vec::new();
     let mut end: Option<u64> = None;
     let mut pos = size;
-    let mut buf = Vec::new();
-    const CHUNK: u64 = 64 * 1024;
+    let mut start_of_line = None;
     while pos > 0 && size - pos <= EDGE_LINE_CAP {
         let start = pos.saturating_sub(CHUNK);
         let mut chunk = vec![0; (pos - start) as usize];
         file.seek(SeekFrom::Start(start)).ok()?;
         file.read_exact(&mut chunk).ok()?;
-        chunk.extend_from_slice(&buf);
-        buf = chunk;
-        pos = start;
-        // Newlines in buf, as file offsets.
-        let newlines: Vec<u64> = buf
-            .iter()
-            .enumerate()
-            .filter(|(_, b)| **b == b'\n')
-            .map(|(i, _)| pos + i as u64)
-            .collect();
-        if end.is_none() {
-            end = newlines.last().copied();
-        }
-        if let Some(e) = end {
-            let before = newlines.iter().rev().find(|o| **o < e).copied();
-            if before.is_some() || pos == 0 {
-                let from = before.map_or(0, |b| b + 1);
-                let slice = &buf[(from - pos) as usize..=(e - pos) as usize];
-                return Some(slice.to_vec());
+        for (i, byte) in chunk.iter().enumerate().rev() {
+            if *byte != b'\n' {
+                continue;
+            }
+            let offset = start + i as u64;
+            if end.is_none() {
+                end = Some(offset);
+            } else {
+                start_of_line = Some(offset + 1);
+                break;
             }
         }
+        chunks.push((start, chunk));
+        pos = start;
+        if start_of_line.is_some() {
+            break;
+        }
     }
-    None
+    let end = end?;
+    let from = match start_of_line {
+        Some(from) => from,
+        None if pos == 0 => 0,
+        None => return None,
+    };
+    let mut line = Vec::with_capacity((end + 1 - from) as usize);
+    for (start, chunk) in chunks.iter().rev() {
+        let chunk_end = start + chunk.len() as u64;
+        let lo = from.max(*start);
+        let hi = (end + 1).min(chunk_end);
+        if lo < hi {
+            line.extend_from_slice(&chunk[(lo - start) as usize..(hi - start) as usize]);
+        }
+    }
+    Some(line)
 }
 
 /// Complete lines of `path` between `from` and `to` (a torn last line is left for later),
@@ -514,5 +527,65 @@ impl Entry {
             errors: count(self.stats.errors),
             skipped: count(self.stats.skipped as u64).map(|v| v as usize),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use pretty_assertions::assert_eq;
+
+    fn write(bytes: &[u8]) -> (tempfile::TempDir, PathBuf) {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let path = dir.path().join("s.jsonl");
+        std::fs::write(&path, bytes).unwrap_or_else(|e| panic!("{e}"));
+        (dir, path)
+    }
+
+    #[test]
+    fn the_last_complete_line_is_found_across_chunks_and_a_torn_tail_is_ignored() {
+        let long = format!("{{\"x\":\"{}\"}}\n", "a".repeat(200_000));
+        let cases: Vec<(Vec<u8>, Option<Vec<u8>>)> = vec![
+            (b"one\ntwo\n".to_vec(), Some(b"two\n".to_vec())),
+            (b"one\ntwo\nthr".to_vec(), Some(b"two\n".to_vec())),
+            (b"only\n".to_vec(), Some(b"only\n".to_vec())),
+            (b"torn".to_vec(), None),
+            (Vec::new(), None),
+            (
+                format!("first\n{long}torn").into_bytes(),
+                Some(long.clone().into_bytes()),
+            ),
+            (
+                format!("{long}{long}").into_bytes(),
+                Some(long.into_bytes()),
+            ),
+        ];
+        for (bytes, expected) in cases {
+            let (_dir, path) = write(&bytes);
+            let size = bytes.len() as u64;
+            assert_eq!(last_line(&path, size), expected, "{} bytes", bytes.len());
+        }
+    }
+
+    #[test]
+    fn lines_are_read_only_when_complete_and_within_the_budget() {
+        let (_dir, path) = write(b"a\nbb\nccc\ntorn");
+        let mut seen = Vec::new();
+        let reached = read_lines(&path, 0, 13, u64::MAX, |line, end| {
+            seen.push((String::from_utf8_lossy(line).into_owned(), end));
+        })
+        .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(reached, 9);
+        assert_eq!(
+            seen,
+            vec![
+                ("a\n".to_string(), 2),
+                ("bb\n".to_string(), 5),
+                ("ccc\n".to_string(), 9)
+            ]
+        );
+        // A budget stops after the line that crosses it.
+        let reached = read_lines(&path, 0, 13, 3, |_, _| {}).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(reached, 5);
     }
 }
