@@ -216,7 +216,9 @@ pub fn startup_args() -> Vec<OsString> {
                 runtime.telemetry_dir.display().to_string(),
             ];
             args.extend(reader_args);
-            let code = codex_litellm_debug_telemetry::run_reader(
+            // `serve` and `watch` live above the reader; everything else goes to it.
+            let code = codex_litellm_telemetry_serve::run(
+                "codex-litellm telemetry",
                 args,
                 &mut std::io::stdout(),
                 &mut std::io::stderr(),
