@@ -11,23 +11,27 @@
 #   6. cargo clippy --workspace --all-targets --locked -- -D warnings
 #   7. the bridge's loopback tests again through a real LiteLLM proxy
 #      (tests/bridge-loopback/tests/via_litellm.rs, under scripts/litellm-proxy.sh run)
+#   8. the telemetry dashboard in headless Chromium (scripts/dashboard-browser-test.sh;
+#      installs Debian's chromium + chromium-driver and Selenium when missing)
 # Missing tools (shellcheck, bats, actionlint, the LiteLLM proxy) are installed first by
 # scripts/install-test-tools.sh.
 # Every stage runs even if an earlier one failed; the exit status is non-zero if any did.
 #
-#   --no-cargo       skip stages 5, 6 and 7
+#   --no-cargo       skip stages 5 to 8
 #   --no-litellm     skip stage 7
+#   --no-browser     skip stage 8
 #   --filter REGEX   only the script tests whose name matches (bats --filter)
 #   -h, --help       this text
 set -euo pipefail
 # shellcheck source=scripts/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-cargo=1 litellm=1 filter=()
+cargo=1 litellm=1 browser=1 filter=()
 while (($#)); do
   case $1 in
     --no-cargo) cargo=''; shift ;;
     --no-litellm) litellm=''; shift ;;
+    --no-browser) browser=''; shift ;;
     --filter) filter=(--filter "${2:?--filter needs a value}"); shift 2 ;;
     -h | --help) usage_from_header "$0"; exit 0 ;;
     *) die "unknown argument: $1 (see --help)" ;;
@@ -127,6 +131,19 @@ if [[ -n $cargo ]]; then
     ((rc == 0 && ok == 0)) && bad=1   # ran no test: the stage proves nothing
     passed=$((passed + ok)) failed=$((failed + bad))
     stage "via LiteLLM" "$ok passed, $bad failed ($((SECONDS - start))s)"
+  fi
+
+  if [[ -n $browser ]]; then
+    step "telemetry dashboard in headless Chromium (scripts/dashboard-browser-test.sh)"
+    start=$SECONDS
+    if "$CL_SCRIPTS/dashboard-browser-test.sh" 2>&1 | tee "$log/browser"; then
+      ok=$(grep -c '^ok: ' "$log/browser" || true) bad=0
+      ((ok > 0)) || bad=1   # passed without a single check: proves nothing
+    else
+      ok=$(grep -c '^ok: ' "$log/browser" || true) bad=1
+    fi
+    passed=$((passed + ok)) failed=$((failed + bad))
+    stage "dashboard" "$ok passed, $bad failed ($((SECONDS - start))s)"
   fi
 fi
 

@@ -2,6 +2,7 @@
 //! (`cargo test --workspace -- doctor` selects them).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use codex_litellm_doctor::Loaded;
 use codex_litellm_doctor::Options;
 use codex_litellm_doctor::Row;
 use codex_litellm_doctor::Status;
@@ -11,6 +12,7 @@ use codex_litellm_doctor::render_human;
 use codex_litellm_doctor::render_json;
 use codex_litellm_mock_llm::MockLlm;
 use codex_litellm_mock_llm::Response;
+use codex_litellm_mock_llm::Route;
 use codex_litellm_mock_llm::Scenario;
 use codex_litellm_mock_llm::UsageMode;
 use serde_json::json;
@@ -21,6 +23,9 @@ const KEY: &str = "sk-doctor-test-0123456789";
 struct Setup {
     home: tempfile::TempDir,
     env: Vec<(String, String)>,
+    /// What Codex loaded (`None`: the doctor's own resolution from the environment).
+    loaded: Option<Loaded>,
+    client: Option<reqwest::Client>,
 }
 
 impl Setup {
@@ -33,7 +38,32 @@ impl Setup {
                 ("LITELLM_API_KEY".into(), KEY.into()),
                 ("LITELLM_MODEL".into(), model.into()),
             ],
+            loaded: None,
+            client: None,
         }
+    }
+
+    /// As Codex would load the built-in provider with this key and these query parameters.
+    fn loaded(mut self, key: &str, query: &[(&str, &str)]) -> Self {
+        let env = |name: &str| {
+            self.env
+                .iter()
+                .find(|(n, _)| n == name)
+                .map(|(_, v)| v.clone())
+        };
+        self.loaded = Some(Loaded {
+            provider_id: "litellm".into(),
+            base_url: env("LITELLM_BASE_URL"),
+            model: env("LITELLM_MODEL"),
+            api_key: Some(key.into()),
+            api_key_env: Some("LITELLM_API_KEY".into()),
+            http_headers: Vec::new(),
+            query_params: query
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        });
+        self
     }
 
     fn file(self, name: &str, text: &str) -> Self {
@@ -44,16 +74,26 @@ impl Setup {
     async fn run(&self) -> Vec<Row> {
         let env = self.env.clone();
         let lookup = move |name: &str| env.iter().find(|(n, _)| n == name).map(|(_, v)| v.clone());
+        let client = self
+            .client
+            .clone()
+            .unwrap_or_else(|| reqwest::Client::builder().no_proxy().build().unwrap());
         let options = Options {
             timeout: Duration::from_secs(2),
-            client: Some(reqwest::Client::builder().no_proxy().build().unwrap()),
+            client: Some(client),
             context_window: None,
         };
         let args = ["codex-litellm", "doctor"].map(String::from);
         // A hang guard, not a timing assertion: every probe is bounded by the timeout.
         tokio::time::timeout(
             Duration::from_secs(60),
-            checks_for(self.home.path(), &args, &lookup, None, &options),
+            checks_for(
+                self.home.path(),
+                &args,
+                &lookup,
+                self.loaded.clone(),
+                &options,
+            ),
         )
         .await
         .expect("the doctor must finish")
@@ -189,7 +229,7 @@ async fn doctor_key_refused_and_never_printed() {
     let auth = row(&rows, "chat auth");
     assert_eq!(auth.status, Status::Fail);
     assert!(
-        auth.summary.contains("HTTP 401") && auth.summary.contains("<redacted>"),
+        auth.summary.contains("HTTP 401") && auth.summary.contains("[REDACTED]"),
         "{}",
         auth.summary
     );
@@ -417,4 +457,259 @@ async fn doctor_skips_probes_for_a_responses_provider() {
         ]
     );
     assert_eq!(exit_code(&rows), 0);
+}
+
+/// A 43-character key of no known shape: only its literal value identifies it.
+const PLAIN_KEY: &str = "Zq7rT2mW9xK4pL8vN3bH6cJ1fD5gS0aY7eU2iO4wQ9t";
+/// An Azure Functions host key, sent as `?code=`.
+const HOST_KEY: &str = "AzFnHostKey_Qm3Xr8Tz1Lw6Pv2Ks9Dn4Hb7Jc0Gf";
+
+/// The longest run of `secret`'s characters found in `text` (0 when none).
+fn longest_run(text: &str, secret: &str) -> usize {
+    let chars: Vec<char> = secret.chars().collect();
+    (1..=chars.len())
+        .rev()
+        .find(|len| {
+            chars
+                .windows(*len)
+                .any(|w| text.contains(&w.iter().collect::<String>()))
+        })
+        .unwrap_or(0)
+}
+
+/// Both outputs, for the secret checks.
+fn outputs(rows: &[Row]) -> String {
+    format!("{}\n{}", render_human(rows), render_json(rows))
+}
+
+/// How a backend may echo a credential in an error body.
+#[derive(Debug, Clone, Copy)]
+enum Echo {
+    Key,
+    BearerHeader,
+    RequestLine,
+}
+
+impl Echo {
+    fn text(self) -> String {
+        match self {
+            Echo::Key => PLAIN_KEY.to_string(),
+            Echo::BearerHeader => format!("Authorization: Bearer {PLAIN_KEY}"),
+            Echo::RequestLine => format!("POST /v1/chat/completions?code={HOST_KEY}"),
+        }
+    }
+}
+
+/// An error body with `echo` starting at character `at` of the text a backend shows.
+fn echoing(status: u16, echo: Echo, at: usize, json: bool) -> Response {
+    let filler: String = "the gateway rejected this request. "
+        .chars()
+        .cycle()
+        .take(at)
+        .collect();
+    let text = format!("{filler}{} (request id 7f3a)", echo.text());
+    let response = if json {
+        Response::json(json!({"error": {"message": text, "type": "auth_error"}}))
+    } else {
+        Response::body(text)
+    };
+    response.with_status(status)
+}
+
+/// One doctor run against a backend whose error answer echoes `echo` at character `at`:
+/// the longest runs of the key and of the query secret in the output.
+async fn echo_run(client: reqwest::Client, status: u16, echo: Echo, at: usize) -> [usize; 2] {
+    // Both body kinds across the sweep (they are shortened on different paths): JSON at
+    // even positions, text at odd ones.
+    let response = echoing(status, echo, at, at.is_multiple_of(2));
+    let mut scenario = Scenario::new(Vec::new());
+    if status == 401 {
+        scenario.routes = vec![Route {
+            response,
+            ..Route::get_status("/v1/models", 401)
+        }];
+    } else {
+        scenario.models = vec![json!("mock-model")];
+        scenario.fallback = response;
+    }
+    let mock = MockLlm::start(scenario).await.unwrap();
+    let mut setup =
+        Setup::new(&mock.base_url(), "mock-model").loaded(PLAIN_KEY, &[("code", HOST_KEY)]);
+    setup.client = Some(client);
+    let out = outputs(&setup.run().await);
+    [longest_run(&out, PLAIN_KEY), longest_run(&out, HOST_KEY)]
+}
+
+/// Issue 22 (1, 2): whatever a 401 (from /models) or a 400 (from the chat endpoint) echoes,
+/// wherever the echo sits relative to the places text is shortened, no 8-character run of
+/// the key or of a query secret reaches the human output or the JSON.
+#[tokio::test]
+async fn doctor_never_prints_part_of_a_secret_whatever_the_server_echoes() {
+    // The doctor's future is not Send (its environment lookup): runs overlap on this thread.
+    let local = tokio::task::LocalSet::new();
+    local.run_until(sweep_echo_positions()).await;
+}
+
+async fn sweep_echo_positions() {
+    // One client for every run (building one loads the TLS roots each time).
+    let client = reqwest::Client::builder().no_proxy().build().unwrap();
+    let mut figures: Vec<String> = Vec::new();
+    let mut failures: Vec<String> = Vec::new();
+    for status in [401u16, 400] {
+        for echo in [Echo::Key, Echo::BearerHeader, Echo::RequestLine] {
+            // (longest run, echo position) of the key and of the query secret.
+            let mut longest = [(0, 0), (0, 0)];
+            // A cut through the 43-character key leaks 8 characters or more at 35 echo
+            // positions in a row: a step of 7 finds every such cut (and keeps the test short).
+            let positions: Vec<usize> = (0..=700).step_by(7).collect();
+            for chunk in positions.chunks(16) {
+                let mut runs = tokio::task::JoinSet::new();
+                for &at in chunk {
+                    let client = client.clone();
+                    runs.spawn_local(async move { (at, echo_run(client, status, echo, at).await) });
+                }
+                while let Some(joined) = runs.join_next().await {
+                    let (at, found) = joined.unwrap();
+                    for (n, run) in found.into_iter().enumerate() {
+                        if run > longest[n].0 {
+                            longest[n] = (run, at);
+                        }
+                    }
+                }
+            }
+            let case = format!(
+                "HTTP {status} {echo:?}: longest run of the key {} of {} chars (echo at {}), of the query secret {} of {} (echo at {})",
+                longest[0].0,
+                PLAIN_KEY.len(),
+                longest[0].1,
+                longest[1].0,
+                HOST_KEY.len(),
+                longest[1].1,
+            );
+            if longest[0].0 >= 8 || longest[1].0 >= 8 {
+                failures.push(case.clone());
+            }
+            figures.push(case);
+        }
+    }
+    // The figures only (never the secrets).
+    println!("{}", figures.join("\n"));
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// Issue 22 (2): `?code=` (Azure Functions host keys) is a secret, and so is every other
+/// configured query value.
+#[tokio::test]
+async fn doctor_never_prints_a_configured_query_value() {
+    let scenario = Scenario::new(Vec::new()).with_fallback(Response::error(400, "bad request"));
+    let mock = MockLlm::start(scenario).await.unwrap();
+    let rows = Setup::new(&mock.base_url(), "mock-model")
+        .loaded(
+            PLAIN_KEY,
+            &[("code", HOST_KEY), ("tenant", "contoso-tenant-7781")],
+        )
+        .run()
+        .await;
+    let completion = row(&rows, "completion");
+    assert_eq!(completion.status, Status::Fail, "{}", render_human(&rows));
+    let out = outputs(&rows);
+    assert!(longest_run(&out, HOST_KEY) < 8, "the host key is shown");
+    assert!(
+        !out.contains("contoso-tenant-7781"),
+        "a query value is shown"
+    );
+    // The request is still named, with the parameter names.
+    assert!(
+        completion
+            .details
+            .iter()
+            .any(|d| d.starts_with("POST ") && d.contains("?code=***&tenant=***")),
+        "{:?}",
+        completion.details
+    );
+    // The server got the real values.
+    assert_eq!(
+        mock.chat_requests()[0].query.as_deref(),
+        Some(format!("code={HOST_KEY}&tenant=contoso-tenant-7781").as_str())
+    );
+}
+
+/// Issue 22 (low): what a backend names (model ids, error texts) reaches the terminal
+/// without control characters: an OSC 52 clipboard write stays text.
+#[tokio::test]
+async fn doctor_strips_control_characters_from_backend_text() {
+    let osc52 = "\u{1b}]52;c;cm0gLXJmIH4=\u{7}";
+    let mut scenario = Scenario::new(Vec::new())
+        .with_fallback(Response::error(400, format!("no{osc52} thanks\u{9b}2J")));
+    scenario.models = vec![json!(format!("mock-model{osc52}")), json!("mock-model")];
+    let mock = MockLlm::start(scenario).await.unwrap();
+    for model in ["mock-modl", "mock-model"] {
+        let rows = Setup::new(&mock.base_url(), model).run().await;
+        for row in &rows {
+            for text in std::iter::once(&row.summary)
+                .chain(&row.details)
+                .chain(&row.remediation)
+            {
+                assert!(
+                    !text.chars().any(char::is_control),
+                    "{}: {text:?}",
+                    row.category
+                );
+            }
+        }
+        let out = outputs(&rows);
+        assert!(!out.contains("\\u001b") && !out.contains('\u{1b}'), "{out}");
+    }
+    let rows = Setup::new(&mock.base_url(), "mock-modl").run().await;
+    assert!(
+        row(&rows, "chat model")
+            .summary
+            .contains("served: mock-model]52;c;cm0gLXJmIH4=, mock-model"),
+        "{}",
+        render_human(&rows)
+    );
+}
+
+/// Issue 22 (low): with a proxy in the way, a refused connection is the proxy's.
+#[tokio::test]
+async fn doctor_names_a_refused_proxy() {
+    let mock = MockLlm::start(healthy_scenario()).await.unwrap();
+    let port = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.local_addr().unwrap().port()
+    };
+    let proxy = format!("http://127.0.0.1:{port}");
+    let mut setup = Setup::new(&mock.base_url(), "mock-model");
+    setup.env.push(("HTTP_PROXY".into(), proxy.clone()));
+    setup.client = Some(
+        reqwest::Client::builder()
+            .proxy(reqwest::Proxy::http(&proxy).unwrap())
+            .build()
+            .unwrap(),
+    );
+    let rows = setup.run().await;
+    let reach = row(&rows, "chat reach");
+    assert_eq!(reach.status, Status::Fail, "{}", render_human(&rows));
+    assert!(
+        reach.summary.contains(&format!(
+            "the proxy 127.0.0.1:{port} (HTTP_PROXY) refused the connection"
+        )),
+        "{}",
+        reach.summary
+    );
+    let fix = reach.remediation.as_deref().unwrap_or("");
+    assert!(
+        fix.contains("HTTP_PROXY") && fix.contains("NO_PROXY"),
+        "{fix}"
+    );
+    assert!(mock.chat_requests().is_empty());
+
+    // The host in NO_PROXY: the doctor does not blame the proxy.
+    let mut direct = Setup::new(&mock.base_url(), "mock-model");
+    direct.env.push(("HTTP_PROXY".into(), proxy.clone()));
+    direct
+        .env
+        .push(("NO_PROXY".into(), "localhost,127.0.0.1".into()));
+    let rows = direct.run().await;
+    assert_eq!(row(&rows, "chat reach").status, Status::Ok);
 }

@@ -1286,37 +1286,10 @@ fn forward_headers(headers: &HeaderMap) -> HeaderMap {
     out
 }
 
-/// Removes credentials from a URL (user info, and values of key-like query parameters).
+/// Removes credentials from a URL: the one rule for query secrets, shared with text
+/// redaction ([`crate::redact::redact_url`]), so `?code=` is hidden here too.
 pub fn redact_url(url: &str) -> String {
-    let (before_query, query) = match url.split_once('?') {
-        Some((a, b)) => (a.to_string(), Some(b)),
-        None => (url.to_string(), None),
-    };
-    let before_query = match before_query.split_once("://") {
-        Some((scheme, rest)) => {
-            let (authority, path) = match rest.find('/') {
-                Some(i) => (&rest[..i], &rest[i..]),
-                None => (rest, ""),
-            };
-            let host = authority
-                .rsplit_once('@')
-                .map(|(_, host)| host)
-                .unwrap_or(authority);
-            format!("{scheme}://{host}{path}")
-        }
-        None => before_query,
-    };
-    let Some(query) = query else {
-        return before_query;
-    };
-    let redacted: Vec<String> = query
-        .split('&')
-        .map(|pair| match pair.split_once('=') {
-            Some((key, _)) if is_secret_name(key) => format!("{key}=***"),
-            _ => pair.to_string(),
-        })
-        .collect();
-    format!("{before_query}?{}", redacted.join("&"))
+    crate::redact::redact_url(url)
 }
 
 /// Whether a header name, JSON key or query parameter names a credential: anything
@@ -1515,6 +1488,10 @@ mod tests {
         assert_eq!(
             redact_url("https://h/v1/chat/completions?sig=abc&max_tokens=5&access_token=t"),
             "https://h/v1/chat/completions?sig=***&max_tokens=5&access_token=***"
+        );
+        assert_eq!(
+            redact_url("https://h/api/chat/completions?code=AzFnHostKey_abc"),
+            "https://h/api/chat/completions?code=***"
         );
     }
 }

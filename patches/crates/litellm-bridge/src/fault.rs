@@ -358,9 +358,12 @@ pub fn error_code_from_value(value: &Value) -> Option<String> {
     }
 }
 
+/// `text` cut to `max_chars`, credentials removed first: a key cut in half is no longer
+/// recognisable (literally or by shape), so redaction after the cut would leave its head.
 pub fn shorten(text: &str, max_chars: usize) -> String {
+    let text = crate::redact::redact_text(text);
     if text.chars().count() <= max_chars {
-        return text.to_string();
+        return text;
     }
     let head: String = text.chars().take(max_chars).collect();
     format!("{head}…")
@@ -510,6 +513,36 @@ mod tests {
         for (fault, retryable, signal) in cases {
             assert_eq!(fault.retryable(), retryable, "{fault:?}");
             assert_eq!(fault.failure_signal(), signal, "{fault:?}");
+        }
+    }
+
+    /// Issue 22 (1): an echoed key across the 600-character cut is removed whole, in every
+    /// body shape, wherever it sits.
+    #[test]
+    fn error_texts_are_redacted_before_they_are_shortened() {
+        let key = "Kx9vB2nM7qL4wR8tY3pZ6hJ1dF5gA0cS2eU7iO9kQ4m";
+        crate::redact::register_secret(key);
+        // A cut leaks 8 characters or more at echo positions 557..=592: a step of 7 finds it.
+        for at in (550..610).step_by(7) {
+            let filler: String = "the gateway rejected it. "
+                .chars()
+                .cycle()
+                .take(at)
+                .collect();
+            let text = format!("{filler}Authorization: Bearer {key} (id 7)");
+            let json = serde_json::json!({"error": {"message": text}});
+            for shown in [
+                error_text_from_body(&text),
+                error_text_from_body(&json.to_string()),
+                error_text_or_json(&json),
+                error_text_or_json(&serde_json::json!({"error": {"note": text}})),
+            ] {
+                let leaked = key
+                    .as_bytes()
+                    .windows(8)
+                    .any(|run| shown.contains(std::str::from_utf8(run).unwrap_or_default()));
+                assert!(!leaked, "8 characters of the key at echo position {at}");
+            }
         }
     }
 

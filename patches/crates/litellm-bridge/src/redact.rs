@@ -22,6 +22,16 @@ pub const REDACTED: &str = "[REDACTED]";
 
 pub use crate::bridge::is_secret_name;
 
+/// The one rule for query parameters, wherever a URL is shown or written: a secret name
+/// ([`is_secret_name`]), or `code` (Azure Functions host keys, OAuth codes).
+pub fn is_secret_query_name(name: &str) -> bool {
+    is_secret_name(name) || name.eq_ignore_ascii_case("code")
+}
+
+/// `?name=value` / `&name=value` in any text; the value goes when [`is_secret_query_name`].
+static QUERY_PARAM: LazyLock<Option<Regex>> =
+    LazyLock::new(|| Regex::new(r"([?&;])([A-Za-z0-9_.\-]+)=([^&\s#'\x22<>]+)").ok());
+
 /// Names of settings and headers that hold credentials, as written in text
 /// (`x-api-key`, `OPENAI_API_KEY`, `proxy-authorization`, `client_secret`, `set-cookie`).
 const SECRET_WORDS: &str = r"[a-z0-9_\-]*(?:authorization|api[-_]?key|(?:access|refresh|auth|id|bearer|session|api)[-_]?token|secret|password|passwd|cookie)[a-z0-9_\-]*";
@@ -33,11 +43,6 @@ fn patterns() -> Vec<(String, &'static str)> {
         (
             r"(?i)\b([a-z][a-z0-9+.\-]*://)[^\s/?#@'\x22<>]+@",
             "${1}[REDACTED]@",
-        ),
-        // key-like query parameters (?api_key=..., &access_token=..., &sig=...)
-        (
-            r"(?i)([?&;](?:[a-z0-9_.\-]*(?:key|token|secret|auth|sig|password|credential)[a-z0-9_.\-]*|code)=)[^&\s#'\x22<>]+",
-            "${1}[REDACTED]",
         ),
         // "…key…": "value" inside text that is JSON but was not parsed (cut raw bodies,
         // strings that hold JSON such as tool-call arguments)
@@ -184,6 +189,20 @@ pub fn redact_text(text: &str) -> String {
             out = out.replace(secret.as_str(), REDACTED);
         }
     }
+    if let Some(query) = QUERY_PARAM.as_ref()
+        && query.is_match(&out)
+    {
+        out = query
+            .replace_all(&out, |caps: &regex_lite::Captures<'_>| {
+                let (separator, name) = (&caps[1], &caps[2]);
+                if is_secret_query_name(name) {
+                    format!("{separator}{name}={REDACTED}")
+                } else {
+                    caps[0].to_string()
+                }
+            })
+            .into_owned();
+    }
     for (regex, replacement) in COMPILED.iter() {
         if regex.is_match(&out) {
             out = regex.replace_all(&out, *replacement).into_owned();
@@ -192,9 +211,44 @@ pub fn redact_text(text: &str) -> String {
     out
 }
 
-/// Removes credentials from a URL (user info, key-like query parameters).
+/// A URL fit to show: no user info, `name=***` for every query parameter
+/// [`is_secret_query_name`] names, and no registered key anywhere (a key in the path).
 pub fn redact_url(url: &str) -> String {
-    redact_text(url)
+    let (before_query, query) = match url.split_once('?') {
+        Some((before, query)) => (before, Some(query)),
+        None => (url, None),
+    };
+    let mut out = match before_query.split_once("://") {
+        Some((scheme, rest)) => {
+            let (authority, path) = rest.find('/').map_or((rest, ""), |i| rest.split_at(i));
+            let host = authority
+                .rsplit_once('@')
+                .map_or(authority, |(_, host)| host);
+            format!("{scheme}://{host}{path}")
+        }
+        None => before_query.to_string(),
+    };
+    if let Some(query) = query {
+        let pairs: Vec<String> = query
+            .split('&')
+            .map(|pair| match pair.split_once('=') {
+                Some((name, _)) if is_secret_query_name(name) => format!("{name}=***"),
+                _ => pair.to_string(),
+            })
+            .collect();
+        out.push('?');
+        out.push_str(&pairs.join("&"));
+    }
+    for secret in SECRETS
+        .read()
+        .unwrap_or_else(PoisonError::into_inner)
+        .iter()
+    {
+        if out.contains(secret.as_str()) {
+            out = out.replace(secret.as_str(), REDACTED);
+        }
+    }
+    out
 }
 
 /// Redacts a JSON value in place: values of secret-named keys, and every string.
@@ -457,6 +511,33 @@ pub(crate) mod tests {
         ] {
             assert_eq!(redact_text(text), text);
         }
+    }
+
+    /// Issue 22 (2): one rule for query secrets, in text and in URLs shown.
+    #[test]
+    fn query_secrets_follow_one_rule_in_text_and_in_urls() {
+        for name in [
+            "code",
+            "CODE",
+            "api_key",
+            "sig",
+            "X-Amz-Signature",
+            "access_token",
+        ] {
+            assert!(is_secret_query_name(name), "{name}");
+        }
+        for name in ["max_tokens", "api-version", "state", "codec"] {
+            assert!(!is_secret_query_name(name), "{name}");
+        }
+        let url = "https://bob:pw@fn.azurewebsites.net/api/v1/chat/completions?code=AzFnHostKey_x81&api-version=2024-06-01&max_tokens=5";
+        assert_eq!(
+            redact_url(url),
+            "https://fn.azurewebsites.net/api/v1/chat/completions?code=***&api-version=2024-06-01&max_tokens=5"
+        );
+        assert_eq!(
+            redact_text(&format!("POST {url} failed")),
+            "POST https://[REDACTED]@fn.azurewebsites.net/api/v1/chat/completions?code=[REDACTED]&api-version=2024-06-01&max_tokens=5 failed"
+        );
     }
 
     #[test]

@@ -9,7 +9,8 @@
 //!   stalled, ...).
 //! - [`redact`] removes credentials before anything is written.
 //! - [`reader`] lists, shows and summarizes the files ([`run_reader`] backs both the
-//!   `codex-litellm-telemetry` binary and `codex-litellm telemetry ...`).
+//!   `codex-litellm-telemetry` binary and `codex-litellm telemetry ...`, through
+//!   `codex-litellm-telemetry-serve`, which adds `serve` and `watch`).
 
 mod config;
 mod diagnose;

@@ -1,6 +1,6 @@
 //! Reads the telemetry folder back: list sessions, show one session as a table, show one
 //! exchange in full, summarize per model. Backs the `codex-litellm-telemetry` binary and
-//! `codex-litellm telemetry ...`.
+//! `codex-litellm telemetry ...` (both built by `codex-litellm-telemetry-serve`).
 
 use crate::config::default_dir;
 use crate::format::measured;
@@ -79,6 +79,11 @@ pub struct LoadedSession {
     pub file: SessionFile,
     pub records: Vec<(Value, ExchangeRecord)>,
     pub skipped: usize,
+}
+
+/// The reader's command line, for a program that adds its own commands to the help.
+pub fn reader_command() -> clap::Command {
+    Cli::command()
 }
 
 /// `codex-litellm telemetry ...`: `args` are what follows `telemetry`.
@@ -315,7 +320,12 @@ fn list(dir: &Path, out: &mut dyn Write, err: &mut dyn Write) -> Result<(), Stri
             failed.to_string(),
             models.into_iter().collect::<Vec<_>>().join(", "),
         ]);
-        loaded.push(session);
+        // Only the skipped count is needed later: holding every record of every file made
+        // a 1 GB folder cost ~10 GB of memory.
+        loaded.push(LoadedSession {
+            records: Vec::new(),
+            ..session
+        });
     }
     emit(out, &table(&rows))?;
     note_skipped(err, &loaded);

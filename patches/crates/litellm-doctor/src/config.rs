@@ -234,6 +234,7 @@ pub fn choice_row(
         ));
     }
     let target = Target {
+        proxy: crate::ProxySetting::for_url(&base_url, env),
         provider_id,
         base_url,
         model,

@@ -14,16 +14,22 @@
 //! 11. the context window is known, and from where
 //!
 //! Each check is one [`Row`], shaped like a row of upstream's doctor report so one hook maps
-//! it (see docs/ARCHITECTURE.md). No row ever carries a secret: the key and header values
-//! are scrubbed from every string, URLs lose credentials and secret query values.
+//! it (see docs/ARCHITECTURE.md). No row ever carries a secret: the key, header values and
+//! every configured query value are scrubbed from every string (whole, and any run of 8
+//! characters of one), server text is redacted before it is shortened, URLs lose
+//! credentials and query values, and no row carries a control character.
 
 mod config;
 mod probe;
+mod proxy;
 mod render;
+mod scrub;
 
 pub use config::choice_row;
 pub use config::config_row;
 pub use probe::probe_rows;
+pub use proxy::ProxyRoute;
+pub use proxy::ProxySetting;
 pub use render::exit_code;
 pub use render::render_human;
 pub use render::render_json;
@@ -147,20 +153,22 @@ pub struct Target {
     pub http_headers: Vec<(String, String)>,
     pub query_params: Vec<(String, String)>,
     pub bridge: BridgeOptions,
+    /// The proxy the environment puts between the probes and the base URL.
+    pub proxy: ProxySetting,
 }
 
 impl Target {
-    /// Strings that must never appear in output.
+    /// Strings that must never appear in output: the key, every header value and every
+    /// configured query value (which of them is a credential is not ours to guess:
+    /// `?code=` is an Azure Functions host key).
     pub fn secrets(&self) -> Vec<String> {
         let mut secrets: Vec<String> = self.api_key.iter().cloned().collect();
         secrets.extend(self.http_headers.iter().map(|(_, v)| v.clone()));
-        secrets.extend(
-            self.query_params
-                .iter()
-                .filter(|(k, _)| codex_litellm_bridge::is_secret_name(k))
-                .map(|(_, v)| v.clone()),
-        );
+        secrets.extend(self.query_params.iter().map(|(_, v)| v.clone()));
         secrets.retain(|s| s.len() >= 4);
+        // Longest first, so a secret that contains another is replaced whole.
+        secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
+        secrets.dedup();
         secrets
     }
 }
@@ -195,16 +203,18 @@ pub async fn checks_for(
     };
     let (choice, target) = choice_row(&view, args, env, loaded.as_ref());
     rows.push(choice);
-    match target {
+    let secrets = match target {
         Ok(target) => {
-            let secrets = target.secrets();
-            let probes = probe_rows(&target, options).await;
-            rows.extend(probes);
-            for row in &mut rows {
-                scrub_row(row, &secrets);
-            }
+            rows.extend(probe_rows(&target, options).await);
+            target.secrets()
         }
-        Err(reason) => rows.extend(skip_from("chat reach", &reason)),
+        Err(reason) => {
+            rows.extend(skip_from("chat reach", &reason));
+            Vec::new()
+        }
+    };
+    for row in &mut rows {
+        scrub::scrub_row(row, &secrets);
     }
     rows
 }
@@ -216,20 +226,4 @@ fn skip_from(first: &str, reason: &str) -> Vec<Row> {
         .skip_while(|c| **c != first)
         .map(|c| Row::skipped(c, reason))
         .collect()
-}
-
-/// Replaces every secret in a row's text with `<redacted>`.
-fn scrub_row(row: &mut Row, secrets: &[String]) {
-    let scrub = |text: &mut String| {
-        for secret in secrets {
-            if text.contains(secret.as_str()) {
-                *text = text.replace(secret.as_str(), "<redacted>");
-            }
-        }
-    };
-    scrub(&mut row.summary);
-    row.details.iter_mut().for_each(scrub);
-    if let Some(fix) = &mut row.remediation {
-        scrub(fix);
-    }
 }

@@ -12,6 +12,8 @@ use codex_litellm_bridge::Fault;
 use codex_litellm_bridge::fetch::fetch_once;
 use codex_litellm_bridge::postprocess::RecoveredCall;
 use codex_litellm_bridge::postprocess::postprocess;
+use codex_litellm_bridge::redact::redact_text;
+use codex_litellm_bridge::redact::register_secret;
 use codex_litellm_bridge::redact_url;
 use codex_litellm_bridge::translate_request;
 use http::HeaderMap;
@@ -27,6 +29,11 @@ const PROBE_TOOL: &str = "get_weather";
 /// Runs the probes in order; after a failure that makes the rest meaningless (unreachable,
 /// key refused, model not served, no completion) the remaining rows are skipped.
 pub async fn probe_rows(target: &Target, options: &Options) -> Vec<Row> {
+    // The bridge redacts what it shortens (error texts, the answer's text): with the
+    // secrets registered, an echoed key is removed whole before any cut.
+    for secret in target.secrets() {
+        register_secret(&secret);
+    }
     let client = options.client.clone().unwrap_or_else(|| {
         reqwest::Client::builder()
             .connect_timeout(options.timeout)
@@ -51,11 +58,10 @@ pub async fn probe_rows(target: &Target, options: &Options) -> Vec<Row> {
     };
 
     // 3. Reachable.
-    let models_url = probe.url("models");
-    let models = probe.get(&models_url).await;
+    let models = probe.get(&probe.url("models")).await;
     let (models_status, models_body) = match models {
         Err(err) => {
-            rows.push(unreachable_row(&target.base_url, &err));
+            rows.push(unreachable_row(target, &err));
             stop(&mut rows, "the base URL is unreachable");
             return rows;
         }
@@ -71,7 +77,7 @@ pub async fn probe_rows(target: &Target, options: &Options) -> Vec<Row> {
                                 redact_url(&target.base_url)
                             ),
                         )
-                        .detail(format!("GET {}: HTTP 404", redact_url(&models_url)))
+                        .detail(format!("GET {}: HTTP 404", probe.shown_url("models")))
                         .fix(format!(
                             "set base_url to {} for provider {}",
                             redact_url(&fixed),
@@ -108,7 +114,7 @@ pub async fn probe_rows(target: &Target, options: &Options) -> Vec<Row> {
                             elapsed.as_millis()
                         ),
                     )
-                    .detail(proxy_detail()),
+                    .detail(target.proxy.detail()),
                 );
             }
             (status, body)
@@ -174,7 +180,7 @@ pub async fn probe_rows(target: &Target, options: &Options) -> Vec<Row> {
                     target.model,
                     answered_model
                         .filter(|m| *m != target.model)
-                        .map(|m| format!(" as {m}"))
+                        .map(|m| format!(" as {}", redact_text(m)))
                         .unwrap_or_default()
                 ),
             ),
@@ -241,10 +247,7 @@ pub async fn probe_rows(target: &Target, options: &Options) -> Vec<Row> {
                         Status::Fail,
                         format!("a tiny chat completion failed: {description}"),
                     )
-                    .detail(format!(
-                        "POST {}",
-                        redact_url(&probe.url("chat/completions"))
-                    ));
+                    .detail(format!("POST {}", probe.shown_url("chat/completions")));
                     row = match (fault, probe.v1_suggestion().await) {
                         (Fault::HttpStatus { status: 404, .. }, Some(fixed)) => row.fix(format!(
                             "set base_url to {} for provider {}",
@@ -416,6 +419,17 @@ struct ChatOutcome {
 impl Probe<'_> {
     fn url(&self, path: &str) -> String {
         url_for(&self.target.base_url, path, &self.target.query_params)
+    }
+
+    /// [`Probe::url`] to show: `name=***` for every configured query parameter.
+    fn shown_url(&self, path: &str) -> String {
+        let hidden: Vec<(String, String)> = self
+            .target
+            .query_params
+            .iter()
+            .map(|(name, _)| (name.clone(), "***".to_string()))
+            .collect();
+        redact_url(&url_for(&self.target.base_url, path, &hidden))
     }
 
     async fn get(&self, url: &str) -> Result<(u16, Value, Duration), String> {
@@ -620,7 +634,8 @@ fn describe_transport(err: reqwest::Error) -> String {
     chain
 }
 
-fn unreachable_row(base_url: &str, error: &str) -> Row {
+fn unreachable_row(target: &Target, error: &str) -> Row {
+    let base_url = &target.base_url;
     let lower = error.to_ascii_lowercase();
     let host = base_url
         .split("://")
@@ -629,20 +644,37 @@ fn unreachable_row(base_url: &str, error: &str) -> Row {
         .map(|authority| authority.rsplit('@').next().unwrap_or(authority))
         .unwrap_or(base_url)
         .to_string();
+    // Through a proxy, the connection (and the name lookup) is the proxy's.
+    let proxied = |what: &str| {
+        target.proxy.route().map(|proxy| {
+            (
+                format!("the proxy {} ({}) {what}", proxy.host, proxy.var),
+                format!(
+                    "start the proxy or correct {var}; or add {bare} to NO_PROXY to reach {host} directly",
+                    var = proxy.var,
+                    bare = host.rsplit_once(':').map_or(host.as_str(), |(h, _)| h),
+                ),
+            )
+        })
+    };
     let (what, fix) = if lower.contains("dns")
         || lower.contains("lookup")
         || lower.contains("name or service not known")
         || lower.contains("no such host")
     {
-        (
-            format!("the host name in {host} does not resolve"),
-            "check the host name in base_url (and DNS/VPN)".to_string(),
-        )
+        proxied("does not resolve").unwrap_or_else(|| {
+            (
+                format!("the host name in {host} does not resolve"),
+                "check the host name in base_url (and DNS/VPN)".to_string(),
+            )
+        })
     } else if lower.contains("refused") {
-        (
-            format!("connection refused at {host}"),
-            "start the server, or fix the host and port in base_url (LITELLM_BASE_URL for the built-in provider)".to_string(),
-        )
+        proxied("refused the connection").unwrap_or_else(|| {
+            (
+                format!("connection refused at {host}"),
+                "start the server, or fix the host and port in base_url (LITELLM_BASE_URL for the built-in provider)".to_string(),
+            )
+        })
     } else if lower.contains("certificate") || lower.contains("tls") || lower.contains("ssl") {
         (
             format!("TLS handshake with {host} failed"),
@@ -655,10 +687,12 @@ fn unreachable_row(base_url: &str, error: &str) -> Row {
             "check HTTPS_PROXY/HTTP_PROXY, or add the host to NO_PROXY".to_string(),
         )
     } else if lower.contains("timed out") {
-        (
-            format!("no answer from {host} in time"),
-            "check the host, port, firewall and VPN".to_string(),
-        )
+        proxied("did not answer in time").unwrap_or_else(|| {
+            (
+                format!("no answer from {host} in time"),
+                "check the host, port, firewall and VPN".to_string(),
+            )
+        })
     } else {
         (
             format!("{host} is unreachable"),
@@ -670,28 +704,10 @@ fn unreachable_row(base_url: &str, error: &str) -> Row {
         Status::Fail,
         format!("{}: {what}", redact_url(base_url)),
     )
-    .detail(format!("error: {error}"))
-    .detail(proxy_detail())
+    // The error chain may name a proxy URL with its credentials.
+    .detail(format!("error: {}", redact_text(error)))
+    .detail(target.proxy.detail())
     .fix(fix)
-}
-
-fn proxy_detail() -> String {
-    let proxies: Vec<&str> = [
-        "HTTPS_PROXY",
-        "https_proxy",
-        "HTTP_PROXY",
-        "http_proxy",
-        "ALL_PROXY",
-        "all_proxy",
-    ]
-    .into_iter()
-    .filter(|name| std::env::var(name).is_ok_and(|v| !v.is_empty()))
-    .collect();
-    if proxies.is_empty() {
-        "proxy: not set".to_string()
-    } else {
-        format!("proxy: via {}", proxies.join(", "))
-    }
 }
 
 fn auth_refused(status: u16, message: &str, key_name: &str) -> Row {
@@ -804,7 +820,7 @@ fn tool_names(answer: &ChatAnswer) -> String {
     answer
         .tool_calls
         .iter()
-        .map(|c| format!("{}({})", c.name, shorten(&c.arguments, 60)))
+        .map(|c| format!("{}({})", shorten(&c.name, 64), shorten(&c.arguments, 60)))
         .collect::<Vec<_>>()
         .join(", ")
 }
@@ -815,12 +831,16 @@ fn did_you_mean(model: &str, served: &[String]) -> String {
     if matches.is_empty() {
         return String::new();
     }
-    let names: Vec<String> = matches.iter().take(3).map(|m| format!("`{m}`")).collect();
+    let names: Vec<String> = matches
+        .iter()
+        .take(3)
+        .map(|m| format!("`{}`", redact_text(m)))
+        .collect();
     format!(" did you mean {}?", names.join(", "))
 }
 
 fn shortlist(ids: &[String]) -> String {
-    let mut text = ids.iter().take(10).cloned().collect::<Vec<_>>().join(", ");
+    let mut text = redact_text(&ids.iter().take(10).cloned().collect::<Vec<_>>().join(", "));
     if ids.len() > 10 {
         text.push_str(&format!(", ... ({} in all)", ids.len()));
     }
@@ -830,6 +850,7 @@ fn shortlist(ids: &[String]) -> String {
     text
 }
 
+/// Redacted, then cut (the bridge's `shorten`): a secret is removed before any cut.
 fn shorten(text: &str, max_chars: usize) -> String {
     codex_litellm_bridge::fault::shorten(text, max_chars)
 }

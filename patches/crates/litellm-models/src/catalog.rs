@@ -287,8 +287,9 @@ fn model_info_json(model: &ResolvedModel, priority: usize, options: &CatalogOpti
     let truncation_limit =
         (model.context_window / 8).clamp(MIN_TOOL_OUTPUT_TOKENS, MAX_TOOL_OUTPUT_TOKENS);
     let mut info = json!({
+        // The slug is sent back to the backend as is; what `/model` shows is made safe.
         "slug": model.id(),
-        "display_name": model.id(),
+        "display_name": crate::display_safe(model.id()),
         "description": model.description(),
         "supported_reasoning_levels": levels,
         // `shell_command` as in upstream's bundled models; the `unified_exec` feature still

@@ -12,11 +12,13 @@
 //!   writes;
 //! - [`discover`]: the HTTP shell, short timeouts, capped answers, one failed request when
 //!   there is nothing;
-//! - [`live`]: a running process's list, which follows the cache file and retries failures.
+//! - [`live`]: a running process's list, which follows the cache file and retries failures;
+//! - [`display`]: a backend's names made safe to print ([`display_safe`]).
 
 pub mod cache;
 pub mod catalog;
 pub mod discover;
+pub mod display;
 pub mod live;
 pub mod matches;
 pub mod metadata;
@@ -40,6 +42,7 @@ pub use discover::ModelsCut;
 pub use discover::ProviderModels;
 pub use discover::default_client;
 pub use discover::discover;
+pub use display::display_safe;
 pub use live::LiveModels;
 pub use live::Snapshot;
 pub use matches::UnknownModel;

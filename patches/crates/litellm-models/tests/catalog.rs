@@ -363,3 +363,18 @@ fn metadata_catalog_hides_non_chat_models_and_skips_wildcards() {
     assert_eq!(entry(&catalog, "embed")["visibility"], "hide");
     assert_eq!(entry(&catalog, "chat")["visibility"], "list");
 }
+
+/// Issue 22 (low): `/model` shows a backend's id without its terminal sequences; the slug
+/// Codex sends back stays the backend's own.
+#[test]
+fn metadata_catalog_display_name_has_no_control_characters() {
+    let id = "evil\u{1b}]52;c;cm0gLXJmIH4=\u{7}-model";
+    let options = CatalogOptions::new(INSTRUCTIONS);
+    let catalog = catalog_json(
+        &[with_window(id, 8_192, None)],
+        &ModelOverrides::new(),
+        &options,
+    );
+    let model = entry(&catalog, id);
+    assert_eq!(model["display_name"], "evil]52;c;cm0gLXJmIH4=-model");
+}

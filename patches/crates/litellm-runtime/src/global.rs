@@ -216,7 +216,9 @@ pub fn startup_args() -> Vec<OsString> {
                 runtime.telemetry_dir.display().to_string(),
             ];
             args.extend(reader_args);
-            let code = codex_litellm_debug_telemetry::run_reader(
+            // `serve` and `watch` live above the reader; everything else goes to it.
+            let code = codex_litellm_telemetry_serve::run(
+                "codex-litellm telemetry",
                 args,
                 &mut std::io::stdout(),
                 &mut std::io::stderr(),
@@ -343,24 +345,29 @@ pub fn start_line(
         }
         _ => "Codex config".to_string(),
     };
+    // Shown in the terminal: a model id may come from the backend (its escape sequences
+    // would be run, not shown).
+    let safe = codex_litellm_models::display_safe;
     let base_url = match base_url {
         Some(url) => format!(
             "{} ({})",
-            codex_litellm_bridge::redact_url(url),
+            safe(&codex_litellm_bridge::redact_url(url)),
             source_of(ours.map(|r| &r.base_url), Some(url))
         ),
         None => "default base URL".to_string(),
     };
     let model = match model {
         Some(model) => format!(
-            "model {model} ({})",
+            "model {} ({})",
+            safe(model),
             source_of(ours.map(|r| &r.model), Some(model))
         ),
         None => "model not set".to_string(),
     };
     Some(StartLine {
         provider: format!(
-            "{provider_id} (from {})",
+            "{} (from {})",
+            safe(provider_id),
             source_of(ours.map(|r| &r.provider), Some(provider_id))
         ),
         base_url,

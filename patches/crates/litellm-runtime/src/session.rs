@@ -3,6 +3,7 @@
 
 use crate::identity::BINARY_NAME;
 use crate::identity::series;
+use codex_litellm_models::display_safe;
 use std::sync::Mutex;
 use std::sync::PoisonError;
 
@@ -38,7 +39,7 @@ pub fn session_provider() -> Option<SessionProvider> {
 }
 
 /// `provider litellm (chat, bridged) · http://gw:4000/v1 · model qwen3-coder`; secrets in
-/// the URL are redacted.
+/// the URL are redacted, control characters dropped.
 pub fn describe(provider: &SessionProvider) -> String {
     let kind = if provider.bridged {
         "chat, bridged"
@@ -57,7 +58,7 @@ pub fn describe(provider: &SessionProvider) -> String {
         }
         None => line.push_str(" · model not set"),
     }
-    line
+    display_safe(&line)
 }
 
 /// The line `codex-litellm exec` starts with, with where each value came from
@@ -122,7 +123,11 @@ fn header_rows(
         ),
     ];
     for warning in warnings {
-        let parts = wrap_words(warning, inner_width.saturating_sub(2).max(20));
+        // The warnings name the backend's models.
+        let parts = wrap_words(
+            &display_safe(warning),
+            inner_width.saturating_sub(2).max(20),
+        );
         for (n, part) in parts.into_iter().enumerate() {
             rows.push((if n == 0 { "⚠ " } else { "  " }.to_string(), part));
         }
@@ -173,12 +178,13 @@ pub fn print_exec_start_line() {
     let Some(provider) = session_provider() else {
         return;
     };
+    // Both name the backend's models: shown without their control characters.
     if let Some(unknown) = &provider.unknown_model {
-        eprintln!("{BINARY_NAME}: error: {unknown}");
+        eprintln!("{BINARY_NAME}: error: {}", display_safe(unknown));
         std::process::exit(2);
     }
     for notice in &provider.notices {
-        eprintln!("{notice}");
+        eprintln!("{}", display_safe(notice));
     }
 }
 
@@ -291,6 +297,38 @@ mod tests {
                 "provider:    ".to_string(),
                 "litellm (from LITELLM_BASE_URL) · Responses API, not bridged".to_string()
             )
+        );
+    }
+
+    /// Issue 22 (low): model ids from the backend reach the terminal without their
+    /// escape sequences (OSC 52 writes the clipboard).
+    #[test]
+    fn the_start_line_and_header_show_no_control_characters() {
+        let osc52 = "\u{1b}]52;c;cm0gLXJmIH4=\u{7}";
+        let provider = SessionProvider {
+            id: "litellm".to_string(),
+            base_url: Some("http://gw:4000/v1".to_string()),
+            model: Some(format!("qwen{osc52}")),
+            bridged: true,
+            notices: Vec::new(),
+            unknown_model: None,
+        };
+        assert_eq!(
+            describe(&provider),
+            "provider litellm (chat, bridged) · http://gw:4000/v1 · model qwen]52;c;cm0gLXJmIH4="
+        );
+        let line = crate::global::StartLine {
+            provider: "litellm (from built-in default)".to_string(),
+            base_url: "http://gw:4000/v1 (LITELLM_BASE_URL)".to_string(),
+            model: "model qwen (LITELLM_MODEL)".to_string(),
+            not_bridged: false,
+        };
+        let notice = format!("`qwen` is not served; did you mean `qwen{osc52}-coder`?");
+        let rows = header_rows(&line, &[notice.as_str()], 10, 56);
+        let shown: Vec<&str> = rows[2..].iter().map(|(_, v)| v.as_str()).collect();
+        assert_eq!(
+            shown.join(" "),
+            "`qwen` is not served; did you mean `qwen]52;c;cm0gLXJmIH4=-coder`?"
         );
     }
 
