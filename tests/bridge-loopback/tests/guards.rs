@@ -412,6 +412,61 @@ async fn primary_answering_503_is_served_by_the_fallback(
     assert_eq!(run.report.fallback.unwrap().reason, "cooling_down");
 }
 
+/// `<provider>/<model>`: the other provider's URL and options, and never the first
+/// provider's key (it has its own `env_key`, here none).
+#[tokio::test]
+async fn a_fallback_on_another_provider_gets_its_url_and_not_the_first_providers_key() {
+    let (primary, backup) = ("primary-cross", "backup-cross");
+    let other = MockLlm::start(Scenario::new(vec![
+        Response::text("Served by the other provider.").with_match(model_is(backup)),
+    ]))
+    .await
+    .unwrap();
+    let scenario = Scenario {
+        fallback: Response::json(json!({"error": {"message": "Bad Gateway"}})).with_status(502),
+        ..Scenario::default()
+    };
+    let mut options = options(BridgeMode::Buffered);
+    options.fallback.by_model.insert(
+        primary.to_string(),
+        vec![FallbackTarget {
+            provider: Some("other".to_string()),
+            model: backup.to_string(),
+        }],
+    );
+    options.fallback.routes.insert(
+        "other".to_string(),
+        codex_litellm_bridge::FallbackRoute {
+            base_url: other.base_url(),
+            env_key: None,
+            options: Box::new(options.clone()),
+        },
+    );
+    let h = harness(scenario, options).await;
+    let run = h.send(primary, vec![user("hi")]).await;
+    assert_eq!(models_asked(&h.mock), [primary, primary]);
+    assert_eq!(models_asked(&other), [backup]);
+    assert_eq!(completed_text(&run.events), "Served by the other provider.");
+    let sent = &other.chat_requests()[0];
+    assert!(
+        !sent.headers.contains_key("authorization"),
+        "the first provider's key went to another provider: {:?}",
+        sent.headers.keys().collect::<Vec<_>>()
+    );
+    let switch = run.report.fallback.unwrap();
+    assert_eq!(
+        (switch.to.as_str(), switch.reason.as_str()),
+        ("other/backup-cross", "server_error")
+    );
+    assert_eq!(run.report.provider, "other");
+    assert_eq!(
+        h.notices(),
+        [
+            "codex-litellm: other/backup-cross answered instead of primary-cross (primary-cross: server error (HTTP 502)); primary-cross is tried again after 60s"
+        ]
+    );
+}
+
 #[tokio::test]
 async fn a_401_never_falls_back() {
     let (primary, backup) = ("primary-401", "backup-401");
