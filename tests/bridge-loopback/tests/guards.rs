@@ -72,6 +72,11 @@ impl Harness {
             "authorization",
             HeaderValue::from_static("Bearer sk-test-secret"),
         );
+        // A secret header of the provider's own `http_headers`.
+        headers.insert(
+            "x-api-key",
+            HeaderValue::from_static("sk-test-header-secret"),
+        );
         let body = json!({
             "model": model,
             "instructions": "You are Codex.",
@@ -445,11 +450,15 @@ async fn a_fallback_on_another_provider_gets_its_url_and_not_the_first_providers
     let h = harness(scenario, options).await;
     let run = h.send(primary, vec![user("hi")]).await;
     assert_eq!(models_asked(&h.mock), [primary, primary]);
+    assert!(
+        h.mock.chat_requests()[0].headers.contains_key("x-api-key"),
+        "the first provider gets its own headers"
+    );
     assert_eq!(models_asked(&other), [backup]);
     assert_eq!(completed_text(&run.events), "Served by the other provider.");
     let sent = &other.chat_requests()[0];
     assert!(
-        !sent.headers.contains_key("authorization"),
+        !sent.headers.contains_key("authorization") && !sent.headers.contains_key("x-api-key"),
         "the first provider's key went to another provider: {:?}",
         sent.headers.keys().collect::<Vec<_>>()
     );

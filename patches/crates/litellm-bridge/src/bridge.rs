@@ -740,8 +740,17 @@ impl Bridge {
                     );
                     return false;
                 };
+                // No credential of the first provider goes to another one (its key, and
+                // any secret-named header of its `http_headers`).
                 let mut headers = primary.target.headers.clone();
-                headers.remove(header::AUTHORIZATION);
+                let secret: Vec<header::HeaderName> = headers
+                    .keys()
+                    .filter(|name| is_secret_name(name.as_str()))
+                    .cloned()
+                    .collect();
+                for name in secret {
+                    headers.remove(name);
+                }
                 if let Some(key) = other
                     .env_key
                     .as_deref()
