@@ -658,9 +658,12 @@ mod tests {
     fn a_run_over_its_time_limit_is_stopped_with_what_it_started() {
         let dirs = Dirs::new();
         // A "daemon" in a session of its own, as a tool command started by Codex may be.
-        let run = sh(&dirs, "setsid sleep 300 & echo $! > daemon.pid; sleep 300")
-            .timeout_secs(1)
-            .run();
+        let run = sh(
+            &dirs,
+            "setsid sleep 300 >/dev/null 2>&1 & echo $! > daemon.pid; sleep 300",
+        )
+        .timeout_secs(1)
+        .run();
         assert!(run.timed_out);
         std::thread::sleep(Duration::from_millis(200));
         let pid = read(dirs.ws.join("daemon.pid")).trim().to_string();

@@ -319,8 +319,12 @@ fn peak_memory() {
 #[test]
 #[ignore = "benchmark: run with --ignored --test-threads=1"]
 fn time_to_first_delta() {
-    let (runs, warmup, delta_chars, delay_ms) =
-        (env_num("CODEX_LITELLM_E2E_BENCH_TURNS", 5), 1, 4, 25);
+    let (runs, warmup, delta_chars, delay_ms) = (
+        env_num("CODEX_LITELLM_E2E_BENCH_TURNS", 5),
+        1,
+        env_num("CODEX_LITELLM_E2E_DELTA_CHARS", 4),
+        env_num("CODEX_LITELLM_E2E_CHUNK_DELAY_MS", 25),
+    );
     let port = free_port();
     let variants = [
         ("stock", "stock-direct", ""),
