@@ -28,7 +28,8 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 usage_error() { printf 'error: %s (see --help)\n' "$1" >&2; exit 2; }
-mapfile -t scenarios < <(cd "$CL_ROOT/tests/smoke" && ls -- [0-9]*.json | sed 's/\.json$//')
+scenarios=("$CL_ROOT"/tests/smoke/[0-9]*.json)
+scenarios=("${scenarios[@]##*/}") scenarios=("${scenarios[@]%.json}")
 only=() list='' codex=''
 while (($#)); do
   case $1 in

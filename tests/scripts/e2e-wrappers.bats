@@ -31,7 +31,8 @@ EOF2
 @test "smoke: --list names the scenario files; --only selects by prefix and maps to a filter" {
   run "$SCRIPTS/smoke.sh" --list
   [ "$status" -eq 0 ]
-  [ "${#lines[@]}" -eq "$(ls "$REPO_ROOT"/tests/smoke/[0-9]*.json | wc -l)" ]
+  files=("$REPO_ROOT"/tests/smoke/[0-9]*.json)
+  [ "${#lines[@]}" -eq "${#files[@]}" ]
   run "$SCRIPTS/smoke.sh" --list --only 06,10
   [ "$output" = $'06a-retry-429\n06b-retry-500\n06c-retry-stream-cut\n10-resume' ]
   run "$SCRIPTS/smoke.sh" --only 06 --via-litellm --keep --timeout 30 "$FAKE_BIN"

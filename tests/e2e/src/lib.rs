@@ -1,7 +1,7 @@
 //! Support for the end-to-end tests in tests/: which binaries to drive (or one skip line),
 //! a fresh CODEX_HOME + workspace per test, bounded runs in process groups of their own,
-//! the mock backend (tests/mock-llm, in process) and the LiteLLM proxy as guards.
-//! See docs/ARCHITECTURE.md ("Where a new end-to-end scenario goes").
+//! the mock backend (tests/mock-llm, in process) and the LiteLLM proxy as guards, compact
+//! assertions. See docs/ARCHITECTURE.md ("Where a new end-to-end scenario goes").
 
 // Test support: a failed set-up step is the test's failure.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -29,7 +29,7 @@ use serde_json::Value;
 
 /// The API key every run gets: it must appear in no file and no output.
 pub const SECRET: &str = "sk-smoke-SECRET-4f1c9a7e2b6d8053";
-/// Env vars of the developer's shell that would point a run elsewhere.
+/// Variables of the developer's shell that would point a run elsewhere.
 const SCRUBBED: &[&str] = &[
     "OPENAI_API_KEY",
     "OPENAI_BASE_URL",
@@ -51,25 +51,18 @@ pub fn repo_root() -> PathBuf {
 
 /// The binary named by `var`; `None` (after one skip line per test binary) when unset.
 pub fn bin(var: &str, what: &str) -> Option<PathBuf> {
-    match std::env::var_os(var).filter(|v| !v.is_empty()) {
-        Some(path) => {
-            let path = std::path::absolute(PathBuf::from(path)).unwrap();
-            assert!(path.is_file(), "{var}={} is not a file", path.display());
-            Some(path)
-        }
-        None => {
-            skip(&format!("{var} is not set ({what})"));
-            None
-        }
-    }
+    let Some(path) = std::env::var_os(var).filter(|v| !v.is_empty()) else {
+        skip(&format!("{var} is not set ({what})"));
+        return None;
+    };
+    let path = std::path::absolute(PathBuf::from(path)).unwrap();
+    assert!(path.is_file(), "{var}={} is not a file", path.display());
+    Some(path)
 }
 
 /// `CODEX_LITELLM_BIN`: the codex-litellm under test.
 pub fn litellm_bin() -> Option<PathBuf> {
-    bin(
-        "CODEX_LITELLM_BIN",
-        "a built codex-litellm, e.g. dist/codex-litellm",
-    )
+    bin("CODEX_LITELLM_BIN", "a built codex-litellm")
 }
 
 /// Says once per test binary that its tests did not run, past libtest's capture.
@@ -79,10 +72,8 @@ pub fn skip(why: &str) {
         let exe = std::env::current_exe().unwrap_or_default();
         let name = exe.file_stem().unwrap_or_default().to_string_lossy();
         let name = name.split('-').next().unwrap_or_default();
-        say(&format!(
-            "codex-litellm-e2e: {name}: SKIPPED, {why}; these tests pass without running \
-             (see tests/e2e/README.md)"
-        ));
+        let how = "these tests pass without running (see tests/e2e/README.md)";
+        say(&format!("codex-litellm-e2e: {name}: SKIPPED, {why}; {how}"));
     });
 }
 
@@ -96,7 +87,11 @@ pub fn via_litellm() -> bool {
     std::env::var("CODEX_LITELLM_E2E_VIA_LITELLM").is_ok_and(|v| v == "1")
 }
 
-// ---- a test's directories ---------------------------------------------------------
+pub fn env_num(var: &str, default: u64) -> u64 {
+    std::env::var(var).map_or(default, |v| v.parse().unwrap())
+}
+
+// ---- a test's directories and runs --------------------------------------------------
 
 /// A fresh root with `home` (CODEX_HOME), `ws` (the workspace) and `tmp` (TMPDIR beside
 /// the home: release builds refuse helper links in a CODEX_HOME under the temp folder).
@@ -110,28 +105,24 @@ pub struct Dirs {
 
 impl Dirs {
     pub fn new() -> Self {
-        let root = match std::env::var_os("CODEX_LITELLM_E2E_KEEP") {
-            Some(_) => tempfile::Builder::new()
-                .prefix("codex-litellm-e2e.")
-                .disable_cleanup(true)
-                .tempdir(),
-            None => tempfile::Builder::new()
-                .prefix("codex-litellm-e2e.")
-                .tempdir(),
-        }
-        .unwrap();
-        let home = root.path().join("home");
-        let ws = root.path().join("ws");
-        let tmp = root.path().join("tmp");
+        let keep = std::env::var_os("CODEX_LITELLM_E2E_KEEP").is_some();
+        let mut root = tempfile::Builder::new();
+        let root = root
+            .prefix("codex-litellm-e2e.")
+            .disable_cleanup(keep)
+            .tempdir();
+        let root = root.unwrap();
+        let [home, ws, tmp] = ["home", "ws", "tmp"].map(|d| root.path().join(d));
         for d in [&home, &ws, &tmp] {
             std::fs::create_dir_all(d).unwrap();
         }
+        let runs = std::cell::Cell::new(0);
         Dirs {
             root,
             home,
             ws,
             tmp,
-            runs: std::cell::Cell::new(0),
+            runs,
         }
     }
 
@@ -140,49 +131,34 @@ impl Dirs {
     }
 
     /// A command for `bin` in the workspace with CODEX_HOME, TMPDIR, loopback NO_PROXY and
-    /// none of the shell's provider settings.
+    /// none of the shell's provider settings (upstream's `test_codex_exec().cmd()`).
     pub fn cmd(&self, bin: &Path) -> Codex<'_> {
         let mut cmd = Command::new(bin);
         for var in SCRUBBED {
             cmd.env_remove(var);
         }
-        cmd.current_dir(&self.ws)
-            .env("CODEX_HOME", &self.home)
-            .env("TMPDIR", &self.tmp)
-            .env("NO_PROXY", "127.0.0.1,localhost")
-            .env("no_proxy", "127.0.0.1,localhost")
-            .env("RUST_BACKTRACE", "1")
-            .env(MARKER, self.root.path());
+        cmd.current_dir(&self.ws).env("CODEX_HOME", &self.home);
+        cmd.env("TMPDIR", &self.tmp).env("RUST_BACKTRACE", "1");
+        cmd.env("NO_PROXY", "127.0.0.1,localhost");
+        cmd.env("no_proxy", "127.0.0.1,localhost");
+        cmd.env(MARKER, self.root.path());
+        let timeout = Duration::from_secs(120);
         Codex {
             dirs: self,
             cmd,
-            timeout: Duration::from_secs(120),
-            stdin: None,
+            timeout,
         }
     }
 
     /// Every file under the root that holds the API key (Codex's shell snapshots hold the
     /// exported environment by design, see docs/SECURITY.md).
     pub fn files_with_secret(&self) -> Vec<PathBuf> {
-        fn walk(dir: &Path, found: &mut Vec<PathBuf>) {
-            for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
-                let path = entry.path();
-                let Ok(kind) = entry.file_type() else {
-                    continue;
-                };
-                if kind.is_dir() && entry.file_name() != "shell_snapshots" {
-                    walk(&path, found);
-                } else if kind.is_file()
-                    && std::fs::read(&path)
-                        .is_ok_and(|b| b.windows(SECRET.len()).any(|w| w == SECRET.as_bytes()))
-                {
-                    found.push(path);
-                }
-            }
-        }
-        let mut found = Vec::new();
-        walk(self.root.path(), &mut found);
-        found
+        let mut files = files_under(self.root.path());
+        files.retain(|f| !f.components().any(|c| c.as_os_str() == "shell_snapshots"));
+        let key = SECRET.as_bytes();
+        let leaks =
+            |f: &PathBuf| std::fs::read(f).is_ok_and(|b| b.windows(key.len()).any(|w| w == key));
+        files.into_iter().filter(leaks).collect()
     }
 }
 
@@ -201,14 +177,28 @@ impl Drop for Dirs {
     }
 }
 
-// ---- bounded runs -----------------------------------------------------------------
+/// Files under `dir`, recursively, sorted (symlinks not followed).
+pub fn files_under(dir: &Path) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let Ok(kind) = entry.file_type() else {
+            continue;
+        };
+        if kind.is_dir() {
+            files.extend(files_under(&entry.path()));
+        } else if kind.is_file() {
+            files.push(entry.path());
+        }
+    }
+    files.sort();
+    files
+}
 
-/// One run being set up (upstream's `test_codex_exec().cmd()`).
+/// One run being set up.
 pub struct Codex<'a> {
     dirs: &'a Dirs,
     cmd: Command,
     timeout: Duration,
-    stdin: Option<Vec<u8>>,
 }
 
 impl Codex<'_> {
@@ -216,34 +206,21 @@ impl Codex<'_> {
         self.cmd.args(args);
         self
     }
-    pub fn arg(mut self, arg: impl AsRef<std::ffi::OsStr>) -> Self {
-        self.cmd.arg(arg);
-        self
-    }
     pub fn env(mut self, k: &str, v: impl AsRef<std::ffi::OsStr>) -> Self {
         self.cmd.env(k, v);
         self
     }
-    pub fn env_remove(mut self, k: &str) -> Self {
-        self.cmd.env_remove(k);
-        self
-    }
-    pub fn home(mut self, home: &Path) -> Self {
-        self.cmd.env("CODEX_HOME", home);
-        self
+    pub fn home(self, home: &Path) -> Self {
+        self.env("CODEX_HOME", home)
     }
     pub fn timeout_secs(mut self, secs: u64) -> Self {
         self.timeout = Duration::from_secs(secs);
         self
     }
-    pub fn stdin(mut self, bytes: Vec<u8>) -> Self {
-        self.stdin = Some(bytes);
-        self
-    }
     /// The litellm provider at `base_url` with the test key and `model`.
     pub fn litellm(self, base_url: &str, model: &str) -> Self {
-        self.env("LITELLM_BASE_URL", base_url)
-            .env("LITELLM_API_KEY", SECRET)
+        let run = self.env("LITELLM_BASE_URL", base_url);
+        run.env("LITELLM_API_KEY", SECRET)
             .env("LITELLM_MODEL", model)
     }
 
@@ -253,77 +230,52 @@ impl Codex<'_> {
     pub fn run(mut self) -> Run {
         let n = self.dirs.runs.get() + 1;
         self.dirs.runs.set(n);
-        self.cmd
-            .process_group(0)
-            .stdin(if self.stdin.is_some() {
-                Stdio::piped()
-            } else {
-                Stdio::null()
-            })
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
+        let cmd = self.cmd.process_group(0).stdin(Stdio::null());
+        let cmd = cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
         let started = Instant::now();
-        let mut child = self
-            .cmd
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot start {:?}: {e}", self.cmd));
+        let mut child = cmd.spawn().unwrap_or_else(|e| panic!("{cmd:?}: {e}"));
         let group = Group(child.id() as i32);
-        if let (Some(bytes), Some(mut pipe)) = (self.stdin.take(), child.stdin.take()) {
-            std::thread::spawn(move || pipe.write_all(&bytes));
-        }
-        let out = child.stdout.take().unwrap();
+        let out = std::io::BufReader::new(child.stdout.take().unwrap());
         let stdout = std::thread::spawn(move || {
-            let mut lines = Vec::new();
-            for line in std::io::BufReader::new(out)
-                .split(b'\n')
-                .map_while(Result::ok)
-            {
-                lines.push((
+            let lines = out.split(b'\n').map_while(Result::ok);
+            let at = |l: Vec<u8>| {
+                (
                     started.elapsed().as_secs_f64(),
-                    String::from_utf8_lossy(&line).into_owned(),
-                ));
-            }
-            lines
+                    String::from_utf8_lossy(&l).into(),
+                )
+            };
+            lines.map(at).collect::<Vec<(f64, String)>>()
         });
-        let mut err = child.stderr.take().unwrap();
-        let stderr = std::thread::spawn(move || {
-            let mut buf = Vec::new();
-            let _ = std::io::Read::read_to_end(&mut err, &mut buf);
-            String::from_utf8_lossy(&buf).into_owned()
-        });
+        let err = child.stderr.take().unwrap();
+        let stderr = std::thread::spawn(move || std::io::read_to_string(err).unwrap_or_default());
         let (mut status, mut timed_out) = (0, false);
         // SAFETY: an all-zero rusage is valid; wait4 fills it in.
         let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-        loop {
-            // SAFETY: plain FFI call on our own child's pid with valid out-pointers.
-            let pid = unsafe { libc::wait4(group.0, &mut status, libc::WNOHANG, &mut usage) };
-            if pid == group.0 || pid < 0 {
-                break;
-            }
-            if started.elapsed() > self.timeout {
+        let mut options = libc::WNOHANG;
+        // SAFETY: wait4 on our own child's pid with valid out-pointers.
+        while unsafe { libc::wait4(group.0, &mut status, options, &mut usage) } == 0 {
+            if started.elapsed() > self.timeout && !timed_out {
                 timed_out = true;
                 group.kill(libc::SIGTERM);
                 std::thread::sleep(Duration::from_secs(3));
                 group.kill(libc::SIGKILL);
-                // SAFETY: as above, blocking this time.
-                unsafe { libc::wait4(group.0, &mut status, 0, &mut usage) };
-                break;
+                options = 0;
             }
             std::thread::sleep(Duration::from_millis(10));
         }
         let secs = started.elapsed().as_secs_f64();
         drop(group); // whatever the run left in its group
         sweep(self.dirs.root.path());
-        let code = if libc::WIFEXITED(status) {
-            libc::WEXITSTATUS(status)
-        } else {
-            128 + libc::WTERMSIG(status)
+        let code = match libc::WIFEXITED(status) {
+            true => libc::WEXITSTATUS(status),
+            false => 128 + libc::WTERMSIG(status),
         };
         let lines = stdout.join().unwrap();
         let stdout: String = lines.iter().map(|(_, l)| format!("{l}\n")).collect();
         let stderr = stderr.join().unwrap();
         std::fs::write(self.dirs.path(&format!("run{n}.out")), &stdout).unwrap();
         std::fs::write(self.dirs.path(&format!("run{n}.err")), &stderr).unwrap();
+        let max_rss_kb = usage.ru_maxrss;
         Run {
             code,
             stdout,
@@ -331,7 +283,7 @@ impl Codex<'_> {
             lines,
             secs,
             timed_out,
-            max_rss_kb: usage.ru_maxrss,
+            max_rss_kb,
         }
     }
 }
@@ -355,16 +307,16 @@ impl Drop for Group {
 /// Kills every process that carries this root's marker (there should be none).
 fn sweep(root: &Path) {
     let wanted = format!("{MARKER}={}", root.display());
-    let me = std::process::id().to_string();
     for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
-        let pid = entry.file_name().to_string_lossy().into_owned();
-        if pid == me || !pid.bytes().all(|b| b.is_ascii_digit()) {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<i32>() else {
             continue;
-        }
+        };
         let environ = std::fs::read(entry.path().join("environ")).unwrap_or_default();
-        if environ.split(|b| *b == 0).any(|v| v == wanted.as_bytes()) {
+        if pid != std::process::id() as i32
+            && environ.split(|b| *b == 0).any(|v| v == wanted.as_bytes())
+        {
             // SAFETY: plain FFI call.
-            unsafe { libc::kill(pid.parse().unwrap_or(0), libc::SIGKILL) };
+            unsafe { libc::kill(pid, libc::SIGKILL) };
         }
     }
 }
@@ -386,11 +338,11 @@ impl Run {
     /// Exit 0, or a readable panic with the end of stderr.
     #[track_caller]
     pub fn assert_success(&self) {
+        let end = tail(&self.stderr, 1200);
         assert!(
             self.code == 0,
-            "exit status {}, wanted 0; stderr ends:\n{}",
-            self.code,
-            tail(&self.stderr, 1200)
+            "exit status {}; stderr ends:\n{end}",
+            self.code
         );
     }
     /// The run ended with an error someone can see.
@@ -410,56 +362,98 @@ pub fn tail(text: &str, n: usize) -> &str {
     &text[start..]
 }
 
+// ---- compact assertions ------------------------------------------------------------
+
+/// `let s = or_skip!(setup());`: the test ends (passing) when set-up said "skip".
+#[macro_export]
+macro_rules! or_skip {
+    ($e:expr) => {
+        match $e {
+            Some(v) => v,
+            None => return,
+        }
+    };
+}
+
+/// Asserts `ok`, saying what was expected.
+#[track_caller]
+pub fn check(ok: bool, what: &str) {
+    assert!(ok, "{what}");
+}
+
+/// Asserts that `text` holds every one of `needles`.
+#[track_caller]
+pub fn has(text: &str, needles: &[&str]) {
+    for n in needles {
+        assert!(
+            text.contains(n),
+            "{n:?} is missing from:\n{}",
+            tail(text, 800)
+        );
+    }
+}
+
+/// Asserts that `text` holds none of `needles`.
+#[track_caller]
+pub fn lacks(text: &str, needles: &[&str]) {
+    for n in needles {
+        assert!(
+            !text.contains(n),
+            "{n:?} should not be in:\n{}",
+            tail(text, 800)
+        );
+    }
+}
+
+/// The values at JSON pointers `ptrs` of `v`, as one array (null where absent).
+pub fn pick(v: &Value, ptrs: &[&str]) -> Value {
+    let at = |p: &&str| v.pointer(p).cloned().unwrap_or(Value::Null);
+    Value::Array(ptrs.iter().map(at).collect())
+}
+
+/// The value at JSON pointer `ptr` of each record, as one array.
+pub fn each(records: &[Value], ptr: &str) -> Value {
+    let at = |r: &Value| r.pointer(ptr).cloned().unwrap_or(Value::Null);
+    Value::Array(records.iter().map(at).collect())
+}
+
 // ---- files Codex writes -----------------------------------------------------------
 
-/// JSON values of every line of the .jsonl files under `dir` (recursively, by path).
-pub fn jsonl_under(dir: &Path) -> Vec<Value> {
-    let mut files = Vec::new();
-    fn walk(dir: &Path, files: &mut Vec<PathBuf>) {
-        for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
-            let path = entry.path();
-            if path.is_dir() {
-                walk(&path, files);
-            } else if path.extension().is_some_and(|e| e == "jsonl") {
-                files.push(path);
-            }
-        }
-    }
-    walk(dir, &mut files);
-    files.sort();
+/// Every line of the .jsonl files under `dir` (by path), parsed; `Err` names a bad line.
+pub fn jsonl_under(dir: &Path) -> Vec<Result<Value, String>> {
+    let mut files = files_under(dir);
+    files.retain(|f| f.extension().is_some_and(|e| e == "jsonl"));
     let mut out = Vec::new();
     for file in files {
-        let text = std::fs::read_to_string(&file).unwrap();
-        for (n, line) in text
-            .lines()
-            .enumerate()
-            .filter(|(_, l)| !l.trim().is_empty())
-        {
-            let value = serde_json::from_str(line)
-                .unwrap_or_else(|e| panic!("{}: line {} is not JSON ({e})", file.display(), n + 1));
-            out.push(value);
+        let bytes = std::fs::read(&file).unwrap();
+        let lines = bytes.split(|b| *b == b'\n').enumerate();
+        for (n, line) in lines.filter(|(_, l)| !l.trim_ascii().is_empty()) {
+            let bad = |e| format!("{}:{}: {e}", file.display(), n + 1);
+            out.push(serde_json::from_slice(line).map_err(bad));
         }
     }
     out
 }
 
-/// Telemetry records (`$CODEX_HOME/log/litellm/*.jsonl`), oldest first.
+/// Telemetry records (`$CODEX_HOME/log/litellm/*.jsonl`, every line JSON), oldest first.
 pub fn telemetry(home: &Path) -> Vec<Value> {
-    let mut records = jsonl_under(&home.join("log/litellm"));
+    let records = jsonl_under(&home.join("log/litellm")).into_iter();
+    let mut records: Vec<Value> = records.map(Result::unwrap).collect();
     records.sort_by_key(|r| r["started_at_ms"].as_u64().unwrap_or(0));
     records
 }
 
 /// Records of the session rollout files (`$CODEX_HOME/sessions`).
 pub fn rollout(home: &Path) -> Vec<Value> {
-    jsonl_under(&home.join("sessions"))
+    let records = jsonl_under(&home.join("sessions")).into_iter();
+    records.map(Result::unwrap).collect()
 }
 
 pub fn read(path: impl AsRef<Path>) -> String {
     std::fs::read_to_string(path.as_ref()).unwrap_or_default()
 }
 
-// ---- the mock backend ---------------------------------------------------------------
+// ---- the mock backend and the LiteLLM proxy -----------------------------------------
 
 /// tests/mock-llm in this process, on its own runtime; dropping it closes the port.
 pub struct Mock {
@@ -470,17 +464,17 @@ pub struct Mock {
 impl Mock {
     /// Serves `scenario` on `port` (0: a free one), recording to `record` if given. Retries
     /// a port the previous mock is still closing.
-    pub fn start(scenario: Scenario, port: u16, record: Option<PathBuf>) -> Mock {
+    pub fn start(scenario: Scenario, port: u16, record_file: Option<PathBuf>) -> Mock {
         let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
             .enable_all()
-            .build()
-            .unwrap();
+            .build();
+        let rt = rt.unwrap();
         let deadline = Instant::now() + Duration::from_secs(10);
         let server = loop {
+            let record_file = record_file.clone();
             let options = StartOptions {
                 port,
-                record_file: record.clone(),
+                record_file,
                 log_requests: false,
             };
             match rt.block_on(MockLlm::start_with_options(scenario.clone(), options)) {
@@ -496,29 +490,16 @@ impl Mock {
     }
 
     pub fn from_json(json: Value, port: u16) -> Mock {
-        Mock::start(
-            Scenario::from_json_str(&json.to_string()).unwrap(),
-            port,
-            None,
-        )
+        let scenario = Scenario::from_json_str(&json.to_string()).unwrap();
+        Mock::start(scenario, port, None)
     }
 
-    fn server(&self) -> &MockLlm {
-        self.server.as_ref().unwrap()
-    }
     /// `http://127.0.0.1:PORT/v1`.
     pub fn url(&self) -> String {
-        self.server().base_url()
-    }
-    pub fn port(&self) -> u16 {
-        self.server().port()
+        self.server.as_ref().unwrap().base_url()
     }
     pub fn requests(&self) -> Vec<RecordedRequest> {
-        self.server().requests()
-    }
-    /// The chat requests, in arrival order.
-    pub fn chat(&self) -> Vec<RecordedRequest> {
-        self.server().chat_requests()
+        self.server.as_ref().unwrap().requests()
     }
 }
 
@@ -532,79 +513,70 @@ impl Drop for Mock {
 }
 
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.local_addr().unwrap().port()
 }
 
-// ---- the LiteLLM proxy -------------------------------------------------------------
-
 /// A real LiteLLM proxy (scripts/litellm-proxy.sh, the pinned version) routing every
-/// model to 127.0.0.1:`backend_port`; stopped on drop.
+/// model to 127.0.0.1:`backend_port`, its master key and backend key [`SECRET`] (so the
+/// key checks mean what they mean directly); stopped on drop.
 pub struct Proxy {
     /// `http://127.0.0.1:PORT/v1`.
     pub url: String,
     pub key: String,
     pub backend_port: u16,
-    pub version: String,
     dir: tempfile::TempDir,
 }
 
 impl Proxy {
-    /// Master key and backend key are [`SECRET`], so the key checks mean what they mean
-    /// directly.
     pub fn start(models: &str) -> Proxy {
         let dir = tempfile::Builder::new()
             .prefix("codex-litellm-e2e-proxy.")
-            .tempdir()
-            .unwrap();
+            .tempdir();
+        let dir = dir.unwrap();
         let backend_port = free_port();
-        say(&format!(
-            "starting the LiteLLM proxy (backend port {backend_port})"
-        ));
-        let out = Command::new(repo_root().join("scripts/litellm-proxy.sh"))
-            .args(["start", "--dir"])
-            .arg(dir.path())
-            .args([
-                "--backend-port",
-                &backend_port.to_string(),
-                "--models",
-                models,
-            ])
-            .env("LITELLM_PROXY_MASTER_KEY", SECRET)
+        let port = backend_port.to_string();
+        let mut cmd = Command::new(repo_root().join("scripts/litellm-proxy.sh"));
+        cmd.args([
+            "start",
+            "--backend-port",
+            &port,
+            "--models",
+            models,
+            "--dir",
+        ]);
+        cmd.arg(dir.path()).stderr(Stdio::inherit());
+        cmd.env("LITELLM_PROXY_MASTER_KEY", SECRET);
+        let out = cmd
             .env("LITELLM_PROXY_BACKEND_KEY", SECRET)
-            .stderr(Stdio::inherit())
             .output()
             .unwrap();
         let text = String::from_utf8_lossy(&out.stdout);
         let var = |k: &str| {
-            text.lines()
-                .find_map(|l| l.strip_prefix(&format!("{k}=")))
-                .map(str::to_string)
-                .unwrap_or_else(|| panic!("the LiteLLM proxy did not start (no {k}): {text}"))
+            let value = text.lines().find_map(|l| l.strip_prefix(&format!("{k}=")));
+            value
+                .unwrap_or_else(|| panic!("the LiteLLM proxy did not start: {text}"))
+                .to_string()
         };
-        let proxy = Proxy {
-            url: format!("{}/v1", var("LITELLM_PROXY_URL")),
-            key: var("LITELLM_PROXY_KEY"),
-            version: var("LITELLM_PROXY_VERSION"),
+        let (url, key) = (
+            format!("{}/v1", var("LITELLM_PROXY_URL")),
+            var("LITELLM_PROXY_KEY"),
+        );
+        let version = var("LITELLM_PROXY_VERSION");
+        say(&format!(
+            "via LiteLLM {version} at {url} -> mock on port {backend_port}"
+        ));
+        Proxy {
+            url,
+            key,
             backend_port,
             dir,
-        };
-        say(&format!(
-            "via LiteLLM {} at {} -> mock on port {backend_port}",
-            proxy.version, proxy.url
-        ));
-        proxy
+        }
     }
 
     fn stop(&self) {
-        let _ = Command::new(repo_root().join("scripts/litellm-proxy.sh"))
-            .args(["stop", "--dir"])
-            .arg(self.dir.path())
-            .stdout(Stdio::null())
-            .status();
+        let mut cmd = Command::new(repo_root().join("scripts/litellm-proxy.sh"));
+        let _ = cmd.args(["stop", "--dir"]).arg(self.dir.path()).output();
     }
 }
 
@@ -623,9 +595,7 @@ pub fn shared_proxy(models: &str) -> (&'static Proxy, MutexGuard<'static, ()>) {
     let guard = SERIAL.lock().unwrap_or_else(PoisonError::into_inner);
     let proxy = SHARED_PROXY.get_or_init(|| {
         extern "C" fn stop_at_exit() {
-            if let Some(proxy) = SHARED_PROXY.get() {
-                proxy.stop();
-            }
+            SHARED_PROXY.get().inspect(|p| p.stop());
         }
         // SAFETY: registers a plain extern "C" fn; libtest leaves through exit().
         unsafe { libc::atexit(stop_at_exit) };
@@ -638,10 +608,11 @@ pub fn shared_proxy(models: &str) -> (&'static Proxy, MutexGuard<'static, ()>) {
 pub fn median(values: &[f64]) -> f64 {
     let mut v = values.to_vec();
     v.sort_by(f64::total_cmp);
-    match v.len() {
-        0 => f64::NAN,
-        n if n % 2 == 1 => v[n / 2],
-        n => (v[n / 2 - 1] + v[n / 2]) / 2.0,
+    let n = v.len();
+    if n == 0 {
+        f64::NAN
+    } else {
+        (v[(n - 1) / 2] + v[n / 2]) / 2.0
     }
 }
 
@@ -658,43 +629,31 @@ mod tests {
     fn a_run_over_its_time_limit_is_stopped_with_what_it_started() {
         let dirs = Dirs::new();
         // A "daemon" in a session of its own, as a tool command started by Codex may be.
-        let run = sh(
-            &dirs,
-            "setsid sleep 300 >/dev/null 2>&1 & echo $! > daemon.pid; sleep 300",
-        )
-        .timeout_secs(1)
-        .run();
+        let script = "setsid sleep 300 >/dev/null 2>&1 & echo $! > daemon.pid; sleep 300";
+        let run = sh(&dirs, script).timeout_secs(1).run();
         assert!(run.timed_out);
         std::thread::sleep(Duration::from_millis(200));
         let pid = read(dirs.ws.join("daemon.pid")).trim().to_string();
         let state = read(format!("/proc/{pid}/stat"));
-        assert!(
-            state.is_empty() || state.contains(") Z "),
-            "daemon {pid} still runs: {state}"
-        );
+        let gone = state.is_empty() || state.contains(") Z ");
+        assert!(gone, "daemon {pid} still runs: {state}");
     }
 
     #[test]
     fn the_secret_scan_finds_the_key_in_any_file() {
         let dirs = Dirs::new();
         assert_eq!(dirs.files_with_secret(), Vec::<PathBuf>::new());
-        let run = sh(&dirs, "echo \"$LITELLM_API_KEY\" > leak.txt")
-            .litellm("http://x", "m")
-            .run();
-        run.assert_success();
+        let leak = sh(&dirs, "echo \"$LITELLM_API_KEY\" > leak.txt");
+        leak.litellm("http://x", "m").run().assert_success();
         assert_eq!(dirs.files_with_secret(), vec![dirs.ws.join("leak.txt")]);
     }
 
     #[test]
     fn every_smoke_script_parses() {
-        for entry in std::fs::read_dir(repo_root().join("tests/smoke"))
-            .unwrap()
-            .flatten()
-        {
-            let path = entry.path();
-            if path.extension().is_some_and(|e| e == "json") && !path.ends_with("catalog.json") {
-                Scenario::from_file(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-            }
+        let mut files = files_under(&repo_root().join("tests/smoke"));
+        files.retain(|f| f.extension().is_some_and(|e| e == "json"));
+        for file in files.iter().filter(|f| !f.ends_with("catalog.json")) {
+            Scenario::from_file(file).unwrap_or_else(|e| panic!("{}: {e}", file.display()));
         }
     }
 }

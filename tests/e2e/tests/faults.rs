@@ -1,13 +1,11 @@
-//! The fault matrix: per fault kind, N bounded turns of `codex exec` (one tool call each)
-//! against the mock misbehaving on purpose, for each client:
+//! The fault matrix (docs/RELIABILITY.md): per fault kind, N bounded turns of `codex exec`
+//! (one tool call each) against the mock misbehaving on purpose, for each client:
 //!   litellm-direct      codex-litellm -> mock (chat)
 //!   litellm-via-proxy   codex-litellm -> LiteLLM /v1/chat/completions -> mock
 //!   stock-via-proxy     stock Codex (CODEX_STOCK_BIN) -> LiteLLM /v1/responses -> mock
 //! (the via-proxy clients with CODEX_LITELLM_E2E_VIA_LITELLM=1). Each test prints its rows
-//! of the table (completed, failed with a clear error, wrong answer, hung, panicked, tool
-//! run twice, half arguments, rollout JSONL) and fails when a must-be-zero column is not
-//! zero: hung, panicked, tool twice, half arguments, key leaked, invalid rollout.
-//! CODEX_LITELLM_E2E_TURNS (default 3) turns per cell, seed 11. See docs/RELIABILITY.md.
+//! of the table and fails when a must-be-zero column is not zero: hung, panicked, tool run
+//! twice, half arguments, key leaked, invalid rollout. CODEX_LITELLM_E2E_TURNS (default 3).
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -16,29 +14,19 @@ use pretty_assertions::assert_eq;
 use serde_json::Value;
 use serde_json::json;
 use std::path::Path;
-use std::path::PathBuf;
 
 /// The bridge's answer cap in the matrix; the oversized answer is twice that.
-const CAP_BYTES: usize = 1 << 20;
-const IDLE_TIMEOUT_SECS: u64 = 10;
-const SEED: u64 = 11;
+const CAP: usize = 1 << 20;
+const IDLE_SECS: u64 = 10;
 
-/// splitmix64 from the seed and the kind: fixed cut offsets and tokens per kind.
+/// splitmix64 seeded from the kind (and seed 11): fixed cut offsets and tokens per kind.
 struct Rng(u64);
 
 impl Rng {
-    fn new(kind: &str) -> Rng {
-        let mut h = 0xcbf2_9ce4_8422_2325_u64 ^ SEED;
-        for b in kind.bytes() {
-            h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
-        }
-        Rng(h)
-    }
     fn next(&mut self) -> u64 {
         self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        let z = (self.0 ^ (self.0 >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        let z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
         z ^ (z >> 31)
     }
     fn range(&mut self, lo: u64, hi: u64) -> u64 {
@@ -46,8 +34,16 @@ impl Rng {
     }
 }
 
-fn error_body(message: &str) -> Value {
+fn error(message: &str) -> Value {
     json!({"error": {"message": message, "type": "fault_matrix", "code": null}})
+}
+
+/// `base` with the keys of `extra` added.
+fn with(mut base: Value, extra: Value) -> Value {
+    base.as_object_mut()
+        .unwrap()
+        .extend(extra.as_object().unwrap().clone());
+    base
 }
 
 /// The mock's entries for turn k (the fault once, the tool call, the answer) and the token
@@ -55,77 +51,54 @@ fn error_body(message: &str) -> Value {
 fn turn(kind: &str, k: usize, rng: &mut Rng) -> (String, Vec<Value>) {
     let (marker, call) = (format!("FM-TURN-{k}."), format!("call_fm_{k}"));
     let token = format!("fm-{k}-{:016x}", rng.next());
+    let cmd = format!("echo {token} >> calls.log");
     let first = json!({"body_contains": [marker], "body_not_contains": [call]});
-    let mut tool = json!({"match": first, "delta_chars": 4, "tool_calls": [
-        {"id": call, "name": "exec_command", "arguments": {"cmd": format!("echo {token} >> calls.log")}}]});
-    let answer = json!({"match": {"body_contains": [call]}, "text": format!("Turn {k} done.")});
-    let chunk = json!({"id": "x", "object": "chat.completion.chunk", "created": 1, "model": "mock-model",
-                       "choices": [{"index": 0, "delta": {"role": "assistant", "content": "par"}}]});
-    let with = |mut base: Value, extra: Value| {
-        base.as_object_mut()
-            .unwrap()
-            .extend(extra.as_object().unwrap().clone());
-        base
-    };
+    let calls = json!([{"id": call, "name": "exec_command", "arguments": {"cmd": cmd}}]);
+    let mut tool = json!({"match": first, "delta_chars": 4, "tool_calls": calls});
+    let done = format!("Turn {k} done.");
+    let answer = json!({"match": {"body_contains": [call]}, "text": done});
+    let delta = json!({"role": "assistant", "content": "par"});
+    let chunk = json!({"id": "x", "object": "chat.completion.chunk", "created": 1,
+        "model": "mock-model", "choices": [{"index": 0, "delta": delta}]});
+    let overloaded =
+        json!({"error": {"message": "upstream overloaded (fault matrix)", "code": "503"}});
+    let rate_limited = error("rate limited (fault matrix)");
     let fault = match kind {
-        "429-retry-after" => Some(
-            json!({"status": 429, "json": error_body("rate limited (fault matrix)"),
-                                         "headers": {"retry-after": "1"}}),
-        ),
-        "429-no-retry-after" => {
-            Some(json!({"status": 429, "json": error_body("rate limited (fault matrix)")}))
+        "429-retry-after" => {
+            json!({"status": 429, "json": rate_limited, "headers": {"retry-after": "1"}})
         }
-        "500" | "502" | "503" => Some(json!({"status": kind.parse::<u16>().unwrap(),
-                                            "json": error_body(&format!("server error {kind} (fault matrix)"))})),
-        "reset-random" => Some(with(
-            tool.clone(),
-            json!({"cut_after_bytes": rng.range(20, 900)}),
-        )),
-        "cut-close" => Some(with(
-            tool.clone(),
-            json!({"cut_after_bytes": rng.range(20, 900), "framing": "close"}),
-        )),
-        "stall" => Some(with(
-            tool.clone(),
-            json!({"stall_after_events": rng.range(1, 8), "hold_open_max_ms": 60_000}),
-        )),
-        "error-in-stream" => Some(
-            json!({"sse": [chunk, {"error": {"message": "upstream overloaded (fault matrix)", "code": "503"}}]}),
-        ),
-        "malformed-chunk" => Some(json!({"sse": [chunk, "{not json"]})),
-        // `data: {"choices":[{"index":0,"delta":{"content":"\xc3\x28"}}]}` (invalid UTF-8)
-        "invalid-utf8" => Some(json!({
+        "429-no-retry-after" => json!({"status": 429, "json": rate_limited}),
+        "500" | "502" | "503" => {
+            let message = format!("server error {kind} (fault matrix)");
+            json!({"status": kind.parse::<u16>().unwrap(), "json": error(&message)})
+        }
+        "reset-random" => with(tool.clone(), json!({"cut_after_bytes": rng.range(20, 900)})),
+        "cut-close" => {
+            let cut = json!({"cut_after_bytes": rng.range(20, 900), "framing": "close"});
+            with(tool.clone(), cut)
+        }
+        "stall" => {
+            let stall = json!({"stall_after_events": rng.range(1, 8), "hold_open_max_ms": 60_000});
+            with(tool.clone(), stall)
+        }
+        "error-in-stream" => json!({"sse": [chunk, overloaded]}),
+        "malformed-chunk" => json!({"sse": [chunk, "{not json"]}),
+        // `data: {"choices":[{"index":0,"delta":{"content":"\xc3\x28"}}]}`: invalid UTF-8.
+        "invalid-utf8" => json!({
             "raw_bytes_b64": "ZGF0YTogeyJjaG9pY2VzIjpbeyJpbmRleCI6MCwiZGVsdGEiOnsiY29udGVudCI6IsMoIn19XX0KCg==",
-            "headers": {"content-type": "text/event-stream"}})),
-        "oversized" => Some(json!({"text": "x".repeat(2 * CAP_BYTES), "delta_chars": 65536})),
+            "headers": {"content-type": "text/event-stream"}}),
+        "oversized" => json!({"text": "x".repeat(2 * CAP), "delta_chars": 65536}),
         "slow-trickle" => {
             tool = with(tool, json!({"delta_chars": 2, "chunk_delay_ms": 250}));
-            None
+            Value::Null
         }
-        _ => None,
+        _ => Value::Null, // refused: nothing listens
     };
-    let entries = match fault {
-        Some(f) => vec![with(f, json!({"match": first})), tool, answer],
-        None => vec![tool, answer],
-    };
-    (token, entries)
-}
-
-#[derive(Clone, Copy, PartialEq)]
-enum Client {
-    LitellmDirect,
-    LitellmViaProxy,
-    StockViaProxy,
-}
-
-impl Client {
-    fn name(self) -> &'static str {
-        match self {
-            Client::LitellmDirect => "litellm-direct",
-            Client::LitellmViaProxy => "litellm-via-proxy",
-            Client::StockViaProxy => "stock-via-proxy",
-        }
+    let mut entries = vec![tool, answer];
+    if !fault.is_null() {
+        entries.insert(0, with(fault, json!({"match": first})));
     }
+    (token, entries)
 }
 
 /// One turn's outcome and its tool runs. A call that reached Codex with half its arguments
@@ -141,27 +114,26 @@ struct Turn {
 fn judge(run: &Run, k: usize, token: &str, ws: &Path, key: &str) -> Turn {
     let log = read(ws.join("calls.log"));
     let tool_runs = log.lines().filter(|l| *l == token).count();
+    let prefix = format!("fm-{k}-");
     let half_ran = log
         .lines()
-        .filter(|l| l.starts_with(&format!("fm-{k}-")) && *l != token)
+        .filter(|l| l.starts_with(&prefix) && *l != token)
         .count();
     let half_refused = run
         .stderr
         .matches("failed to parse function arguments")
         .count();
     let answered = run.stdout.trim();
-    let error_line = run
-        .stderr
-        .lines()
-        .any(|l| l.trim().starts_with("ERROR:") || l.to_lowercase().contains("error"));
+    let said_error = run.stderr.to_lowercase().contains("error");
+    let done = answered.ends_with(&format!("Turn {k} done."));
     let outcome = if run.timed_out {
         "hung"
     } else if run.panicked() {
         "panicked"
-    } else if run.code == 0 && answered.ends_with(&format!("Turn {k} done.")) && tool_runs == 1 {
+    } else if run.code == 0 && done && tool_runs == 1 {
         "completed"
     } else if run.code != 0 || (answered.is_empty() && run.stderr.contains("ERROR:")) {
-        if error_line {
+        if said_error {
             "failed"
         } else {
             "failed-silently"
@@ -170,171 +142,139 @@ fn judge(run: &Run, k: usize, token: &str, ws: &Path, key: &str) -> Turn {
         "wrong" // ended "well" with a lost tool call, or an empty or cut answer
     };
     let key_leaked = run.stdout.contains(key) || run.stderr.contains(key);
+    let half_args = half_ran + half_refused;
     Turn {
         outcome,
         tool_runs,
-        half_args: half_ran + half_refused,
+        half_args,
         key_leaked,
     }
 }
 
-/// Lines of the rollout files under `home/sessions` that are not JSON objects.
-fn rollout_problems(home: &Path) -> (usize, Vec<String>) {
-    let (mut files, mut problems) = (0, Vec::new());
-    let mut stack = vec![home.join("sessions")];
-    while let Some(dir) = stack.pop() {
-        for path in std::fs::read_dir(&dir)
-            .into_iter()
-            .flatten()
-            .flatten()
-            .map(|e| e.path())
-        {
-            if path.is_dir() {
-                stack.push(path);
-            } else if path.extension().is_some_and(|e| e == "jsonl") {
-                files += 1;
-                let bytes = std::fs::read(&path).unwrap_or_default();
-                for (n, line) in bytes.split(|b| *b == b'\n').enumerate() {
-                    let ok = line.trim_ascii().is_empty()
-                        || serde_json::from_slice::<Value>(line).is_ok_and(|v| v.is_object());
-                    if !ok {
-                        problems.push(format!("{}:{}", path.display(), n + 1));
-                    }
-                }
-            }
-        }
-    }
-    (files, problems)
-}
-
 /// Runs one fault kind for every client and prints its rows; panics on a must-be-zero.
 fn matrix(kind: &str) {
-    let Some(litellm) = litellm_bin() else { return };
-    let turns: usize = std::env::var("CODEX_LITELLM_E2E_TURNS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(3);
-    let mut clients = vec![Client::LitellmDirect];
-    let stock = std::env::var_os("CODEX_STOCK_BIN").map(PathBuf::from);
+    let litellm = or_skip!(litellm_bin());
+    let turns = env_num("CODEX_LITELLM_E2E_TURNS", 3) as usize;
+    let stock = std::env::var_os("CODEX_STOCK_BIN");
     let proxy = via_litellm().then(|| shared_proxy("mock-model"));
+    let mut clients = vec!["litellm-direct"];
     if proxy.is_some() {
-        clients.push(Client::LitellmViaProxy);
-        if stock.is_some() {
-            clients.push(Client::StockViaProxy);
-        }
+        clients.push("litellm-via-proxy");
+        clients.extend(stock.is_some().then_some("stock-via-proxy"));
     }
     let port = proxy
         .as_ref()
         .map_or_else(free_port, |(p, _)| p.backend_port);
     static HEADER: std::sync::Once = std::sync::Once::new();
     HEADER.call_once(|| {
-        say("| fault | client | completed | failed (clear error) | wrong answer | hung | panicked | tool twice | half arguments | rollout JSONL |");
+        say(
+            "| fault | client | completed | failed (clear error) | wrong answer | hung | \
+             panicked | tool twice | half arguments | rollout JSONL |",
+        );
         say(&format!("|{}", " --- |".repeat(10)));
     });
     let mut bad = Vec::new();
     for client in clients {
         let dirs = Dirs::new();
-        let (base_url, key) = match (&proxy, client) {
-            (Some((p, _)), Client::LitellmViaProxy | Client::StockViaProxy) => {
-                (p.url.clone(), p.key.clone())
-            }
+        let (url, key) = match (&proxy, client.ends_with("via-proxy")) {
+            (Some((p, _)), true) => (p.url.clone(), p.key.clone()),
             _ => (format!("http://127.0.0.1:{port}/v1"), SECRET.to_string()),
         };
-        let (bin, config, file) = match client {
-            Client::StockViaProxy => (
-                stock.clone().unwrap(),
-                format!(
-                    "model = \"mock-model\"\nmodel_provider = \"harness\"\n\n[model_providers.harness]\nname = \"harness\"\n\
-                     base_url = \"{base_url}\"\nwire_api = \"responses\"\nenv_key = \"HARNESS_API_KEY\"\n\
-                     stream_idle_timeout_ms = {}\n",
-                    IDLE_TIMEOUT_SECS * 1000
-                ),
+        let idle_ms = IDLE_SECS * 1000;
+        let (bin, file, config) = match client {
+            "stock-via-proxy" => (
+                stock.clone().unwrap().into(),
                 "config.toml",
+                format!(
+                    "model = \"mock-model\"\nmodel_provider = \"harness\"\n\n\
+                 [model_providers.harness]\nname = \"harness\"\nbase_url = \"{url}\"\n\
+                 wire_api = \"responses\"\nenv_key = \"HARNESS_API_KEY\"\n\
+                 stream_idle_timeout_ms = {idle_ms}\n"
+                ),
             ),
             _ => (
                 litellm.clone(),
+                "litellm.toml",
                 format!(
                     "[telemetry]\nlevel = \"summary\"\n\n[providers.litellm.bridge]\n\
-                     idle_timeout_secs = {IDLE_TIMEOUT_SECS}\nmax_response_bytes = {CAP_BYTES}\n"
+                 idle_timeout_secs = {IDLE_SECS}\nmax_response_bytes = {CAP}\n"
                 ),
-                "litellm.toml",
             ),
         };
         std::fs::write(dirs.home.join(file), config).unwrap();
-        let mut rng = Rng::new(kind);
-        let (mut tokens, mut entries) = (Vec::new(), Vec::new());
-        for k in 1..=turns {
-            let (token, more) = turn(kind, k, &mut rng);
-            tokens.push(token);
-            entries.extend(more);
-        }
-        let scenario = json!({"comment": format!("fault matrix: {kind}"), "responses": entries, "responses_api": true,
-                              "fallback": {"status": 400, "json": error_body("fault matrix: no scripted response matches")}});
+        // The same seeded offsets and tokens for every client of a kind.
+        let seed = kind.bytes().fold(11_u64, |h, b| {
+            (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
+        });
+        let mut rng = Rng(seed);
+        let (tokens, entries): (Vec<String>, Vec<Vec<Value>>) =
+            (1..=turns).map(|k| turn(kind, k, &mut rng)).unzip();
+        let fallback =
+            json!({"status": 400, "json": error("fault matrix: no scripted response matches")});
+        let scenario = json!({"comment": format!("fault matrix: {kind}"), "responses_api": true,
+            "responses": entries.concat(), "fallback": fallback});
         let mock = (kind != "refused").then(|| Mock::from_json(scenario, port));
         let mut results = Vec::new();
-        for (k, token) in (1..=turns).zip(&tokens) {
-            let run = dirs
-                .cmd(&bin)
-                .litellm(&base_url, "mock-model")
+        for (k, token) in (1..).zip(&tokens) {
+            let prompt = format!("FM-TURN-{k}. Run the command, then say you are done.");
+            let cmd = dirs.cmd(&bin).litellm(&url, "mock-model");
+            let cmd = cmd
                 .env("LITELLM_API_KEY", &key)
-                .env("HARNESS_API_KEY", &key)
-                .args([
-                    "exec",
-                    "--skip-git-repo-check",
-                    "--dangerously-bypass-approvals-and-sandbox",
-                ])
-                .arg(format!(
-                    "FM-TURN-{k}. Run the command, then say you are done."
-                ))
-                .timeout_secs(120)
-                .run();
+                .env("HARNESS_API_KEY", &key);
+            let args = [
+                "exec",
+                "--skip-git-repo-check",
+                "--dangerously-bypass-approvals-and-sandbox",
+            ];
+            let run = cmd.args(args).args([prompt]).run();
             results.push(judge(&run, k, token, &dirs.ws, &key));
         }
         drop(mock);
-        let (files, problems) = rollout_problems(&dirs.home);
+        let sessions = dirs.home.join("sessions");
+        let files = files_under(&sessions).len();
+        let invalid: Vec<String> = (jsonl_under(&sessions).into_iter())
+            .filter_map(|r| match r {
+                Ok(v) if v.is_object() => None,
+                Ok(v) => Some(format!("not an object: {v}")),
+                Err(e) => Some(e),
+            })
+            .collect();
         let count = |o: &str| results.iter().filter(|t| t.outcome == o).count();
         let silent = count("failed-silently");
-        let rollout = match (files, problems.len()) {
+        let silent = if silent > 0 {
+            format!(" (+{silent} without a message)")
+        } else {
+            String::new()
+        };
+        let rollout = match (files, invalid.len()) {
             (0, _) => "none written".to_string(),
             (_, 0) => "valid".to_string(),
             (_, n) => format!("INVALID ({n})"),
         };
         let twice = results.iter().filter(|t| t.tool_runs > 1).count();
         let half: usize = results.iter().map(|t| t.half_args).sum();
+        let (completed, failed, wrong) = (count("completed"), count("failed"), count("wrong"));
+        let (hung, panicked) = (count("hung"), count("panicked"));
         say(&format!(
-            "| {kind} | {} | {}/{turns} | {}{} | {} | {} | {} | {twice} | {half} | {rollout} |",
-            client.name(),
-            count("completed"),
-            count("failed"),
-            if silent > 0 {
-                format!(" (+{silent} without a message)")
-            } else {
-                String::new()
-            },
-            count("wrong"),
-            count("hung"),
-            count("panicked"),
+            "| {kind} | {client} | {completed}/{turns} | {failed}{silent} | {wrong} | {hung} | \
+             {panicked} | {twice} | {half} | {rollout} |"
         ));
-        let name = client.name();
         for (k, t) in (1..).zip(&results) {
-            let why: Vec<&str> = [
+            let why = [
                 (t.outcome == "hung", "hung"),
                 (t.outcome == "panicked", "panicked"),
                 (t.tool_runs > 1, "tool ran twice"),
                 (t.half_args > 0, "half arguments"),
                 (t.key_leaked, "key leaked"),
-            ]
-            .into_iter()
-            .filter_map(|(cond, why)| cond.then_some(why))
-            .collect();
+            ];
+            let why: Vec<&str> = why.iter().filter(|(c, _)| *c).map(|(_, w)| *w).collect();
             if !why.is_empty() {
-                bad.push(format!("{name} {kind} turn {k}: {}", why.join(", ")));
+                bad.push(format!("{client} {kind} turn {k}: {}", why.join(", ")));
             }
         }
-        if !problems.is_empty() {
+        if !invalid.is_empty() {
             bad.push(format!(
-                "{name} {kind}: invalid rollout lines {:?}",
-                &problems[..problems.len().min(5)]
+                "{client} {kind}: invalid rollout lines {invalid:?}"
             ));
         }
     }
@@ -403,18 +343,18 @@ fn fault_slow_trickle() {
 fn judge_counts_tool_twice_and_half_arguments() {
     let dirs = Dirs::new();
     std::fs::write(dirs.ws.join("calls.log"), "fm-1-abc\nfm-1-abc\nfm-1-a\n").unwrap();
+    let (stdout, stderr, lines) = ("Turn 1 done.\n".into(), String::new(), Vec::new());
+    let (code, secs, timed_out, max_rss_kb) = (0, 1.0, false, 0);
     let run = Run {
-        code: 0,
-        stdout: "Turn 1 done.\n".into(),
-        stderr: String::new(),
-        lines: Vec::new(),
-        secs: 1.0,
-        timed_out: false,
-        max_rss_kb: 0,
+        code,
+        stdout,
+        stderr,
+        lines,
+        secs,
+        timed_out,
+        max_rss_kb,
     };
     let t = judge(&run, 1, "fm-1-abc", &dirs.ws, SECRET);
-    assert_eq!(
-        (t.outcome, t.tool_runs, t.half_args, t.key_leaked),
-        ("wrong", 2, 1, false)
-    );
+    let got = (t.outcome, t.tool_runs, t.half_args, t.key_leaked);
+    assert_eq!(got, ("wrong", 2, 1, false));
 }

@@ -8,6 +8,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use codex_litellm_e2e::*;
+use serde_json::Value;
 use serde_json::json;
 use std::path::PathBuf;
 use std::sync::OnceLock;
@@ -95,7 +96,10 @@ fn run_all(litellm: &PathBuf, stock: &PathBuf) -> Runs {
             ],
         )
     });
-    let sessions = jsonl_files(&dirs.home.join("sessions"));
+    let files = files_under(&dirs.home.join("sessions")).into_iter();
+    let sessions = files
+        .filter(|f| f.to_string_lossy().contains("/rollout-"))
+        .count();
     Runs {
         stock1,
         litellm1,
@@ -110,24 +114,13 @@ fn run_all(litellm: &PathBuf, stock: &PathBuf) -> Runs {
 }
 
 fn thread_of(run: &Run) -> Option<String> {
-    run.stdout
+    let events = run
+        .stdout
         .lines()
-        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
-        .find_map(|e| e["thread_id"].as_str().map(str::to_string))
-}
-
-fn jsonl_files(dir: &std::path::Path) -> usize {
-    let mut n = 0;
-    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
-        let path = entry.path();
-        let name = entry.file_name().to_string_lossy().into_owned();
-        n += if path.is_dir() {
-            jsonl_files(&path)
-        } else {
-            usize::from(name.starts_with("rollout-") && name.ends_with(".jsonl"))
-        };
-    }
-    n
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok());
+    events
+        .into_iter()
+        .find_map(|e| Some(e["thread_id"].as_str()?.to_string()))
 }
 
 #[track_caller]

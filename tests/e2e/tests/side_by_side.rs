@@ -18,75 +18,62 @@ use std::path::PathBuf;
 const PINNED: &str = "CODEX_STOCK_BIN";
 const NEWEST: &str = "CODEX_STOCK_NEW_BIN";
 
-fn stock(var: &str) -> Option<PathBuf> {
-    bin(var, "a stock codex binary for the side-by-side checks")
-}
-
 /// codex-litellm, a mock serving the documented models, a home with the documented files.
 struct Setup {
     bin: PathBuf,
     dirs: Dirs,
     mock: Mock,
-    documented: PathBuf,
 }
 
 fn setup() -> Option<Setup> {
     let bin = litellm_bin()?;
     let dirs = Dirs::new();
+    let answer = |model: &str, provider: &str| {
+        let text = format!("codex-litellm via the {provider} provider");
+        json!({"match": {"body_contains": [model]}, "text": text})
+    };
+    let responses = [
+        answer("qwen3-coder", "litellm"),
+        answer("deepseek-chat", "deepseek"),
+    ];
     let mock = Mock::from_json(
-        json!({"models": ["qwen3-coder", "deepseek-chat"],
-               "responses": [
-                   {"match": {"body_contains": ["qwen3-coder"]}, "text": "codex-litellm via the litellm provider"},
-                   {"match": {"body_contains": ["deepseek-chat"]}, "text": "codex-litellm via the deepseek provider"}],
+        json!({"models": ["qwen3-coder", "deepseek-chat"], "responses": responses,
                "fallback": {"text": "codex-litellm via the litellm provider"}}),
         0,
     );
-    let documented = dirs.path("documented-home");
-    std::fs::create_dir_all(&documented).unwrap();
     for file in ["config.toml", "litellm.toml"] {
-        std::fs::copy(
-            repo_root().join("docs/examples").join(file),
-            documented.join(file),
-        )
-        .unwrap();
+        let example = repo_root().join("docs/examples").join(file);
+        std::fs::copy(example, dirs.home.join(file)).unwrap();
     }
-    Some(Setup {
-        bin,
-        dirs,
-        mock,
-        documented,
-    })
+    Some(Setup { bin, dirs, mock })
 }
 
 impl Setup {
     fn litellm(&self, home: &Path, args: &[&str]) -> Run {
-        self.dirs
-            .cmd(&self.bin)
-            .home(home)
-            .env("LITELLM_BASE_URL", self.mock.url())
-            .env("LITELLM_API_KEY", "sk-side-by-side")
-            .env("DEEPSEEK_API_KEY", "sk-side-by-side")
+        let cmd = self.dirs.cmd(&self.bin).home(home);
+        let cmd = cmd.env("LITELLM_BASE_URL", self.mock.url());
+        let cmd = cmd.env("LITELLM_API_KEY", "sk-side-by-side");
+        cmd.env("DEEPSEEK_API_KEY", "sk-side-by-side")
             .args(args)
             .run()
     }
 
-    /// A CODEX_HOME holding an earlier codex-litellm's config.toml.
-    fn legacy_home(&self, name: &str) -> PathBuf {
+    /// A home under the root: empty, or holding `config` as config.toml.
+    fn home(&self, name: &str, config: Option<&Path>) -> PathBuf {
         let home = self.dirs.path(name);
         std::fs::create_dir_all(&home).unwrap();
-        let legacy =
-            repo_root().join("patches/crates/litellm-runtime/src/testdata/legacy-config.toml");
-        std::fs::copy(legacy, home.join("config.toml")).unwrap();
+        config.map(|c| std::fs::copy(c, home.join("config.toml")).unwrap());
         home
     }
 
-    fn pristine_home(&self) -> PathBuf {
-        let home = self.dirs.path("pristine-home");
-        std::fs::create_dir_all(&home).unwrap();
-        home
+    /// A CODEX_HOME holding an earlier codex-litellm's config.toml.
+    fn legacy_home(&self, name: &str) -> PathBuf {
+        let crates = repo_root().join("patches/crates");
+        let legacy = crates.join("litellm-runtime/src/testdata/legacy-config.toml");
+        self.home(name, Some(&legacy))
     }
 
-    /// `doctor --json` of `bin` on `home`: the config check's details.
+    /// `doctor --json` of `bin` on `home`: the config check.
     fn doctor(&self, bin: &Path, home: &Path) -> Doctor {
         let run = self
             .dirs
@@ -97,23 +84,23 @@ impl Setup {
         let report: Value = serde_json::from_str(&run.stdout).unwrap_or_else(|e| {
             panic!("no doctor report ({e}): {}", tail(&run.stderr, 400));
         });
-        let check = &report["checks"]["config.load"];
+        let check = report["checks"]["config.load"].clone();
         let details = check["details"].as_object().cloned().unwrap_or_default();
-        let ours = details
+        let warnings = details
             .iter()
-            .filter(|(k, _)| k.starts_with("startup warning"))
-            .map(|(_, v)| v.to_string())
-            .filter(|v| {
-                let v = v.to_lowercase();
-                ["unrecognized", "ignored", "litellm", "wire_api"]
-                    .iter()
-                    .any(|w| v.contains(w))
-            })
-            .collect();
+            .filter(|(k, _)| k.starts_with("startup warning"));
+        let ours = |w: &String| {
+            let w = w.to_lowercase();
+            ["unrecognized", "ignored", "litellm", "wire_api"]
+                .iter()
+                .any(|o| w.contains(o))
+        };
+        let ours = warnings.map(|(_, v)| v.to_string()).filter(ours).collect();
+        let loads = check.is_object() && check["status"] != "fail";
+        let defaults = pick(&check, &["/details/model", "/details/model provider"]);
         Doctor {
-            loads: check.is_object() && check["status"] != "fail",
-            model: details.get("model").cloned().unwrap_or_default(),
-            provider: details.get("model provider").cloned().unwrap_or_default(),
+            loads,
+            defaults,
             ours,
         }
     }
@@ -122,8 +109,8 @@ impl Setup {
 #[derive(Debug)]
 struct Doctor {
     loads: bool,
-    model: Value,
-    provider: Value,
+    /// Model and provider.
+    defaults: Value,
     /// Start-up warnings about our settings.
     ours: Vec<String>,
 }
@@ -131,122 +118,102 @@ struct Doctor {
 /// Loads the config, warns about none of ours, keeps the defaults of `baseline`.
 #[track_caller]
 fn assert_quiet(d: &Doctor, baseline: &Doctor) {
-    assert!(
+    check(
         d.loads,
-        "stock codex cannot load the config (`codex features list` says why)"
+        "stock loads the config (`codex features list` says why not)",
     );
     assert_eq!(
         d.ours,
         Vec::<String>::new(),
-        "stock codex warns about our settings"
+        "stock's warnings about our settings"
     );
     assert_eq!(
-        (&d.model, &d.provider),
-        (&baseline.model, &baseline.provider),
-        "stock's defaults changed"
+        d.defaults, baseline.defaults,
+        "stock's default model and provider"
     );
 }
 
+const HELLO: [&str; 3] = ["exec", "--skip-git-repo-check", "hello"];
+
 #[test]
 fn codex_litellm_uses_litellm_toml_defaults() {
-    let Some(s) = setup() else { return };
-    let run = s.litellm(&s.documented, &["exec", "--skip-git-repo-check", "hello"]);
+    let s = or_skip!(setup());
+    let run = s.litellm(&s.dirs.home, &HELLO);
     run.assert_success();
-    assert!(
-        run.stdout.contains("via the litellm provider"),
-        "{}",
-        run.stdout
+    has(&run.stdout, &["via the litellm provider"]);
+    let lines: Vec<&str> = run.stderr.lines().collect();
+    check(
+        lines.contains(&"provider: litellm"),
+        "header: provider: litellm",
     );
-    let header = |key: &str| {
-        run.stderr
-            .lines()
-            .find(|l| l.starts_with(&format!("{key}: ")))
-            .unwrap_or_default()
-    };
-    assert_eq!(
-        (header("provider"), header("model")),
-        ("provider: litellm", "model: qwen3-coder")
+    check(
+        lines.contains(&"model: qwen3-coder"),
+        "header: model: qwen3-coder",
     );
 }
 
 #[test]
 fn codex_litellm_chat_provider_listed_in_litellm_toml() {
-    let Some(s) = setup() else { return };
-    let base_url = format!("model_providers.deepseek.base_url=\"{}\"", s.mock.url());
-    let args = [
+    let s = or_skip!(setup());
+    let url = format!("model_providers.deepseek.base_url=\"{}\"", s.mock.url());
+    let deepseek = [
         "-c",
         "model_provider=deepseek",
         "-m",
         "deepseek-chat",
         "-c",
-        &base_url,
+        &url,
     ];
-    let run = s.litellm(
-        &s.documented,
-        &[&args[..], &["exec", "--skip-git-repo-check", "hello"]].concat(),
-    );
+    let run = s.litellm(&s.dirs.home, &[&deepseek[..], &HELLO].concat());
     run.assert_success();
-    assert!(
-        run.stdout.contains("via the deepseek provider"),
-        "{}",
-        run.stdout
-    );
+    has(&run.stdout, &["via the deepseek provider"]);
 }
 
 #[test]
 fn codex_litellm_moves_legacy_settings_once() {
-    let Some(s) = setup() else { return };
+    let s = or_skip!(setup());
     let home = s.legacy_home("legacy-home");
-    let first = s.litellm(&home, &["exec", "--skip-git-repo-check", "hello"]);
+    let first = s.litellm(&home, &HELLO);
     first.assert_success();
-    assert!(
-        first.stderr.contains("moved its settings from config.toml"),
-        "{}",
-        tail(&first.stderr, 400)
-    );
-    assert!(home.join("litellm.toml").is_file());
+    has(&first.stderr, &["moved its settings from config.toml"]);
+    check(home.join("litellm.toml").is_file(), "litellm.toml written");
     let config = read(home.join("config.toml"));
-    assert!(
-        !config
-            .lines()
-            .any(|l| l.starts_with("[litellm") || l.contains("litellm_bridge]")),
-        "{config}"
-    );
-    let again = s.litellm(&home, &["exec", "--skip-git-repo-check", "hello"]);
-    assert!(!again.stderr.contains("moved its settings"), "moved twice");
+    let ours = |l: &&str| l.starts_with("[litellm") || l.contains("litellm_bridge]");
+    assert_eq!(config.lines().filter(ours).count(), 0, "{config}");
+    let again = s.litellm(&home, &HELLO);
+    lacks(&again.stderr, &["moved its settings"]);
 }
 
 fn stock_baseline(var: &str) {
-    let Some(s) = setup() else { return };
-    let Some(stock) = stock(var) else { return };
-    let d = s.doctor(&stock, &s.pristine_home());
-    assert!(d.loads, "stock codex does not load even an empty config");
+    let s = or_skip!(setup());
+    let stock = or_skip!(bin(var, "a stock codex binary"));
+    let d = s.doctor(&stock, &s.home("pristine", None));
+    check(d.loads, "stock loads even an empty config");
     say(&format!(
-        "{var}: baseline model {}, provider {}",
-        d.model, d.provider
+        "{var}: baseline model and provider {}",
+        d.defaults
     ));
 }
 
 fn stock_reads_documented_config_quietly(var: &str) {
-    let Some(s) = setup() else { return };
-    let Some(stock) = stock(var) else { return };
-    let baseline = s.doctor(&stock, &s.pristine_home());
-    assert_quiet(&s.doctor(&stock, &s.documented), &baseline);
+    let s = or_skip!(setup());
+    let stock = or_skip!(bin(var, "a stock codex binary"));
+    let baseline = s.doctor(&stock, &s.home("pristine", None));
+    assert_quiet(&s.doctor(&stock, &s.dirs.home), &baseline);
 }
 
 fn stock_quiet_after_migration(var: &str) {
-    let Some(s) = setup() else { return };
-    let Some(stock) = stock(var) else { return };
-    let baseline = s.doctor(&stock, &s.pristine_home());
+    let s = or_skip!(setup());
+    let stock = or_skip!(bin(var, "a stock codex binary"));
+    let baseline = s.doctor(&stock, &s.home("pristine", None));
     let home = s.legacy_home("legacy-home");
-    s.litellm(&home, &["exec", "--skip-git-repo-check", "hello"])
-        .assert_success();
+    s.litellm(&home, &HELLO).assert_success();
     assert_quiet(&s.doctor(&stock, &home), &baseline);
     // Not a check: whether the warning this design avoids is real for this release.
     let control = s.doctor(&stock, &s.legacy_home("legacy-control"));
+    let warning = control.ours.first();
     say(&format!(
-        "note {var} on an unmigrated legacy config.toml: {:?}",
-        control.ours.first()
+        "note {var} on an unmigrated legacy config.toml: {warning:?}"
     ));
 }
 
@@ -275,36 +242,33 @@ fn stock_newest_quiet_after_migration() {
     stock_quiet_after_migration(NEWEST);
 }
 
-/// codex-litellm installed under the name `codex` behaves as the stock release it is
-/// built on.
+/// codex-litellm installed as `codex` behaves as the stock release it is built on.
 #[test]
 fn patched_binary_run_as_codex_is_stock() {
-    let Some(s) = setup() else { return };
-    let Some(stock) = stock(PINNED) else { return };
+    let s = or_skip!(setup());
+    let stock = or_skip!(bin(PINNED, "a stock codex binary"));
     let renamed = s.dirs.path("codex");
     std::os::unix::fs::symlink(&s.bin, &renamed).unwrap();
-    let baseline = s.doctor(&stock, &s.pristine_home());
-    assert_quiet(&s.doctor(&renamed, &s.documented), &baseline);
+    let baseline = s.doctor(&stock, &s.home("pristine", None));
+    assert_quiet(&s.doctor(&renamed, &s.dirs.home), &baseline);
 }
 
 /// Control: stock refuses `wire_api = "chat"`, why we may never write it to config.toml.
 #[test]
 fn control_stock_refuses_wire_api_chat() {
-    let Some(s) = setup() else { return };
-    let Some(stock) = stock(PINNED) else { return };
-    let home = s.dirs.path("chat-home");
-    std::fs::create_dir_all(&home).unwrap();
-    let config = "[model_providers.x]\nname = \"x\"\nbase_url = \"http://127.0.0.1:1/v1\"\nwire_api = \"chat\"\n";
-    std::fs::write(home.join("config.toml"), config).unwrap();
+    let s = or_skip!(setup());
+    let stock = or_skip!(bin(PINNED, "a stock codex binary"));
+    let config = s.dirs.path("chat.toml");
+    let table = "[model_providers.x]\nname = \"x\"\nbase_url = \"http://127.0.0.1:1/v1\"\n";
+    std::fs::write(&config, format!("{table}wire_api = \"chat\"\n")).unwrap();
+    let home = s.home("chat-home", Some(&config));
     let run = s
         .dirs
         .cmd(&stock)
         .home(&home)
         .args(["features", "list"])
         .run();
-    assert!(
-        run.code != 0 && run.stderr.contains("wire_api"),
-        "stock codex accepted wire_api = \"chat\" (exit {}): this check cannot prove anything",
-        run.code
-    );
+    // Otherwise this check cannot prove anything.
+    check(run.code != 0, "stock refuses wire_api = \"chat\"");
+    has(&run.stderr, &["wire_api"]);
 }
