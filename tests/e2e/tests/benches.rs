@@ -283,35 +283,17 @@ fn time_to_first_delta() {
     let chars = env_num("CODEX_LITELLM_E2E_DELTA_CHARS", 4) as usize;
     let delay = env_num("CODEX_LITELLM_E2E_CHUNK_DELAY_MS", 25) as usize;
     let port = free_port();
-    let variants = [
-        (
-            "stock",
-            "stock Codex, Responses API (floor)",
-            "stock-direct",
-            "",
-        ),
-        (
-            "buffered",
-            "codex-litellm, buffered",
-            "litellm-direct",
-            "mode = \"buffered\"",
-        ),
-        (
-            "live",
-            "codex-litellm, live",
-            "litellm-direct",
-            "mode = \"live\"",
-        ),
-    ];
-    let clients: Option<Vec<Client>> = variants
-        .iter()
-        .map(|v| Client::new(v.2, port, v.3))
-        .collect();
+    let variants = ["stock", "buffered", "live"];
+    let client = |v: &&str| match *v {
+        "stock" => Client::new("stock-direct", port, ""),
+        mode => Client::new("litellm-direct", port, &format!("mode = \"{mode}\"")),
+    };
+    let clients: Option<Vec<Client>> = variants.iter().map(client).collect();
     let clients = or_skip!(clients);
     let reasoning = "I should explain it step by step. ".repeat(4);
     let answer = "Streaming matters when a model writes slowly. ".repeat(12);
     let mut entries = Vec::new();
-    for (r, v) in (0..warmup + runs).flat_map(|r| variants.iter().map(move |v| (r, v.0))) {
+    for (r, v) in (0..warmup + runs).flat_map(|r| variants.map(move |v| (r, v))) {
         let matcher = json!({"body_contains": [format!("TTFT-{v}-{r}.")]});
         entries.push(
             json!({"match": matcher, "reasoning_content": reasoning, "text": answer,
@@ -322,29 +304,19 @@ fn time_to_first_delta() {
     let (mut firsts, mut totals) = (vec![Vec::new(); 3], vec![Vec::new(); 3]);
     for r in 0..warmup + runs {
         for (i, (v, c)) in variants.iter().zip(&clients).enumerate() {
-            let run = c.exec(&["--json", &format!("TTFT-{}-{r}. Explain.", v.0)]);
+            let run = c.exec(&["--json", &format!("TTFT-{v}-{r}. Explain.")]);
             run.assert_success();
-            let events = run
-                .lines
-                .iter()
-                .filter_map(|(t, l)| Some((*t, serde_json::from_str(l).ok()?)));
-            let events: Vec<(f64, Value)> = events.collect();
-            let visible = |e: &&(f64, Value)| {
-                ["reasoning", "agent_message"].contains(&e.1["item"]["type"].as_str().unwrap_or(""))
-            };
+            let parse = |(t, l): &(f64, String)| Some((*t, serde_json::from_str(l).ok()?));
+            let events: Vec<(f64, Value)> = run.lines.iter().filter_map(parse).collect();
+            let kinds = [json!("reasoning"), json!("agent_message")];
+            let visible = |e: &&(f64, Value)| kinds.contains(&e.1["item"]["type"]);
             let first = events.iter().find(visible).expect("a visible event").0;
             let done = events.iter().rfind(|(_, e)| {
                 e["type"] == "item.completed" && e["item"]["type"] == "agent_message"
             });
-            let message = done
-                .and_then(|(_, e)| e["item"]["text"].as_str())
-                .map(str::trim);
-            assert_eq!(
-                message,
-                Some(answer.trim()),
-                "{} answered the scripted answer",
-                v.0
-            );
+            let message = done.and_then(|(_, e)| e["item"]["text"].as_str());
+            let message = message.map(str::trim);
+            assert_eq!(message, Some(answer.trim()), "{v}: the scripted answer");
             if r >= warmup {
                 firsts[i].push(first);
                 totals[i].push(run.secs);
@@ -364,12 +336,12 @@ fn time_to_first_delta() {
     let (floor_first, floor_total) = (median(&firsts[0]), median(&totals[0]));
     for (i, v) in variants.iter().enumerate() {
         let (f, t) = (median(&firsts[i]), median(&totals[i]));
-        table += &format!(
-            "| {} | {f:.3} | {:.2}x | {t:.3} | {:.2}x |\n",
-            v.1,
-            f / floor_first,
-            t / floor_total
-        );
+        let label = match *v {
+            "stock" => "stock Codex, Responses API (floor)".to_string(),
+            mode => format!("codex-litellm, {mode}"),
+        };
+        let (rf, rt) = (f / floor_first, t / floor_total);
+        table += &format!("| {label} | {f:.3} | {rf:.2}x | {t:.3} | {rt:.2}x |\n");
     }
     say(&table);
 }
