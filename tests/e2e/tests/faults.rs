@@ -281,61 +281,31 @@ fn matrix(kind: &str) {
     assert_eq!(bad, Vec::<String>::new(), "must-be-zero cells");
 }
 
-#[test]
-fn fault_429_retry_after() {
-    matrix("429-retry-after");
+/// One test per fault kind.
+macro_rules! faults {
+    ($($name:ident: $kind:literal,)*) => {
+        $(#[test]
+        fn $name() {
+            matrix($kind);
+        })*
+    };
 }
-#[test]
-fn fault_429_no_retry_after() {
-    matrix("429-no-retry-after");
-}
-#[test]
-fn fault_500() {
-    matrix("500");
-}
-#[test]
-fn fault_502() {
-    matrix("502");
-}
-#[test]
-fn fault_503() {
-    matrix("503");
-}
-#[test]
-fn fault_refused() {
-    matrix("refused");
-}
-#[test]
-fn fault_reset_random() {
-    matrix("reset-random");
-}
-#[test]
-fn fault_cut_close() {
-    matrix("cut-close");
-}
-#[test]
-fn fault_stall() {
-    matrix("stall");
-}
-#[test]
-fn fault_error_in_stream() {
-    matrix("error-in-stream");
-}
-#[test]
-fn fault_malformed_chunk() {
-    matrix("malformed-chunk");
-}
-#[test]
-fn fault_invalid_utf8() {
-    matrix("invalid-utf8");
-}
-#[test]
-fn fault_oversized() {
-    matrix("oversized");
-}
-#[test]
-fn fault_slow_trickle() {
-    matrix("slow-trickle");
+
+faults! {
+    fault_429_retry_after: "429-retry-after",
+    fault_429_no_retry_after: "429-no-retry-after",
+    fault_500: "500",
+    fault_502: "502",
+    fault_503: "503",
+    fault_refused: "refused",
+    fault_reset_random: "reset-random",
+    fault_cut_close: "cut-close",
+    fault_stall: "stall",
+    fault_error_in_stream: "error-in-stream",
+    fault_malformed_chunk: "malformed-chunk",
+    fault_invalid_utf8: "invalid-utf8",
+    fault_oversized: "oversized",
+    fault_slow_trickle: "slow-trickle",
 }
 
 /// The judge: a tool run twice and half arguments are counted (they fail the matrix).

@@ -217,29 +217,23 @@ fn stock_quiet_after_migration(var: &str) {
     ));
 }
 
-#[test]
-fn stock_pinned_baseline() {
-    stock_baseline(PINNED);
+/// Each check for each stock release.
+macro_rules! per_release {
+    ($($name:ident: $check:ident($var:ident),)*) => {
+        $(#[test]
+        fn $name() {
+            $check($var);
+        })*
+    };
 }
-#[test]
-fn stock_pinned_reads_documented_config_quietly() {
-    stock_reads_documented_config_quietly(PINNED);
-}
-#[test]
-fn stock_pinned_quiet_after_migration() {
-    stock_quiet_after_migration(PINNED);
-}
-#[test]
-fn stock_newest_baseline() {
-    stock_baseline(NEWEST);
-}
-#[test]
-fn stock_newest_reads_documented_config_quietly() {
-    stock_reads_documented_config_quietly(NEWEST);
-}
-#[test]
-fn stock_newest_quiet_after_migration() {
-    stock_quiet_after_migration(NEWEST);
+
+per_release! {
+    stock_pinned_baseline: stock_baseline(PINNED),
+    stock_pinned_reads_documented_config_quietly: stock_reads_documented_config_quietly(PINNED),
+    stock_pinned_quiet_after_migration: stock_quiet_after_migration(PINNED),
+    stock_newest_baseline: stock_baseline(NEWEST),
+    stock_newest_reads_documented_config_quietly: stock_reads_documented_config_quietly(NEWEST),
+    stock_newest_quiet_after_migration: stock_quiet_after_migration(NEWEST),
 }
 
 /// codex-litellm installed as `codex` behaves as the stock release it is built on.
