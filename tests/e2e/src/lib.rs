@@ -300,8 +300,24 @@ impl Group {
 
 impl Drop for Group {
     fn drop(&mut self) {
-        self.kill(libc::SIGKILL);
+        stop(-self.0);
     }
+}
+
+/// SIGTERM first, so a shell can run its exit traps (pyenv's rehash lock, say); SIGKILL
+/// what is still there a second later. A negative `pid` is a process group.
+fn stop(pid: i32) {
+    // SAFETY: plain FFI calls; a process that is gone gives ESRCH.
+    let alive = || unsafe { libc::kill(pid, 0) } == 0;
+    unsafe { libc::kill(pid, libc::SIGTERM) };
+    for _ in 0..20 {
+        if !alive() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // SAFETY: as above.
+    unsafe { libc::kill(pid, libc::SIGKILL) };
 }
 
 /// Kills every process that carries this root's marker (there should be none).
@@ -315,8 +331,7 @@ fn sweep(root: &Path) {
         if pid != std::process::id() as i32
             && environ.split(|b| *b == 0).any(|v| v == wanted.as_bytes())
         {
-            // SAFETY: plain FFI call.
-            unsafe { libc::kill(pid, libc::SIGKILL) };
+            stop(pid);
         }
     }
 }
