@@ -30,12 +30,11 @@ fn setup() -> Option<Setup> {
     let dirs = Dirs::new();
     let answer = |model: &str, provider: &str| {
         let text = format!("codex-litellm via the {provider} provider");
+        let model = format!("\"model\":\"{model}\""); // both names occur in each body
         json!({"match": {"body_contains": [model]}, "text": text})
     };
-    let responses = [
-        answer("qwen3-coder", "litellm"),
-        answer("deepseek-chat", "deepseek"),
-    ];
+    let deepseek = answer("deepseek-chat", "deepseek");
+    let responses = [deepseek, answer("qwen3-coder", "litellm")];
     let mock = Mock::from_json(
         json!({"models": ["qwen3-coder", "deepseek-chat"], "responses": responses,
                "fallback": {"text": "codex-litellm via the litellm provider"}}),
