@@ -610,7 +610,10 @@ pub fn shared_proxy(models: &str) -> (&'static Proxy, MutexGuard<'static, ()>) {
     let guard = SERIAL.lock().unwrap_or_else(PoisonError::into_inner);
     let proxy = SHARED_PROXY.get_or_init(|| {
         extern "C" fn stop_at_exit() {
-            SHARED_PROXY.get().inspect(|p| p.stop());
+            if let Some(proxy) = SHARED_PROXY.get() {
+                proxy.stop();
+                let _ = std::fs::remove_dir_all(proxy.dir.path()); // no drop for a static
+            }
         }
         // SAFETY: registers a plain extern "C" fn; libtest leaves through exit().
         unsafe { libc::atexit(stop_at_exit) };
