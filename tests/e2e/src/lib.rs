@@ -232,6 +232,17 @@ impl Codex<'_> {
         self.dirs.runs.set(n);
         let cmd = self.cmd.process_group(0).stdin(Stdio::null());
         let cmd = cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
+        // A test binary killed by a signal drops nothing: the run then dies with it.
+        #[cfg(target_os = "linux")]
+        // SAFETY: prctl is async-signal-safe; nothing else runs between fork and exec.
+        unsafe {
+            cmd.pre_exec(
+                || match libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) {
+                    0 => Ok(()),
+                    _ => Err(std::io::Error::last_os_error()),
+                },
+            );
+        }
         let started = Instant::now();
         let mut child = cmd.spawn().unwrap_or_else(|e| panic!("{cmd:?}: {e}"));
         let group = Group(child.id() as i32);
