@@ -41,7 +41,7 @@ fn smoke(name: &str) -> Option<Smoke> {
         fragment(".litellm.toml")
     );
     std::fs::write(dirs.home.join("litellm.toml"), litellm).unwrap();
-    let proxy = via_litellm().then(|| shared_proxy("mock-model,smoke-freeform"));
+    let proxy = via_litellm().then(|| shared_proxy("mock-model,smoke-freeform,mock-backup"));
     let port = proxy.as_ref().map_or(0, |(p, _)| p.backend_port);
     let scenario = Scenario::from_file(dir.join(format!("{name}.json"))).unwrap();
     let mock = Mock::start(scenario, port, Some(dirs.path("requests.jsonl")));
@@ -700,4 +700,131 @@ fn every_smoke_script_has_a_test() {
         let test = format!("fn smoke_{}()", stem.replace('-', "_"));
         check(stem == "catalog" || source.contains(&test), &name);
     }
+}
+
+#[test]
+fn smoke_11c_live_cut_new_answer() {
+    let s = or_skip!(smoke("11c-live-cut-new-answer"));
+    let run = s.exec(&["Say the answer."]);
+    run.assert_success();
+    // One coherent answer: the retry's, never glued to the cut one.
+    assert_eq!(
+        run.stdout.trim(),
+        "Recovered after cut stream. The answer is 42."
+    );
+    let bodies = s.bodies();
+    assert_eq!(
+        bodies.len(),
+        2,
+        "the cut answer and its retry, no continuation request"
+    );
+    for body in &bodies {
+        lacks(&body.to_string(), &["Your previous answer was cut off"]);
+    }
+    let tele = s.tele();
+    let interrupted: u64 = tele
+        .iter()
+        .map(|t| t["interrupted_answers"].as_u64().unwrap_or(0))
+        .sum();
+    assert_eq!(interrupted, 1, "telemetry counts the interrupted answer");
+}
+
+#[test]
+fn smoke_14a_continuation_nudge() {
+    let s = or_skip!(smoke("14a-continuation-nudge"));
+    let run = s.exec_write("Create step1.txt and step2.txt.");
+    run.assert_success();
+    check(
+        s.is_file("step2.txt"),
+        "the promised call ran after the nudge",
+    );
+    assert_eq!(run.stdout.trim(), "Both files exist now.");
+    let bodies = s.bodies();
+    assert_eq!(bodies.len(), 4, "call, promise, nudge, end");
+    let nudge = "made no tool call";
+    let last = s.messages(2).last().cloned().unwrap();
+    assert_eq!(last["role"], "user", "the 3rd request ends with the nudge");
+    has(&text(&last["content"]), &[nudge]);
+    lacks(&format!("{}{}", run.stdout, run.stderr), &[nudge]);
+    lacks(&bodies[3].to_string(), &[nudge]);
+    let tele = s.tele();
+    let nudges: u64 = tele.iter().map(|t| t["nudges"].as_u64().unwrap_or(0)).sum();
+    assert_eq!(nudges, 1, "telemetry counts the nudge");
+    check(
+        !tele.iter().any(|t| t["nudge_unanswered"] == true),
+        "the nudge was answered",
+    );
+    let diagnoses = each(&tele, "/diagnosis").to_string();
+    has(&diagnoses, &["1 nudge after an answer that promised"]);
+    has(&run.stderr, &["1 nudge"]);
+}
+
+#[test]
+fn smoke_14b_loop_guard_note() {
+    let s = or_skip!(smoke("14b-loop-guard-note"));
+    let run = s.exec_write("Show me missing-file.txt.");
+    run.assert_success();
+    check(
+        s.is_file("changed.txt"),
+        "the model changed approach after the note",
+    );
+    let answer = "The file is missing, so I wrote changed.txt instead.";
+    assert_eq!(run.stdout.trim(), answer);
+    let bodies = s.bodies();
+    let noted: Vec<bool> = bodies
+        .iter()
+        .map(|b| b.to_string().contains("has failed 3 times in a row"))
+        .collect();
+    assert_eq!(
+        noted,
+        [false, false, false, true, false],
+        "only the 4th carries the note"
+    );
+    let last = s.messages(3).last().cloned().unwrap();
+    assert_eq!(last["role"], "user");
+    has(&text(&last["content"]), &["Change your approach"]);
+    lacks(&run.stdout, &["has failed 3 times"]);
+    let tele = s.tele();
+    let guards: Vec<&Value> = tele
+        .iter()
+        .map(|t| &t["loop_guard"])
+        .filter(|g| !g.is_null())
+        .collect();
+    assert_eq!(guards.len(), 1);
+    let guard = pick(guards[0], &["/action", "/count", "/failing"]);
+    assert_eq!(guard, json!(["note", 3, true]));
+    let diagnoses = each(&tele, "/diagnosis").to_string();
+    has(
+        &diagnoses,
+        &["loop guard note sent: exec_command failed 3 times"],
+    );
+    has(&run.stderr, &["loop guard: 1 note, 0 stops"]);
+}
+
+#[test]
+fn smoke_14c_fallback_503() {
+    let s = or_skip!(smoke("14c-fallback-503"));
+    let run = s.exec_write("Write backup.txt.");
+    run.assert_success();
+    assert_eq!(run.stdout.trim(), "Served by the backup model.");
+    check(s.is_file("backup.txt"), "the fallback's call ran");
+    // The primary is not asked again during its cool-down.
+    let models = each(&s.bodies(), "/model");
+    let want = ["mock-model"; 4].iter().chain(&["mock-backup"; 2]).copied();
+    assert_eq!(models, json!(want.collect::<Vec<_>>()));
+    let notice = "codex-litellm: mock-backup answered instead of mock-model (mock-model: \
+                  overloaded (HTTP 503)); mock-model is tried again after 60s";
+    has(&run.stderr, &[notice]);
+    let tele = s.tele();
+    assert_eq!(
+        each(&tele, "/fallback/reason"),
+        json!(["overloaded", "cooling_down"])
+    );
+    assert_eq!(each(&tele, "/model"), json!(["mock-backup", "mock-backup"]));
+    let diagnosis = text(&tele[0]["diagnosis"]);
+    has(
+        &diagnosis,
+        &["answered by mock-backup instead of mock-model: overloaded (HTTP 503)"],
+    );
+    has(&run.stderr, &["2 answers as fallback"]);
 }

@@ -58,6 +58,10 @@ pub struct ExchangeRecord {
     pub events: BTreeMap<String, u64>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub recovered_tool_calls: Vec<RecoveredCallRecord>,
+    /// Live mode: shown text ended as a message marked interrupted, because the retried
+    /// answer did not continue it.
+    #[serde(skip_serializing_if = "codex_litellm_bridge::request::is_zero")]
+    pub interrupted_answers: u64,
     /// Continuation guard: nudges sent after an answer that promised an action.
     #[serde(skip_serializing_if = "is_zero_u32")]
     pub nudges: u32,
@@ -351,6 +355,7 @@ impl ExchangeRecord {
                     syntax: c.syntax.to_string(),
                 })
                 .collect(),
+            interrupted_answers: report.interrupted_answers,
             nudges: report.nudges,
             nudge_unanswered: report.nudge_unanswered,
             loop_guard: report.loop_guard.as_ref().map(|g| LoopGuardRecord {
