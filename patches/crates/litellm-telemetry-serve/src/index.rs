@@ -338,6 +338,12 @@ impl Index {
     /// Looks at the folder again: new, grown and removed files, sessions that stopped being
     /// live. Grown files are read from where the last look stopped.
     pub fn poll(&mut self) -> Result<Vec<Change>, String> {
+        // No folder yet (the dashboard opened before the first session): an empty list, and
+        // whatever appears later is new, so its records are pushed live.
+        if !self.dir.exists() {
+            self.polled = true;
+            return Ok(Vec::new());
+        }
         let files = list_files(&self.dir)?;
         let now = now_ms();
         let first = !self.polled;

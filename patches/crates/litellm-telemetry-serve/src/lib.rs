@@ -178,14 +178,22 @@ fn serve(
     out: &mut dyn Write,
 ) -> Result<(), (i32, String)> {
     check_bind(&addr, token.as_deref()).map_err(|m| (2, m))?;
-    if !dir.is_dir() {
+    if dir.exists() && !dir.is_dir() {
         return Err((
             1,
             format!(
-                "no telemetry folder at {} (nothing recorded yet, telemetry is off, or it is written elsewhere: try --dir)",
+                "{} is not a folder: pass the telemetry folder with --dir",
                 dir.display()
             ),
         ));
+    }
+    if !dir.exists() {
+        // Opened before the first session: wait for it rather than make the user restart.
+        let _ = writeln!(
+            out,
+            "no telemetry folder at {} yet: sessions appear on the page as they are recorded (if telemetry is off or written elsewhere, see --dir)",
+            dir.display()
+        );
     }
     let has_token = token.is_some();
     let shared = server::Shared::new(dir.clone(), token);

@@ -557,3 +557,25 @@ async fn what_the_writer_writes_shows_live_with_its_diagnosis() {
         "{request}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_folder_created_after_the_start_is_picked_up_live() {
+    let parent = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let dir = parent.path().join("log/litellm");
+    let dash = Dashboard::start(dir.clone(), None).await;
+    let list = dash.json("/api/sessions").await;
+    assert_eq!(
+        (&list["sessions"], &list["error"]),
+        (&json!([]), &json!(null))
+    );
+    let mut events = reqwest::get(dash.url("/api/events"))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let mut buffer = String::new();
+    std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{e}"));
+    write_lines(&dir.join(SESSION_FILE), &session_records()[..1]);
+    let seen = next_events(&mut events, &mut buffer, |e| e["kind"] == json!("request")).await;
+    assert_eq!(seen[seen.len() - 1]["session"], json!(SESSION_FILE));
+    let list = dash.json("/api/sessions").await;
+    assert_eq!(list["sessions"][0]["requests"], json!(1));
+}
