@@ -38,6 +38,7 @@ use futures::StreamExt;
 use http::HeaderMap;
 use serde_json::Value;
 use serde_json::json;
+use std::io::Write;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -55,10 +56,16 @@ struct Server {
 /// `None` (and one line saying so) when no server was started for these tests.
 fn server() -> Option<Server> {
     let Ok(url) = std::env::var("CODEX_LITELLM_REAL_MODEL_URL") else {
-        eprintln!(
-            "skipped: CODEX_LITELLM_REAL_MODEL_URL is not set (run through `scripts/real-model.sh run -- \
-             cargo test -p codex-litellm-bridge-loopback-tests --test real_model -- --test-threads=1`)"
-        );
+        // Once, and past the test harness's capture (which hides a passing test's output).
+        static SAID: std::sync::Once = std::sync::Once::new();
+        SAID.call_once(|| {
+            let _ = writeln!(
+                std::io::stderr(),
+                "real_model: skipped, CODEX_LITELLM_REAL_MODEL_URL is not set (run through \
+                 `scripts/real-model.sh run -- cargo test -p codex-litellm-bridge-loopback-tests \
+                 --test real_model -- --test-threads=1`)"
+            );
+        });
         return None;
     };
     let var = |name: &str| std::env::var(name).unwrap_or_else(|_| panic!("{name} is not set"));
