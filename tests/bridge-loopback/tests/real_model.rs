@@ -142,8 +142,9 @@ impl Exchange {
                 (
                     item["call_id"].as_str().unwrap().to_string(),
                     item["name"].as_str().unwrap().to_string(),
-                    serde_json::from_str(arguments)
-                        .unwrap_or_else(|e| panic!("arguments that do not parse {arguments:?}: {e}")),
+                    serde_json::from_str(arguments).unwrap_or_else(|e| {
+                        panic!("arguments that do not parse {arguments:?}: {e}")
+                    }),
                 )
             })
             .collect()
@@ -256,7 +257,10 @@ async fn streamed_text_arrives_with_a_real_finish_reason() {
     let x = h.run(body).await;
     x.assert_real_finish();
     assert_eq!(x.fault_kinds(), ["ok"], "{:?}", x.report);
-    assert!(x.report.attempts[0].done_marker, "the stream ends with [DONE]");
+    assert!(
+        x.report.attempts[0].done_marker,
+        "the stream ends with [DONE]"
+    );
     assert!(
         !x.text().trim().is_empty() || !x.calls().is_empty(),
         "an answer came: {:?}",
@@ -268,7 +272,10 @@ async fn streamed_text_arrives_with_a_real_finish_reason() {
         .iter()
         .filter(|e| e["type"] == "response.output_text.delta")
         .count();
-    assert!(deltas > 1 || x.text().chars().count() <= 1, "{deltas} deltas");
+    assert!(
+        deltas > 1 || x.text().chars().count() <= 1,
+        "{deltas} deltas"
+    );
 }
 
 /// Today's behaviour, pinned: the server sends no usage on a streamed answer, and the bridge
@@ -287,7 +294,9 @@ async fn streamed_answer_without_usage_reaches_codex_without_counts() {
     );
     assert_eq!(x.report.usage, None, "the server sent usage after all");
     assert!(
-        x.terminal()["response"].get("usage").is_none_or(Value::is_null),
+        x.terminal()["response"]
+            .get("usage")
+            .is_none_or(Value::is_null),
         "{}",
         x.terminal()
     );
@@ -391,11 +400,7 @@ async fn forced_tool_call_round_trips_with_its_result() {
     assert_eq!(roles, ["system", "user", "assistant", "tool"]);
     assert_eq!(messages[2]["tool_calls"][0]["id"], call_id.as_str());
     assert_eq!(messages[3]["tool_call_id"], call_id.as_str());
-    assert!(
-        messages[3]["content"]
-            .to_string()
-            .contains("Cargo.toml")
-    );
+    assert!(messages[3]["content"].to_string().contains("Cargo.toml"));
 }
 
 /// Codex always asks with `tool_choice: "auto"` and streams. With chatml-function-calling
@@ -409,7 +414,11 @@ async fn streamed_auto_tool_choice_on_function_calling_format_is_diagnosed() {
     let h = harness(server, options());
     let tools_model = h.server.tools_model.clone();
     let x = h
-        .run(codex_body(&tools_model, vec![user("Say hello.")], json!("auto")))
+        .run(codex_body(
+            &tools_model,
+            vec![user("Say hello.")],
+            json!("auto"),
+        ))
         .await;
     let (_, message) = x.failure();
     assert!(
@@ -435,7 +444,11 @@ async fn streamed_auto_tool_choice_on_function_calling_format_fails_today() {
     let h = harness(server, options());
     let tools_model = h.server.tools_model.clone();
     let x = h
-        .run(codex_body(&tools_model, vec![user("Say hello.")], json!("auto")))
+        .run(codex_body(
+            &tools_model,
+            vec![user("Say hello.")],
+            json!("auto"),
+        ))
         .await;
     let (code, message) = x.failure();
     eprintln!(
@@ -471,7 +484,11 @@ async fn auto_tool_choice_on_function_calling_format_answers_without_streaming()
     );
     let tools_model = h.server.tools_model.clone();
     let x = h
-        .run(codex_body(&tools_model, vec![user("Say hello.")], json!("auto")))
+        .run(codex_body(
+            &tools_model,
+            vec![user("Say hello.")],
+            json!("auto"),
+        ))
         .await;
     assert!(
         x.report.attempts.iter().all(|a| a.status == Some(200)),
@@ -581,7 +598,9 @@ async fn client_cut_then_reconnect() {
         vec![user("Write a long story about a robot.")],
         json!("auto"),
     );
-    let BridgeReply::Stream { body: mut stream, .. } = h.bridge.respond(h.request(body)).await
+    let BridgeReply::Stream {
+        body: mut stream, ..
+    } = h.bridge.respond(h.request(body)).await
     else {
         panic!("expected a stream")
     };
