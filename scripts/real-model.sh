@@ -38,7 +38,7 @@
 #   CODEX_LITELLM_REAL_MODEL_TOOLS        smollm2-function-calling
 #   CODEX_LITELLM_REAL_MODEL_CONTEXT      the context window in tokens (--n-ctx)
 #   CODEX_LITELLM_REAL_MODEL_CHAT_FORMAT  FORMAT, or "gguf-template"
-#   CODEX_LITELLM_REAL_MODEL_SERVER       llama-cpp-python VERSION
+#   CODEX_LITELLM_REAL_MODEL_SERVER       llama-cpp-python==VERSION
 #
 # Options:
 #   --dir DIR            where the config, the log (server.log) and the pid file go
@@ -230,7 +230,7 @@ cmd_start() {
     printf 'CODEX_LITELLM_REAL_MODEL_TOOLS=%s\n' "$TOOLS_MODEL"
     printf 'CODEX_LITELLM_REAL_MODEL_CONTEXT=%s\n' "$n_ctx"
     printf 'CODEX_LITELLM_REAL_MODEL_CHAT_FORMAT=%s\n' "${chat_format:-gguf-template}"
-    printf 'CODEX_LITELLM_REAL_MODEL_SERVER=%s\n' "llama-cpp-python $LLAMA_CPP_PYTHON_VERSION"
+    printf 'CODEX_LITELLM_REAL_MODEL_SERVER=%s\n' "llama-cpp-python==$LLAMA_CPP_PYTHON_VERSION"
   } >"$dir/env"
   cat "$dir/env"
 }

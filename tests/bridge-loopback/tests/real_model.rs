@@ -78,10 +78,14 @@ fn server() -> Option<Server> {
 }
 
 /// Short retries (the server is on loopback), a bounded answer (the model is slow on one
-/// CPU thread and may ramble), and an idle timeout well above a long prefill.
+/// CPU thread and may ramble), an idle timeout well above a long prefill, and greedy
+/// decoding so each test gets the same kind of answer (text or a call) every run.
 fn options() -> BridgeOptions {
+    let mut extra_body = serde_json::Map::new();
+    extra_body.insert("temperature".into(), json!(0));
     BridgeOptions {
         max_output_tokens: Some(48),
+        extra_body,
         retry_base_delay_ms: 10,
         retry_max_delay_ms: 50,
         idle_timeout_secs: Some(120),
@@ -341,11 +345,11 @@ async fn non_streamed_answer_carries_the_servers_usage() {
     assert!(usage["output_tokens"].as_u64().is_some(), "{usage}");
 }
 
-/// A tool call the server produces (chatml-function-calling answers a `tool_choice` that
-/// names a function with that function's call, arguments under its schema's grammar),
-/// streamed; then its result goes back in the next request and the turn ends.
+/// A tool call the server produces: chatml-function-calling answers a `tool_choice` that
+/// names a function with that function's call (arguments under its schema's grammar),
+/// streamed; the bridge hands Codex the whole call.
 #[tokio::test(flavor = "multi_thread")]
-async fn forced_tool_call_round_trips_with_its_result() {
+async fn forced_tool_call_arrives_whole() {
     let Some(server) = server() else { return };
     let h = harness(
         server,
@@ -355,7 +359,7 @@ async fn forced_tool_call_round_trips_with_its_result() {
         },
     );
     let tools_model = h.server.tools_model.clone();
-    let first = h
+    let x = h
         .run(codex_body(
             &tools_model,
             vec![user("List the files in the current directory.")],
@@ -363,44 +367,90 @@ async fn forced_tool_call_round_trips_with_its_result() {
         ))
         .await;
     assert_eq!(
-        first.report.request_body["tool_choice"],
+        x.report.request_body["tool_choice"],
         json!({"type": "function", "function": {"name": "shell"}})
     );
-    first.assert_real_finish();
-    let calls = first.calls();
-    assert_eq!(calls.len(), 1, "one call: {:?}", first.events);
-    let (call_id, name, arguments) = calls[0].clone();
+    x.assert_real_finish();
+    assert_eq!(x.fault_kinds(), ["ok"]);
+    let calls = x.calls();
+    assert_eq!(calls.len(), 1, "one call: {:?}", x.events);
+    let (call_id, name, arguments) = &calls[0];
     assert_eq!(name, "shell");
     assert!(!call_id.is_empty());
     assert!(
         arguments["command"].is_array(),
         "arguments under the schema: {arguments}"
     );
+}
 
-    // The round trip: Codex ran it and sends the call and its output back. The model's own
-    // template answers (Codex asks with "auto", which this format cannot stream).
+/// The round trip: Codex ran the call and sends it back with its output; the server
+/// answers. llama-cpp-python 0.3.36 refuses an assistant message whose `content` is null
+/// (HTTP 500, a pydantic validation error) and one without `content` (HTTP 500 from the
+/// chat template); it takes `content: ""`. The bridge sends null today, and retries the
+/// 500 until its attempts run out.
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "the bridge sends the assistant tool_calls message with content: null, which llama-cpp-python answers with HTTP 500 (retried 4 times); it takes content: \"\""]
+async fn tool_result_round_trip_completes() {
+    let Some(server) = server() else { return };
+    let h = harness(server, options());
     let model = h.server.model.clone();
-    let second = h
+    let arguments = json!({"command": ["ls"]}).to_string();
+    let x = h
         .run(codex_body(
             &model,
             vec![
                 user("List the files in the current directory."),
-                json!({"type": "function_call", "call_id": call_id, "name": name, "arguments": arguments.to_string()}),
-                json!({"type": "function_call_output", "call_id": call_id, "output": "Cargo.toml\nREADME.md\nsrc"}),
+                json!({"type": "function_call", "call_id": "call_ls", "name": "shell", "arguments": arguments}),
+                json!({"type": "function_call_output", "call_id": "call_ls", "output": "Cargo.toml\nREADME.md\nsrc"}),
             ],
             json!("auto"),
         ))
         .await;
-    second.assert_real_finish();
-    let messages = second.report.request_body["messages"].as_array().unwrap();
+    x.assert_real_finish();
+    assert_eq!(x.fault_kinds(), ["ok"]);
+    let messages = x.report.request_body["messages"].as_array().unwrap();
     let roles: Vec<&str> = messages
         .iter()
         .map(|m| m["role"].as_str().unwrap())
         .collect();
     assert_eq!(roles, ["system", "user", "assistant", "tool"]);
-    assert_eq!(messages[2]["tool_calls"][0]["id"], call_id.as_str());
-    assert_eq!(messages[3]["tool_call_id"], call_id.as_str());
-    assert!(messages[3]["content"].to_string().contains("Cargo.toml"));
+    assert_eq!(messages[2]["tool_calls"][0]["id"], "call_ls");
+    assert_eq!(messages[3]["tool_call_id"], "call_ls");
+}
+
+/// Today's round trip, pinned (replace with the test above once fixed): every attempt is
+/// answered 500 with the validation error, which the bridge retries as a server error.
+#[tokio::test(flavor = "multi_thread")]
+async fn tool_result_round_trip_fails_today_on_the_null_content() {
+    let Some(server) = server() else { return };
+    let h = harness(server, options());
+    let model = h.server.model.clone();
+    let arguments = json!({"command": ["ls"]}).to_string();
+    let x = h
+        .run(codex_body(
+            &model,
+            vec![
+                user("List the files in the current directory."),
+                json!({"type": "function_call", "call_id": "call_ls", "name": "shell", "arguments": arguments}),
+                json!({"type": "function_call_output", "call_id": "call_ls", "output": "Cargo.toml"}),
+            ],
+            json!("auto"),
+        ))
+        .await;
+    let messages = x.report.request_body["messages"].as_array().unwrap();
+    assert_eq!(
+        messages[2]["content"],
+        Value::Null,
+        "the bridge changed: {}",
+        messages[2]
+    );
+    let (_, message) = x.failure();
+    assert!(message.contains("HTTP 500"), "{message}");
+    assert!(
+        x.report.attempts.iter().all(|a| a.status == Some(500)),
+        "{:?}",
+        x.fault_kinds()
+    );
 }
 
 /// Codex always asks with `tool_choice: "auto"` and streams. With chatml-function-calling
@@ -408,7 +458,7 @@ async fn forced_tool_call_round_trips_with_its_result() {
 /// not supported" in its log). The right answer: one failed attempt, not a retry loop, and
 /// an error that says what happened and the fix (`stream = false` for this provider).
 #[tokio::test(flavor = "multi_thread")]
-#[ignore = "the bridge retries an empty 200 body and ends with \"empty answer ... try another model\"; it should diagnose the server's no-bytes answer and name stream = false"]
+#[ignore = "the bridge retries an empty 200 body 4 times as a cut (\"cut off at byte 0 ... (empty body)\"); it should diagnose the server's no-bytes answer and name stream = false"]
 async fn streamed_auto_tool_choice_on_function_calling_format_is_diagnosed() {
     let Some(server) = server() else { return };
     let h = harness(server, options());
@@ -416,7 +466,7 @@ async fn streamed_auto_tool_choice_on_function_calling_format_is_diagnosed() {
     let x = h
         .run(codex_body(
             &tools_model,
-            vec![user("Say hello.")],
+            vec![user("Run ls.")],
             json!("auto"),
         ))
         .await;
@@ -446,7 +496,7 @@ async fn streamed_auto_tool_choice_on_function_calling_format_fails_today() {
     let x = h
         .run(codex_body(
             &tools_model,
-            vec![user("Say hello.")],
+            vec![user("Run ls.")],
             json!("auto"),
         ))
         .await;
@@ -470,7 +520,8 @@ async fn streamed_auto_tool_choice_on_function_calling_format_fails_today() {
     );
 }
 
-/// The same request without streaming works on this server.
+/// The same request without streaming works on this server: the model's own choice of
+/// the tool arrives as a call.
 #[tokio::test(flavor = "multi_thread")]
 async fn auto_tool_choice_on_function_calling_format_answers_without_streaming() {
     let Some(server) = server() else { return };
@@ -486,20 +537,15 @@ async fn auto_tool_choice_on_function_calling_format_answers_without_streaming()
     let x = h
         .run(codex_body(
             &tools_model,
-            vec![user("Say hello.")],
+            vec![user("Run ls.")],
             json!("auto"),
         ))
         .await;
-    assert!(
-        x.report.attempts.iter().all(|a| a.status == Some(200)),
-        "{:?}",
-        x.report.attempts
-    );
-    assert!(
-        x.report.attempts.iter().any(|a| a.bytes > 0),
-        "the server answered non-streamed: {:?}",
-        x.report.attempts
-    );
+    x.assert_real_finish();
+    assert_eq!(x.fault_kinds(), ["ok"]);
+    let calls = x.calls();
+    assert_eq!(calls.len(), 1, "the model chose the tool: {:?}", x.events);
+    assert_eq!(calls[0].1, "shell");
 }
 
 /// What discovery learns from this server: its two model names, and no context window
@@ -564,9 +610,9 @@ async fn prompt_over_the_window_gives_the_context_error_without_streaming() {
 
 /// The same prompt streamed: the server answers 200 and no bytes. The right answer is the
 /// same context error (e.g. from one non-streamed retry, which gets the 400), not a retry
-/// loop that ends in "empty answer".
+/// loop that ends in "cut off at byte 0".
 #[tokio::test(flavor = "multi_thread")]
-#[ignore = "a streamed prompt over the window gets 200 and no bytes from llama-cpp-python; the bridge retries it and ends with \"empty answer\" instead of the context error"]
+#[ignore = "a streamed prompt over the window gets 200 and no bytes from llama-cpp-python; the bridge retries it 4 times as a cut (\"cut off at byte 0 ... (empty body)\") instead of giving the context error"]
 async fn prompt_over_the_window_gives_the_context_error_when_streamed() {
     let Some(server) = server() else { return };
     let h = harness(server, options());
