@@ -74,25 +74,31 @@ async fn raw(url: &str, model: &str, nonce: &str) -> Timing {
         .bytes_stream();
     let mut first = None;
     let mut bytes = Vec::new();
+    let mut pieces = 0;
+    let mut done = false;
     while let Some(chunk) = stream.next().await {
         bytes.extend_from_slice(&chunk.unwrap());
-        if first.is_none() && String::from_utf8_lossy(&bytes).contains("\"content\":\"") {
-            first = Some(started.elapsed());
+        // Whole SSE events only; the rest waits for the next network chunk.
+        while let Some(end) = bytes.windows(2).position(|w| w == b"\n\n") {
+            let event: Vec<u8> = bytes.drain(..end + 2).collect();
+            let event = String::from_utf8_lossy(&event);
+            let Some(data) = event.trim().strip_prefix("data: ") else {
+                continue;
+            };
+            done |= data == "[DONE]";
+            let has_text = serde_json::from_str::<Value>(data).is_ok_and(|chunk| {
+                chunk["choices"][0]["delta"]["content"]
+                    .as_str()
+                    .is_some_and(|c| !c.is_empty())
+            });
+            if has_text {
+                pieces += 1;
+                first.get_or_insert_with(|| started.elapsed());
+            }
         }
     }
     let total = started.elapsed();
-    let text = String::from_utf8_lossy(&bytes);
-    assert!(text.contains("[DONE]"), "a whole stream: {text}");
-    let pieces = text
-        .split("\n\n")
-        .filter_map(|block| block.strip_prefix("data: "))
-        .filter_map(|data| serde_json::from_str::<Value>(data).ok())
-        .filter(|chunk| {
-            chunk["choices"][0]["delta"]["content"]
-                .as_str()
-                .is_some_and(|c| !c.is_empty())
-        })
-        .count();
+    assert!(done, "a whole stream");
     Timing {
         first: first.expect("the server streamed text"),
         total,
