@@ -506,12 +506,15 @@ async fn streamed_auto_tool_choice_on_function_calling_format_fails_today() {
         x.report.attempts.len(),
         x.fault_kinds()
     );
+    // The server drops the connection after such an answer now and then, so a retry on
+    // the pooled connection may fail to connect instead: no attempt got a byte either way.
+    assert_eq!(x.report.attempts[0].status, Some(200));
     assert!(
         x.report
             .attempts
             .iter()
-            .all(|a| a.status == Some(200) && a.bytes == 0),
-        "every attempt got 200 and no bytes: {:?}",
+            .all(|a| a.bytes == 0 && matches!(a.status, Some(200) | None)),
+        "every attempt got 200 and no bytes (or no connection): {:?}",
         x.report.attempts
     );
     assert_eq!(
