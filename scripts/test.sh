@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Usage: scripts/test.sh [--no-cargo] [--no-litellm] [--filter REGEX]
+# Usage: scripts/test.sh [--no-cargo] [--no-litellm] [--no-real-model] [--no-browser] [--filter REGEX]
 #
 # The project's test command. Runs, and sums up at the end:
 #   1. shellcheck on every shell script (build.sh, scripts/, .ci/run, tests/scripts/)
@@ -11,26 +11,31 @@
 #   6. cargo clippy --workspace --all-targets --locked -- -D warnings
 #   7. the bridge's loopback tests again through a real LiteLLM proxy
 #      (tests/bridge-loopback/tests/via_litellm.rs, under scripts/litellm-proxy.sh run)
-#   8. the telemetry dashboard in headless Chromium (scripts/dashboard-browser-test.sh;
+#   8. the bridge against a real model server, llama-cpp-python serving SmolLM2-135M
+#      (tests/bridge-loopback/tests/real_model.rs, under scripts/real-model.sh run)
+#   9. the telemetry dashboard in headless Chromium (scripts/dashboard-browser-test.sh;
 #      installs Debian's chromium + chromium-driver and Selenium when missing)
-# Missing tools (shellcheck, bats, actionlint, the LiteLLM proxy) are installed first by
-# scripts/install-test-tools.sh.
+# Missing tools (shellcheck, bats, actionlint, the LiteLLM proxy, the model server) are
+# installed first by scripts/install-test-tools.sh (the model server builds llama.cpp:
+# about 18 minutes on 2 cores the first time, then reused from work/real-model).
 # Every stage runs even if an earlier one failed; the exit status is non-zero if any did.
 #
-#   --no-cargo       skip stages 5 to 8
+#   --no-cargo       skip stages 5 to 9
 #   --no-litellm     skip stage 7
-#   --no-browser     skip stage 8
+#   --no-real-model  skip stage 8
+#   --no-browser     skip stage 9
 #   --filter REGEX   only the script tests whose name matches (bats --filter)
 #   -h, --help       this text
 set -euo pipefail
 # shellcheck source=scripts/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-cargo=1 litellm=1 browser=1 filter=()
+cargo=1 litellm=1 real_model=1 browser=1 filter=()
 while (($#)); do
   case $1 in
     --no-cargo) cargo=''; shift ;;
     --no-litellm) litellm=''; shift ;;
+    --no-real-model) real_model=''; shift ;;
     --no-browser) browser=''; shift ;;
     --filter) filter=(--filter "${2:?--filter needs a value}"); shift 2 ;;
     -h | --help) usage_from_header "$0"; exit 0 ;;
@@ -131,6 +136,19 @@ if [[ -n $cargo ]]; then
     ((rc == 0 && ok == 0)) && bad=1   # ran no test: the stage proves nothing
     passed=$((passed + ok)) failed=$((failed + bad))
     stage "via LiteLLM" "$ok passed, $bad failed ($((SECONDS - start))s)"
+  fi
+
+  if [[ -n $real_model ]]; then
+    step "bridge against a real model server (scripts/real-model.sh run)"
+    start=$SECONDS
+    if "$CL_SCRIPTS/real-model.sh" run -- cargo test --locked --workspace \
+      --test real_model -- --test-threads=1 2>&1 | tee "$log/real-model"; then rc=0; else rc=1; fi
+    read -r ok bad ignored < <(awk '/^test result: / { p += $4; f += $6; i += $8 } END { print p + 0, f + 0, i + 0 }' "$log/real-model")
+    ((rc == 0 || bad > 0)) || bad=1   # the install, the server or the build failed before any test ran
+    ((rc == 0 && ok == 0)) && bad=1   # ran no test: the stage proves nothing
+    grep -q '^real_model: skipped' "$log/real-model" && bad=$((bad + 1))   # no server reached the tests
+    passed=$((passed + ok)) failed=$((failed + bad))
+    stage "real model" "$ok passed, $bad failed, $ignored ignored (known gaps) ($((SECONDS - start))s)"
   fi
 
   if [[ -n $browser ]]; then
