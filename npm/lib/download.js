@@ -247,9 +247,18 @@ async function saveBody({ res, url }, dest, opts) {
       `download of ${redact(url)} was cut short: got ${bytes} of ${expected === null ? 'an unknown number of' : expected} bytes`,
       { retryable: true },
     );
+  const file = fs.createWriteStream(dest);
   try {
-    await pipeline(res, counter, fs.createWriteStream(dest));
+    await pipeline(res, counter, file);
   } catch (err) {
+    // A destroyed file stream may still be opening or closing `dest`: wait for it (bounded),
+    // so the caller can remove the folder (ENOTEMPTY otherwise, seen under load).
+    if (!file.closed) {
+      await new Promise((resolve) => {
+        const timer = setTimeout(resolve, 5000);
+        file.once('close', () => { clearTimeout(timer); resolve(); });
+      });
+    }
     if (err instanceof DownloadError) throw err;
     if (err.path) throw new DownloadError(`could not write ${err.path}: ${err.message}`);
     throw cutShort();
