@@ -34,12 +34,14 @@ impl Dashboard {
             .stderr(Stdio::null())
             .spawn()
             .unwrap();
-        let mut first = String::new();
-        let out = child.stdout.take().unwrap();
-        std::io::BufReader::new(out).read_line(&mut first).unwrap();
-        // "telemetry dashboard for DIR: http://127.0.0.1:PORT/ (read-only; ...)"
-        let at = first.find("http://127.0.0.1:").expect(&first) + "http://".len();
-        let addr = first[at..].split('/').next().unwrap().to_string();
+        // "telemetry dashboard for DIR: http://127.0.0.1:PORT/ (read-only; ...)", after a
+        // note that the folder does not exist yet.
+        let out = std::io::BufReader::new(child.stdout.take().unwrap());
+        let mut lines = out.lines().map_while(Result::ok);
+        let line = lines.find(|l| l.contains("http://127.0.0.1:"));
+        let line = line.expect("the dashboard prints its address");
+        let at = line.find("http://").unwrap() + "http://".len();
+        let addr = line[at..].split('/').next().unwrap().to_string();
         Dashboard { child, addr }
     }
 
@@ -129,7 +131,20 @@ fn dashboard_shows_a_tool_turn_and_a_failing_turn_live() {
     let run = cmd.args(args).args(["Say hello"]).timeout_secs(60).run();
     check(run.failed_visibly(), "the refused turn fails visibly");
 
-    let sessions = dashboard.get("/api/sessions")["sessions"].clone();
+    // The index looks at the folder every 250 ms and counts new files in between.
+    let counted = |list: &Value| {
+        let all = list["sessions"].as_array().cloned().unwrap_or_default();
+        all.len() == 2 && all.iter().all(|s| s["indexed"] == true)
+    };
+    let mut list = dashboard.get("/api/sessions");
+    for _ in 0..50 {
+        if counted(&list) {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+        list = dashboard.get("/api/sessions");
+    }
+    let sessions = list["sessions"].clone();
     let sessions = sessions.as_array().unwrap();
     assert_eq!(sessions.len(), 2, "both sessions, newest first");
     let ptrs = ["/turns", "/requests", "/errors", "/models"];
