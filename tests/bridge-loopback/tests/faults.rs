@@ -863,3 +863,55 @@ async fn empty_arguments_every_time_end_the_turn_with_a_clear_error_not_a_broken
     );
     assert_eq!(fault_kinds(&report), ["stream_cut"; 3]);
 }
+
+/// A streamed request answered HTTP 200 with no bytes at all (llama-cpp-python with
+/// `chatml-function-calling` and `tool_choice: "auto"`): one retry without streaming,
+/// inside the same attempt budget, gets the answer; no retry loop of empty bodies.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_empty_streamed_200_is_retried_once_without_streaming() {
+    let empty = || Response::empty(200).when_body_contains("\"stream\":true");
+    let answer = Response::tool_call("call_ls", "shell", json!({"command": ["ls"]}))
+        .when_body_contains("\"stream\":false");
+    for mode in [BridgeMode::Buffered, BridgeMode::Live] {
+        let options = BridgeOptions {
+            mode,
+            ..fast_options()
+        };
+        let h = harness(vec![empty(), empty(), empty(), answer.clone()], options).await;
+        let (events, report, _) = h.run().await;
+        let events = events.unwrap();
+        assert_eq!(terminal(&events)["type"], "response.completed", "{mode:?}");
+        assert_eq!(
+            call_arguments(&events),
+            [r#"{"command":["ls"]}"#],
+            "{mode:?}"
+        );
+        assert_eq!(fault_kinds(&report), ["stream_cut", "ok"], "{mode:?}");
+        assert!(report.stream_fallback, "{mode:?}");
+        let notices = h.reports.1.lock().unwrap().clone();
+        assert!(
+            notices.len() == 1 && notices[0].contains("`stream = false`"),
+            "the fix is named: {notices:?}"
+        );
+        let retried = &h.mock.chat_requests()[1].body;
+        assert_eq!(retried["stream"], false);
+        assert!(retried.get("stream_options").is_none(), "{retried}");
+    }
+}
+
+/// The same empty 200 for a streamed prompt over the window: the non-streamed retry gets
+/// the server's 400 `context_length_exceeded`, which becomes Codex's context error.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_empty_streamed_200_over_the_window_gives_the_context_error() {
+    let empty = || Response::empty(200).when_body_contains("\"stream\":true");
+    let too_long = Response::json(json!({"error": {
+        "message": "Requested tokens (12288) exceed context window of 8192",
+        "type": "invalid_request_error", "param": "messages", "code": "context_length_exceeded"}}))
+    .with_status(400)
+    .when_body_contains("\"stream\":false");
+    let h = harness(vec![empty(), empty(), empty(), too_long], fast_options()).await;
+    let (events, report, _) = h.run().await;
+    let (code, message) = failure(&events.unwrap());
+    assert_eq!(code, "context_length_exceeded", "{message}");
+    assert_eq!(fault_kinds(&report), ["stream_cut", "http_status"]);
+}

@@ -67,6 +67,10 @@ pub struct ExchangeReport {
     /// Another model answered instead of the one Codex asked for.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub fallback: Option<FallbackReport>,
+    /// A streamed attempt got a 2xx answer with no bytes, and the bridge asked once more
+    /// without streaming (`stream = false` for this provider avoids the wasted attempt).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub stream_fallback: bool,
     pub outcome: Outcome,
     pub total_ms: u64,
 }

@@ -74,6 +74,9 @@ pub struct ExchangeRecord {
     /// Another model answered: `{from, to, reason, detail}` (`<provider>/<model>`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub fallback: Option<FallbackRecord>,
+    /// A streamed attempt got HTTP 200 with no bytes and was asked again without streaming.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub stream_fallback: bool,
     pub outcome: OutcomeRecord,
     pub total_ms: u64,
     /// One line: why the exchange ended.
@@ -370,6 +373,7 @@ impl ExchangeRecord {
                 reason: f.reason.clone(),
                 detail: f.detail.clone(),
             }),
+            stream_fallback: report.stream_fallback,
             outcome: OutcomeRecord::from_outcome(&report.outcome),
             total_ms: report.total_ms,
             diagnosis: diagnose(report),
