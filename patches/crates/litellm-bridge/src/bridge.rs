@@ -1,6 +1,7 @@
 //! The bridge: a Responses request in, a Responses SSE stream (or an HTTP error) out.
 
 use crate::answer::ChatAnswer;
+use crate::answer::Usage;
 use crate::fault::FailureSignal;
 use crate::fault::Fault;
 use crate::fetch::ChunkSink;
@@ -336,6 +337,10 @@ impl Bridge {
         if truncated {
             mark_truncated(&mut answer, self.options.max_output_tokens);
         }
+        if answer.usage.is_none() {
+            answer.usage = Some(Usage::estimate(&chat.body, &answer, &answer.tool_calls));
+            guard.report.usage_estimated = true;
+        }
         let identity = ResponseIdentity::for_answer(&answer, &chat.summary.model, now_secs());
         let events = simulate(&answer, &chat.tool_map, identity);
         guard.report.record_answer(&answer, &events, recovered);
@@ -612,6 +617,10 @@ impl Bridge {
                 note
             }
         });
+        if answer.usage.is_none() {
+            answer.usage = Some(Usage::estimate(&chat.body, &answer, &calls));
+            report.usage_estimated = true;
+        }
         live.complete(&answer, &calls, note.as_deref());
         answer.tool_calls = calls;
         report.record_answer(&answer, &[], end.recovered);

@@ -48,6 +48,9 @@ pub struct ExchangeReport {
     pub finish_reason: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub usage: Option<Usage>,
+    /// The backend sent no usage; `usage` is the bridge's estimate ([`Usage::estimate`]).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub usage_estimated: bool,
     /// The output-token cap that was in force, when known.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub max_output_tokens: Option<u64>,

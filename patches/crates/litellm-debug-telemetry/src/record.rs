@@ -52,6 +52,9 @@ pub struct ExchangeRecord {
     pub finish_reason: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub usage: Option<UsageRecord>,
+    /// The backend sent no usage: `usage` is the bridge's estimate (4 bytes a token).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub usage_estimated: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub max_output_tokens: Option<u64>,
     /// Responses events handed to Codex, by type.
@@ -348,6 +351,7 @@ impl ExchangeRecord {
                 reasoning_output_tokens: u.reasoning_output_tokens,
                 total_tokens: u.total_tokens,
             }),
+            usage_estimated: report.usage_estimated,
             max_output_tokens: report.max_output_tokens,
             events: report.events.clone(),
             recovered_tool_calls: report
@@ -402,6 +406,7 @@ impl ExchangeRecord {
                 reasoning_output_tokens: u.reasoning_output_tokens,
                 total_tokens: u.total_tokens,
             }),
+            usage_estimated: self.usage_estimated,
             retries: u64::from(self.retries),
             ending,
             recovered_tool_calls: self.recovered_tool_calls.len() as u64,
