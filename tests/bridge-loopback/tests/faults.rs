@@ -19,6 +19,7 @@ use codex_litellm_mock_llm::MockLlm;
 use codex_litellm_mock_llm::Response;
 use codex_litellm_mock_llm::Scenario;
 use codex_litellm_mock_llm::ToolCall;
+use codex_litellm_mock_llm::UsageMode;
 use http::HeaderMap;
 use http::HeaderValue;
 use pretty_assertions::assert_eq;
@@ -862,4 +863,103 @@ async fn empty_arguments_every_time_end_the_turn_with_a_clear_error_not_a_broken
         "{message}"
     );
     assert_eq!(fault_kinds(&report), ["stream_cut"; 3]);
+}
+
+/// A streamed request answered HTTP 200 with no bytes at all (llama-cpp-python with
+/// `chatml-function-calling` and `tool_choice: "auto"`): one retry without streaming,
+/// inside the same attempt budget, gets the answer; no retry loop of empty bodies.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_empty_streamed_200_is_retried_once_without_streaming() {
+    let empty = || Response::empty(200).when_body_contains("\"stream\":true");
+    let answer = Response::tool_call("call_ls", "shell", json!({"command": ["ls"]}))
+        .when_body_contains("\"stream\":false");
+    for mode in [BridgeMode::Buffered, BridgeMode::Live] {
+        let options = BridgeOptions {
+            mode,
+            ..fast_options()
+        };
+        let h = harness(vec![empty(), empty(), empty(), answer.clone()], options).await;
+        let (events, report, _) = h.run().await;
+        let events = events.unwrap();
+        assert_eq!(terminal(&events)["type"], "response.completed", "{mode:?}");
+        assert_eq!(
+            call_arguments(&events),
+            [r#"{"command":["ls"]}"#],
+            "{mode:?}"
+        );
+        assert_eq!(fault_kinds(&report), ["stream_cut", "ok"], "{mode:?}");
+        assert!(report.stream_fallback, "{mode:?}");
+        let notices = h.reports.1.lock().unwrap().clone();
+        assert!(
+            notices.len() == 1 && notices[0].contains("`stream = false`"),
+            "the fix is named: {notices:?}"
+        );
+        let retried = &h.mock.chat_requests()[1].body;
+        assert_eq!(retried["stream"], false);
+        assert!(retried.get("stream_options").is_none(), "{retried}");
+    }
+}
+
+/// The same empty 200 for a streamed prompt over the window: the non-streamed retry gets
+/// the server's 400 `context_length_exceeded`, which becomes Codex's context error.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_empty_streamed_200_over_the_window_gives_the_context_error() {
+    let empty = || Response::empty(200).when_body_contains("\"stream\":true");
+    let too_long = Response::json(json!({"error": {
+        "message": "Requested tokens (12288) exceed context window of 8192",
+        "type": "invalid_request_error", "param": "messages", "code": "context_length_exceeded"}}))
+    .with_status(400)
+    .when_body_contains("\"stream\":false");
+    let h = harness(vec![empty(), empty(), empty(), too_long], fast_options()).await;
+    let (events, report, _) = h.run().await;
+    let (code, message) = failure(&events.unwrap());
+    assert_eq!(code, "context_length_exceeded", "{message}");
+    assert_eq!(fault_kinds(&report), ["stream_cut", "http_status"]);
+}
+
+/// A streamed answer without usage (llama-cpp-python sends none when streaming): Codex gets
+/// an estimate in `response.completed`, so it can still tell when to compact, and the
+/// report says it is one. Rule: 4 bytes a token, of the translated request's messages and
+/// tools for input, of the answer for output.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_streamed_answer_without_usage_gets_an_estimate() {
+    for mode in [BridgeMode::Buffered, BridgeMode::Live] {
+        let options = BridgeOptions {
+            mode,
+            ..fast_options()
+        };
+        let answer = Response::text("x".repeat(400)).with_usage_mode(UsageMode::Never);
+        let h = harness(vec![answer], options.clone()).await;
+        let (events, report, _) = h.run().await;
+        let events = events.unwrap();
+        let last = terminal(&events);
+        assert_eq!(last["type"], "response.completed", "{mode:?}");
+        let usage = &last["response"]["usage"];
+        let sent = &h.mock.chat_requests()[0].body;
+        let request_bytes = sent["messages"].to_string().len() + sent["tools"].to_string().len();
+        assert_eq!(
+            usage["input_tokens"].as_u64(),
+            Some(request_bytes.div_ceil(4) as u64),
+            "{mode:?}: {usage}"
+        );
+        assert_eq!(
+            usage["output_tokens"].as_u64(),
+            Some(100),
+            "{mode:?}: {usage}"
+        );
+        let reported = report.usage.expect("the estimate reaches the telemetry");
+        assert_eq!(reported.output_tokens, 100);
+        assert!(report.usage_estimated, "{mode:?}");
+
+        // The backend's own counts are passed on as they are, not marked.
+        let counted =
+            Response::text("hi").with_usage(json!({"prompt_tokens": 7, "completion_tokens": 1}));
+        let h = harness(vec![counted], options.clone()).await;
+        let (events, report, _) = h.run().await;
+        assert_eq!(
+            terminal(&events.unwrap())["response"]["usage"]["input_tokens"],
+            7
+        );
+        assert!(!report.usage_estimated, "{mode:?}");
+    }
 }

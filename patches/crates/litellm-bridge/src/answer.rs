@@ -17,6 +17,33 @@ pub struct Usage {
 }
 
 impl Usage {
+    /// An estimate for a backend that sent no usage (llama-cpp-python when streaming), so
+    /// Codex can still tell when to compact: 4 bytes a token, rounded up, of the
+    /// translated request's `messages` and `tools` (as JSON) for input, and of the answer's
+    /// text, reasoning and tool calls (names and arguments) for output.
+    pub fn estimate(request: &Value, answer: &ChatAnswer, calls: &[ToolCall]) -> Self {
+        let json_bytes = |key: &str| {
+            request
+                .get(key)
+                .map_or(0, |value| value.to_string().len() as u64)
+        };
+        let input = (json_bytes("messages") + json_bytes("tools")).div_ceil(4);
+        let output_bytes = answer.text.len()
+            + answer.reasoning.len()
+            + calls
+                .iter()
+                .map(|call| call.name.len() + call.arguments.len())
+                .sum::<usize>();
+        let output = (output_bytes as u64).div_ceil(4);
+        Self {
+            input_tokens: input,
+            cached_input_tokens: 0,
+            output_tokens: output,
+            reasoning_output_tokens: 0,
+            total_tokens: input.saturating_add(output),
+        }
+    }
+
     pub fn from_chat(usage: &Value) -> Option<Self> {
         let object = usage.as_object()?;
         let number = |value: Option<&Value>| value.and_then(Value::as_u64);

@@ -1,13 +1,16 @@
 //! The bridge: a Responses request in, a Responses SSE stream (or an HTTP error) out.
 
 use crate::answer::ChatAnswer;
+use crate::answer::Usage;
 use crate::fault::FailureSignal;
 use crate::fault::Fault;
 use crate::fetch::ChunkSink;
 use crate::fetch::Target;
 use crate::fetch::fetch_once;
+use crate::fetch::is_empty_body;
 use crate::fetch::required_arguments_missing;
 use crate::fetch::retry_delay;
+use crate::fetch::unstreamed_body;
 use crate::live::HoldBack;
 use crate::live::LiveOutput;
 use crate::options::AssistantPrefill;
@@ -334,6 +337,10 @@ impl Bridge {
         if truncated {
             mark_truncated(&mut answer, self.options.max_output_tokens);
         }
+        if answer.usage.is_none() {
+            answer.usage = Some(Usage::estimate(&chat.body, &answer, &answer.tool_calls));
+            guard.report.usage_estimated = true;
+        }
         let identity = ResponseIdentity::for_answer(&answer, &chat.summary.model, now_secs());
         let events = simulate(&answer, &chat.tool_map, identity);
         guard.report.record_answer(&answer, &events, recovered);
@@ -610,6 +617,10 @@ impl Bridge {
                 note
             }
         });
+        if answer.usage.is_none() {
+            answer.usage = Some(Usage::estimate(&chat.body, &answer, &calls));
+            report.usage_estimated = true;
+        }
         live.complete(&answer, &calls, note.as_deref());
         answer.tool_calls = calls;
         report.record_answer(&answer, &[], end.recovered);
@@ -867,10 +878,16 @@ impl Bridge {
         budget: &mut TurnBudget,
     ) -> Result<ChatAnswer, GaveUp> {
         let mut attempt = 1;
+        // Set after a streamed 2xx answer without a byte: the rest of the attempts ask
+        // without streaming.
+        let mut unstreamed: Option<(Value, BridgeOptions)> = None;
         loop {
             budget.attempts_left = budget.attempts_left.saturating_sub(1);
             sink.attempt_started();
-            let options = &route.options;
+            let (body, options) = match &unstreamed {
+                Some((body, options)) => (body, options),
+                None => (body, route.options.as_ref()),
+            };
             let output = fetch_once(
                 &self.client,
                 &route.target,
@@ -893,7 +910,38 @@ impl Bridge {
             match result {
                 Ok(answer) => {
                     report.attempts.push(attempt_report);
+                    if unstreamed.is_some() {
+                        self.notify(&format!(
+                            "codex-litellm ({0}): the streamed request got an empty answer (HTTP 200, no bytes); asked without streaming, it answered. Set `stream = false` in litellm.toml [providers.{0}.bridge] to skip the empty attempt.",
+                            self.provider
+                        ));
+                    }
                     return Ok(answer);
+                }
+                Err(fault)
+                    if unstreamed.is_none()
+                        && options.stream
+                        && is_empty_body(&fault)
+                        && budget.attempts_left > 0
+                        && Instant::now() < budget.deadline =>
+                {
+                    // Streaming again would get nothing again: one retry without
+                    // streaming gets the answer or the server's real error (e.g. a 400
+                    // `context_length_exceeded`).
+                    debug!(attempt, "empty streamed answer; retrying without streaming");
+                    report.stream_fallback = true;
+                    attempt_report.retry_wait_ms = Some(0);
+                    attempt_report.retry_wait_reason =
+                        Some("empty streamed answer: asking without streaming".to_string());
+                    report.attempts.push(attempt_report);
+                    unstreamed = Some((
+                        unstreamed_body(body),
+                        BridgeOptions {
+                            stream: false,
+                            ..options.clone()
+                        },
+                    ));
+                    attempt += 1;
                 }
                 Err(fault) => {
                     let (delay, reason) = retry_delay(&fault, attempt + 1, options);

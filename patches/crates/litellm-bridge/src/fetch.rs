@@ -28,6 +28,25 @@ use std::time::Instant;
 const AFTER_FINISH_GRACE: Duration = Duration::from_secs(2);
 /// Largest error body read from a non-2xx answer.
 const MAX_ERROR_BODY: usize = 64 * 1024;
+/// The detail of a 2xx answer without a single byte.
+pub const EMPTY_BODY: &str = "empty body";
+
+/// A 2xx answer that ended before its first byte. llama-cpp-python answers so to a
+/// streamed request it cannot stream (`tool_choice` auto with a function-calling chat
+/// format, a prompt over its window); asked without streaming it gives the real answer.
+pub fn is_empty_body(fault: &Fault) -> bool {
+    matches!(fault, Fault::StreamCut { at_byte: 0, detail } if detail == EMPTY_BODY)
+}
+
+/// `body` asked without streaming (and so without `stream_options`).
+pub fn unstreamed_body(body: &Value) -> Value {
+    let mut body = body.clone();
+    if let Some(object) = body.as_object_mut() {
+        object.insert("stream".into(), Value::Bool(false));
+        object.remove("stream_options");
+    }
+    body
+}
 
 /// Where and how to send the chat request.
 #[derive(Debug, Clone)]
@@ -301,7 +320,7 @@ async fn fetch_inner(
         return Err(Fault::StreamCut {
             at_byte: total_bytes,
             detail: if total_bytes == 0 {
-                "empty body".to_string()
+                EMPTY_BODY.to_string()
             } else {
                 "connection closed without finish_reason or [DONE]".to_string()
             },

@@ -48,6 +48,9 @@ pub struct ExchangeReport {
     pub finish_reason: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub usage: Option<Usage>,
+    /// The backend sent no usage; `usage` is the bridge's estimate ([`Usage::estimate`]).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub usage_estimated: bool,
     /// The output-token cap that was in force, when known.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub max_output_tokens: Option<u64>,
@@ -67,6 +70,10 @@ pub struct ExchangeReport {
     /// Another model answered instead of the one Codex asked for.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub fallback: Option<FallbackReport>,
+    /// A streamed attempt got a 2xx answer with no bytes, and the bridge asked once more
+    /// without streaming (`stream = false` for this provider avoids the wasted attempt).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub stream_fallback: bool,
     pub outcome: Outcome,
     pub total_ms: u64,
 }

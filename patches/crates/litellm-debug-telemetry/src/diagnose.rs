@@ -72,6 +72,18 @@ pub fn diagnose(report: &ExchangeReport) -> String {
 
 /// What the guards of issue 19 did, after the line about how the exchange ended.
 fn guard_notes(report: &ExchangeReport, text: &mut String) {
+    if report.stream_fallback {
+        if matches!(report.outcome, Outcome::Completed | Outcome::Truncated) {
+            text.push_str(&format!(
+                "; the streamed request got HTTP 200 with an empty body and the non-streamed retry answered: set `stream = false` in litellm.toml [providers.{}.bridge]",
+                report.provider
+            ));
+        } else {
+            text.push_str(
+                "; the streamed request got HTTP 200 with an empty body, so the bridge asked again without streaming",
+            );
+        }
+    }
     if let Some(switch) = &report.fallback {
         let model = |key: &str| {
             key.split_once('/')
@@ -381,6 +393,9 @@ fn retry_text(attempt: &AttemptReport) -> String {
     };
     let wait = measured(attempt.retry_wait_ms.unwrap_or(0));
     let reason = attempt.retry_wait_reason.as_deref().unwrap_or("");
+    if reason.starts_with("empty streamed answer") {
+        return format!("{what}: asked again without streaming");
+    }
     let how = if reason.starts_with("retry-after") && reason.contains("capped") {
         " (Retry-After asked for longer; capped)"
     } else if reason.starts_with("retry-after") {
@@ -402,6 +417,7 @@ fn short_fault(fault: &Fault) -> String {
         Fault::Timeout { after_ms } => format!("no answer within {}", limit(*after_ms)),
         Fault::TotalTimeout { after_ms } => format!("took longer than {}", limit(*after_ms)),
         Fault::IdleStall { at_byte, .. } => format!("stalled at byte {at_byte}"),
+        fault if codex_litellm_bridge::fetch::is_empty_body(fault) => "empty body".to_string(),
         Fault::StreamCut { at_byte, .. } => format!("stream cut at byte {at_byte}"),
         Fault::MalformedChunk { at_byte, .. } => format!("malformed chunk at byte {at_byte}"),
         Fault::InvalidUtf8 { at_byte } => format!("invalid UTF-8 at byte {at_byte}"),
@@ -504,6 +520,37 @@ mod tests {
         assert!(
             text.contains("; switched to litellm/gpt-4o-mini instead of vllm/qwen3-coder"),
             "{text}"
+        );
+    }
+
+    /// A streamed empty 200 answered by the non-streamed retry: the diagnosis names the
+    /// setting that skips the empty attempt.
+    #[test]
+    fn empty_streamed_answer_then_unstreamed_retry() {
+        let empty = Fault::StreamCut {
+            at_byte: 0,
+            detail: "empty body".into(),
+        };
+        let mut r = report(
+            Outcome::Completed,
+            vec![
+                retried(
+                    attempt(1, Some(200), Some(empty)),
+                    0,
+                    "empty streamed answer: asking without streaming",
+                ),
+                attempt(2, Some(200), None),
+            ],
+            2100,
+        );
+        r.provider = "llamacpp".into();
+        r.finish_reason = Some("tool_calls".into());
+        r.stream_fallback = true;
+        assert_eq!(
+            diagnose(&r),
+            "completed (tool_calls) in 2.1s after 1 retry (empty body: asked again without streaming); \
+             the streamed request got HTTP 200 with an empty body and the non-streamed retry answered: \
+             set `stream = false` in litellm.toml [providers.llamacpp.bridge]"
         );
     }
 

@@ -52,6 +52,9 @@ pub struct ExchangeRecord {
     pub finish_reason: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub usage: Option<UsageRecord>,
+    /// The backend sent no usage: `usage` is the bridge's estimate (4 bytes a token).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub usage_estimated: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub max_output_tokens: Option<u64>,
     /// Responses events handed to Codex, by type.
@@ -74,6 +77,9 @@ pub struct ExchangeRecord {
     /// Another model answered: `{from, to, reason, detail}` (`<provider>/<model>`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub fallback: Option<FallbackRecord>,
+    /// A streamed attempt got HTTP 200 with no bytes and was asked again without streaming.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub stream_fallback: bool,
     pub outcome: OutcomeRecord,
     pub total_ms: u64,
     /// One line: why the exchange ended.
@@ -345,6 +351,7 @@ impl ExchangeRecord {
                 reasoning_output_tokens: u.reasoning_output_tokens,
                 total_tokens: u.total_tokens,
             }),
+            usage_estimated: report.usage_estimated,
             max_output_tokens: report.max_output_tokens,
             events: report.events.clone(),
             recovered_tool_calls: report
@@ -370,6 +377,7 @@ impl ExchangeRecord {
                 reason: f.reason.clone(),
                 detail: f.detail.clone(),
             }),
+            stream_fallback: report.stream_fallback,
             outcome: OutcomeRecord::from_outcome(&report.outcome),
             total_ms: report.total_ms,
             diagnosis: diagnose(report),
@@ -398,6 +406,7 @@ impl ExchangeRecord {
                 reasoning_output_tokens: u.reasoning_output_tokens,
                 total_tokens: u.total_tokens,
             }),
+            usage_estimated: self.usage_estimated,
             retries: u64::from(self.retries),
             ending,
             recovered_tool_calls: self.recovered_tool_calls.len() as u64,

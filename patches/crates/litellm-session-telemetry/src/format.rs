@@ -72,17 +72,26 @@ fn stats_line(stats: &ModelStats, with_turns: bool) -> String {
     if stats.requests_without_usage == stats.requests {
         parts.push("no token counts".to_string());
     } else {
-        let mut input = format!("{} in", tokens(stats.input_tokens));
+        // Counts that are (partly) the bridge's estimate are marked as such.
+        let about = if stats.requests_with_estimated_usage > 0 {
+            "~"
+        } else {
+            ""
+        };
+        let mut input = format!("{about}{} in", tokens(stats.input_tokens));
         if stats.cached_input_tokens > 0 {
             input.push_str(&format!(" ({} cached)", tokens(stats.cached_input_tokens)));
         }
         parts.push(input);
-        let mut output = format!("{} out", tokens(stats.output_tokens));
+        let mut output = format!("{about}{} out", tokens(stats.output_tokens));
         if stats.reasoning_output_tokens > 0 {
             output.push_str(&format!(
                 " ({} reasoning)",
                 tokens(stats.reasoning_output_tokens)
             ));
+        }
+        if stats.requests_with_estimated_usage > 0 {
+            output.push_str(" (estimated)");
         }
         parts.push(output);
     }
@@ -290,6 +299,32 @@ mod tests {
                 "LiteLLM  qwen3-coder: 12 requests · 48.2K in (31.0K cached) · 3.1K out · 2 retries · 0 errors · 41.3s waiting"
             ]
         );
+    }
+
+    /// Counts the bridge estimated (the backend sent none) say so, in `/status` and the
+    /// exec summary alike.
+    #[test]
+    fn estimated_counts_are_marked() {
+        let telemetry = SessionTelemetry::new();
+        let mut report = exchange(
+            "smollm2",
+            Some("t1"),
+            Some((3_700, 0, 12, 0)),
+            Outcome::Completed,
+            0,
+            8_300,
+        );
+        report.usage_estimated = true;
+        telemetry.record(&report);
+        let snapshot = telemetry.snapshot();
+        assert_eq!(
+            status_lines(&snapshot),
+            vec![
+                "LiteLLM  smollm2: 1 request · ~3.7K in · ~12 out (estimated) · 0 retries · 0 errors · 8.3s waiting"
+            ]
+        );
+        let summary = exec_summary(&snapshot).unwrap_or_default();
+        assert!(summary.contains("~12 out (estimated)"), "{summary}");
     }
 
     #[test]

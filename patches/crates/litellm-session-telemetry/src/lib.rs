@@ -46,6 +46,8 @@ pub struct ModelStats {
     pub total_tokens: u64,
     /// Requests whose answer carried no token counts (not included above).
     pub requests_without_usage: u64,
+    /// Requests whose token counts above are the bridge's estimate (the backend sent none).
+    pub requests_with_estimated_usage: u64,
     /// Attempts that failed and were tried again.
     pub retries: u64,
     /// Requests that failed (Codex got `response.failed` or an HTTP error).
@@ -167,6 +169,8 @@ impl SessionTelemetry {
 pub struct ExchangeFacts {
     /// `None` when the answer carried no token counts.
     pub usage: Option<Usage>,
+    /// `usage` is the bridge's estimate (the backend sent none).
+    pub usage_estimated: bool,
     /// Attempts that failed and were tried again.
     pub retries: u64,
     pub ending: Ending,
@@ -196,6 +200,7 @@ impl ExchangeFacts {
     pub fn from_report(report: &ExchangeReport) -> Self {
         Self {
             usage: report.usage,
+            usage_estimated: report.usage_estimated,
             retries: report
                 .attempts
                 .iter()
@@ -242,6 +247,10 @@ impl ModelStats {
                     .reasoning_output_tokens
                     .saturating_add(usage.reasoning_output_tokens);
                 self.total_tokens = self.total_tokens.saturating_add(usage.total_tokens);
+                if facts.usage_estimated {
+                    self.requests_with_estimated_usage =
+                        self.requests_with_estimated_usage.saturating_add(1);
+                }
             }
             None => self.requests_without_usage = self.requests_without_usage.saturating_add(1),
         }
@@ -281,6 +290,9 @@ impl ModelStats {
         self.requests_without_usage = self
             .requests_without_usage
             .saturating_add(other.requests_without_usage);
+        self.requests_with_estimated_usage = self
+            .requests_with_estimated_usage
+            .saturating_add(other.requests_with_estimated_usage);
         self.retries = self.retries.saturating_add(other.retries);
         self.errors = self.errors.saturating_add(other.errors);
         for (kind, count) in &other.errors_by_kind {
@@ -534,6 +546,7 @@ mod tests {
                 reasoning_output_tokens: 20,
                 total_tokens: 2650,
                 requests_without_usage: 1,
+                requests_with_estimated_usage: 0,
                 retries: 5,
                 errors: 1,
                 errors_by_kind: BTreeMap::from([("http_429".to_string(), 1)]),
