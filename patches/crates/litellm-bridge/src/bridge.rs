@@ -106,6 +106,9 @@ pub struct Bridge {
     client: reqwest::Client,
     options: Arc<BridgeOptions>,
     provider: String,
+    /// The provider's id (its `[providers.<id>]` table in litellm.toml), for advice that
+    /// names a setting; the display name above may differ ("LiteLLM" for `litellm`).
+    provider_id: Option<String>,
     observer: Option<Arc<dyn ExchangeObserver>>,
     capture_limit: usize,
     refreshable_auth: bool,
@@ -121,6 +124,7 @@ impl Bridge {
             client,
             options: Arc::new(options),
             provider: provider.into(),
+            provider_id: None,
             observer: None,
             capture_limit: 0,
             refreshable_auth: false,
@@ -133,6 +137,12 @@ impl Bridge {
             .connect_timeout(std::time::Duration::from_secs(options.connect_timeout_secs))
             .build()
             .unwrap_or_default()
+    }
+
+    /// The provider's id in litellm.toml, named in advice such as `[providers.<id>.bridge]`.
+    pub fn with_provider_id(mut self, id: impl Into<String>) -> Self {
+        self.provider_id = Some(id.into());
+        self
     }
 
     pub fn with_observer(mut self, observer: Arc<dyn ExchangeObserver>) -> Self {
@@ -912,8 +922,9 @@ impl Bridge {
                     report.attempts.push(attempt_report);
                     if unstreamed.is_some() {
                         self.notify(&format!(
-                            "codex-litellm ({0}): the streamed request got an empty answer (HTTP 200, no bytes); asked without streaming, it answered. Set `stream = false` in litellm.toml [providers.{0}.bridge] to skip the empty attempt.",
-                            self.provider
+                            "codex-litellm ({}): the streamed request got an empty answer (HTTP 200, no bytes); asked without streaming, it answered. Set `stream = false` in litellm.toml [providers.{}.bridge] to skip the empty attempt.",
+                            self.provider,
+                            report.provider_table()
                         ));
                     }
                     return Ok(answer);
@@ -1091,6 +1102,7 @@ impl Bridge {
                     .map(str::to_string)
             }),
             provider: self.provider.clone(),
+            provider_id: self.provider_id.clone(),
             url: redact_url(&chat_completions_url(&request.url)),
             mode: self.options.mode,
             ..ExchangeReport::default()

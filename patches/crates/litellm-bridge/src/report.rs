@@ -28,6 +28,9 @@ pub struct ExchangeReport {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub turn_id: Option<String>,
     pub provider: String,
+    /// The provider's id in litellm.toml, when the caller knows it (see [`Self::provider_table`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub provider_id: Option<String>,
     /// The chat endpoint, with any credentials in it removed.
     pub url: String,
     pub mode: BridgeMode,
@@ -157,6 +160,12 @@ pub enum Outcome {
 }
 
 impl ExchangeReport {
+    /// The provider's table name for advice (`[providers.<this>.bridge]`): its id when
+    /// known, else `<id>` rather than a display name that is no table.
+    pub fn provider_table(&self) -> &str {
+        self.provider_id.as_deref().unwrap_or("<id>")
+    }
+
     /// Fills in how a successful exchange ended.
     pub fn record_answer(
         &mut self,

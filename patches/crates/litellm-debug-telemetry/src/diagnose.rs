@@ -76,7 +76,7 @@ fn guard_notes(report: &ExchangeReport, text: &mut String) {
         if matches!(report.outcome, Outcome::Completed | Outcome::Truncated) {
             text.push_str(&format!(
                 "; the streamed request got HTTP 200 with an empty body and the non-streamed retry answered: set `stream = false` in litellm.toml [providers.{}.bridge]",
-                report.provider
+                report.provider_table()
             ));
         } else {
             text.push_str(
@@ -543,7 +543,9 @@ mod tests {
             ],
             2100,
         );
-        r.provider = "llamacpp".into();
+        // The table is named by the provider's id, never its display name.
+        r.provider = "llama.cpp (local)".into();
+        r.provider_id = Some("llamacpp".into());
         r.finish_reason = Some("tool_calls".into());
         r.stream_fallback = true;
         assert_eq!(
@@ -552,6 +554,8 @@ mod tests {
              the streamed request got HTTP 200 with an empty body and the non-streamed retry answered: \
              set `stream = false` in litellm.toml [providers.llamacpp.bridge]"
         );
+        r.provider_id = None;
+        assert!(diagnose(&r).ends_with("[providers.<id>.bridge]"), "{}", diagnose(&r));
     }
 
     fn failed_after(fault: Fault, attempts: u32) -> ExchangeReport {

@@ -53,6 +53,7 @@ impl ProviderTransport {
             }
         };
         let bridge = Bridge::new(client, chat.options, provider.name.clone())
+            .with_provider_id(chat.id.clone())
             .with_refreshable_auth(provider.has_command_auth())
             .with_observer(codex_litellm_runtime::exchange_observer())
             .with_raw_capture(codex_litellm_runtime::raw_capture_limit());
