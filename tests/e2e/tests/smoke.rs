@@ -828,3 +828,44 @@ fn smoke_14c_fallback_503() {
     );
     has(&run.stderr, &["2 answers as fallback"]);
 }
+
+/// 15a/15b: the chat requests that asked for a compaction, and those the backend refused
+/// for their size.
+fn compactions_and_refusals(s: &Smoke) -> (usize, usize) {
+    let chat = s.chat();
+    let marker = "CONTEXT CHECKPOINT COMPACTION";
+    let compactions = chat.iter().filter(|r| r.body.to_string().contains(marker));
+    let refused = chat
+        .iter()
+        .filter(|r| matches!(r.served_by, ServedBy::ContextLimit));
+    (compactions.count(), refused.count())
+}
+
+#[test]
+fn smoke_15a_small_window_long_output() {
+    let s = or_skip!(smoke("15a-small-window-long-output"));
+    let run = s.exec_write("Print a long output.");
+    run.assert_success();
+    assert_eq!(run.stdout.trim(), "Done after the summary.");
+    // One compaction, before the backend had to refuse anything.
+    assert_eq!(compactions_and_refusals(&s), (1, 0));
+    assert_eq!(s.bodies().len(), 3, "the call, the compaction, the answer");
+}
+
+#[test]
+fn smoke_15b_small_window_summary_too_long() {
+    let s = or_skip!(smoke("15b-small-window-summary-too-long"));
+    let run = s.exec_write("Print a long output.");
+    check(run.failed_visibly(), "the run ends with an error");
+    has(
+        &run.stderr,
+        &["ran out of room in the model's context window"],
+    );
+    // Still over the limit after compacting: a clear stop, not a compaction loop.
+    assert_eq!(compactions_and_refusals(&s), (1, 1));
+    assert_eq!(
+        s.bodies().len(),
+        3,
+        "the call, the compaction, the refused request"
+    );
+}
