@@ -92,6 +92,22 @@ impl ResolvedModel {
         &self.metadata.id
     }
 
+    /// Where the context window came from, for the doctor: the source discovery recorded
+    /// (`GET /models`, LiteLLM `/model/info`, `litellm.toml [models]`, ...), or that it is
+    /// codex-litellm's default because the backend reported none.
+    pub fn context_window_source(&self) -> String {
+        if self.context_window_is_default {
+            return "codex-litellm's default: the backend reports none; set \
+                    [models.\"<model>\"] context_window in litellm.toml"
+                .replace("<model>", self.id());
+        }
+        self.metadata
+            .sources
+            .get(&crate::metadata::MetadataField::ContextWindow)
+            .cloned()
+            .unwrap_or_else(|| "the backend's model metadata".to_string())
+    }
+
     /// One line for the user when the window is a guess, saying how to set it. `None` when
     /// the backend or an override gave it.
     pub fn default_window_notice(&self) -> Option<String> {

@@ -378,3 +378,26 @@ fn metadata_catalog_display_name_has_no_control_characters() {
     let model = entry(&catalog, id);
     assert_eq!(model["display_name"], "evil]52;c;cm0gLXJmIH4=-model");
 }
+
+#[test]
+fn metadata_catalog_says_where_each_context_window_came_from() {
+    let options = CatalogOptions::new(INSTRUCTIONS).with_required_model("mystery");
+    let discovered = [
+        ModelMetadata::new("mystery"),
+        with_window("small-8k", 8_192, None),
+    ];
+    let resolved = resolve_models(&discovered, &ModelOverrides::new(), &options);
+    let source = |id: &str| {
+        let model = resolved.iter().find(|r| r.id() == id).unwrap();
+        model.context_window_source()
+    };
+    assert_eq!(
+        source("mystery"),
+        "codex-litellm's default: the backend reports none; set [models.\"mystery\"] \
+         context_window in litellm.toml"
+    );
+    assert_eq!(
+        source("small-8k"),
+        "GET /model/info model_info.max_input_tokens"
+    );
+}

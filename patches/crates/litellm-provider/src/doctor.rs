@@ -29,20 +29,12 @@ pub async fn doctor_rows(loaded: Option<(&str, &ModelProviderInfo, Option<&str>)
             .collect(),
     });
     let context_window = loaded.as_ref().and_then(|_| {
-        let catalog = crate::registry::resolved_catalog()?;
+        let windows = crate::registry::resolved_context_windows()?;
         let lookup: Box<codex_litellm_doctor::ContextWindowLookup> = Box::new(move |model| {
-            catalog
-                .models
+            windows
                 .iter()
-                .find(|info| info.slug == model)
-                .and_then(|info| info.context_window)
-                .and_then(|window| u64::try_from(window).ok())
-                .map(|window| {
-                    (
-                        window,
-                        "the backend's model metadata (codex-litellm-models)".to_string(),
-                    )
-                })
+                .find(|(id, _, _)| id == model)
+                .map(|(_, tokens, source)| (*tokens, source.clone()))
         });
         Some(lookup)
     });

@@ -39,6 +39,8 @@ pub struct PreparedModels {
     pub notices: Vec<String>,
     /// The backend lists models and the selected one is not among them.
     pub unknown_model: Option<String>,
+    /// Each model's context window and where it came from (the doctor says so).
+    pub context_windows: Vec<(String, u64, String)>,
     /// The provider's list for the rest of the process (shared by every models manager).
     pub live: Arc<LiveModels>,
     provider_id: String,
@@ -110,10 +112,15 @@ pub fn prepare(id: &str, info: &ModelProviderInfo, model: Option<&str>) -> Optio
     let unknown_model =
         model.and_then(|m| entry.validate_model(m).err().map(|err| err.to_string()));
     let client = codex_litellm_models::default_client(models.request.timeout);
+    let context_windows = resolved
+        .iter()
+        .map(|r| (r.id().to_string(), r.context_window, r.context_window_source()))
+        .collect();
     Some(PreparedModels {
         catalog: Arc::new(catalog),
         notices,
         unknown_model,
+        context_windows,
         live: Arc::new(LiveModels::new(models, client, Some(entry))),
         provider_id: id.to_string(),
         model: model.map(str::to_string),

@@ -79,6 +79,17 @@ pub fn chat_provider(info: &ModelProviderInfo) -> Option<ChatProvider> {
         .map(|entry| entry.provider.clone())
 }
 
+/// The context windows (model, tokens, where it came from) of the most recently resolved
+/// chat provider's catalog, if one was made.
+pub fn resolved_context_windows() -> Option<Vec<(String, u64, String)>> {
+    RESOLVED
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .iter()
+        .rev()
+        .find_map(|entry| entry.provider.models.as_ref().map(|m| m.context_windows.clone()))
+}
+
 /// The backend catalog of the most recently resolved chat provider, if one was made.
 pub fn resolved_catalog() -> Option<std::sync::Arc<codex_protocol::openai_models::ModelsResponse>> {
     RESOLVED
