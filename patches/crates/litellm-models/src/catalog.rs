@@ -97,7 +97,7 @@ impl ResolvedModel {
     /// codex-litellm's default because the backend reported none.
     pub fn context_window_source(&self) -> String {
         if self.context_window_is_default {
-            return "codex-litellm's default: the backend reports none; set \
+            return "codex-litellm's default: the backend reports no window; set \
                     [models.\"<model>\"] context_window in litellm.toml"
                 .replace("<model>", self.id());
         }

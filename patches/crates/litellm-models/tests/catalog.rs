@@ -393,7 +393,7 @@ fn metadata_catalog_says_where_each_context_window_came_from() {
     };
     assert_eq!(
         source("mystery"),
-        "codex-litellm's default: the backend reports none; set [models.\"mystery\"] \
+        "codex-litellm's default: the backend reports no window; set [models.\"mystery\"] \
          context_window in litellm.toml"
     );
     assert_eq!(
