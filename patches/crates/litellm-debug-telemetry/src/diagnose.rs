@@ -555,7 +555,11 @@ mod tests {
              set `stream = false` in litellm.toml [providers.llamacpp.bridge]"
         );
         r.provider_id = None;
-        assert!(diagnose(&r).ends_with("[providers.<id>.bridge]"), "{}", diagnose(&r));
+        assert!(
+            diagnose(&r).ends_with("[providers.<id>.bridge]"),
+            "{}",
+            diagnose(&r)
+        );
     }
 
     fn failed_after(fault: Fault, attempts: u32) -> ExchangeReport {

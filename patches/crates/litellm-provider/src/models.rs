@@ -114,7 +114,13 @@ pub fn prepare(id: &str, info: &ModelProviderInfo, model: Option<&str>) -> Optio
     let client = codex_litellm_models::default_client(models.request.timeout);
     let context_windows = resolved
         .iter()
-        .map(|r| (r.id().to_string(), r.context_window, r.context_window_source()))
+        .map(|r| {
+            (
+                r.id().to_string(),
+                r.context_window,
+                r.context_window_source(),
+            )
+        })
         .collect();
     Some(PreparedModels {
         catalog: Arc::new(catalog),

@@ -87,7 +87,13 @@ pub fn resolved_context_windows() -> Option<Vec<(String, u64, String)>> {
         .unwrap_or_else(PoisonError::into_inner)
         .iter()
         .rev()
-        .find_map(|entry| entry.provider.models.as_ref().map(|m| m.context_windows.clone()))
+        .find_map(|entry| {
+            entry
+                .provider
+                .models
+                .as_ref()
+                .map(|m| m.context_windows.clone())
+        })
 }
 
 /// The backend catalog of the most recently resolved chat provider, if one was made.
