@@ -129,13 +129,23 @@ if [[ -n $cargo ]]; then
     step "bridge loopback tests through LiteLLM (scripts/litellm-proxy.sh run)"
     # --workspace: the same feature set as stage 5, so its build is reused as it is.
     start=$SECONDS
-    if "$CL_SCRIPTS/litellm-proxy.sh" run -- cargo test --locked --workspace \
-      --test via_litellm -- --ignored --test-threads=1 2>&1 | tee "$log/litellm"; then rc=0; else rc=1; fi
+    via_litellm() {
+      "$CL_SCRIPTS/litellm-proxy.sh" run -- cargo test --locked --workspace \
+        --test via_litellm -- --ignored --test-threads=1 2>&1 | tee "$log/litellm"
+    }
+    crashed=''
+    if via_litellm; then rc=0; else rc=1; fi
+    # LiteLLM 1.108.7's proxy (uvloop) has died of a segfault mid-stage here (1 of 4 clean
+    # runs): that is the proxy, not the bridge; run the stage once more and say so.
+    if ((rc != 0)) && grep -q 'Segmentation fault' "$log/litellm"; then
+      crashed=' (the LiteLLM proxy crashed with a segfault on the first run; run again)'
+      if via_litellm; then rc=0; else rc=1; fi
+    fi
     read -r ok bad < <(awk '/^test result: / { p += $4; f += $6 } END { print p + 0, f + 0 }' "$log/litellm")
     ((rc == 0 || bad > 0)) || bad=1   # the proxy or the build failed before any test ran
     ((rc == 0 && ok == 0)) && bad=1   # ran no test: the stage proves nothing
     passed=$((passed + ok)) failed=$((failed + bad))
-    stage "via LiteLLM" "$ok passed, $bad failed ($((SECONDS - start))s)"
+    stage "via LiteLLM" "$ok passed, $bad failed ($((SECONDS - start))s)$crashed"
   fi
 
   if [[ -n $real_model ]]; then
