@@ -351,3 +351,29 @@ cargo_setup() {
     fi
   fi
 }
+
+# http_ok PYTHON URL: URL answers 200 without any proxy (python, so curl is not needed).
+http_ok() {
+  "$1" - "$2" <<'PY' 2>/dev/null
+import sys, urllib.request
+opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+sys.exit(0 if opener.open(sys.argv[1], timeout=2).status == 200 else 1)
+PY
+}
+
+# stop_group PIDFILE: stops the process group whose leader's pid PIDFILE holds (a server
+# started with setsid): TERM, up to 5 s, then KILL; removes PIDFILE.
+stop_group() {
+  local pidfile=$1 pid waited=0
+  [[ -f $pidfile ]] || return 0
+  pid=$(cat "$pidfile")
+  if [[ -n $pid ]]; then
+    kill -TERM -- "-$pid" 2>/dev/null || true
+    while kill -0 -- "-$pid" 2>/dev/null && ((waited < 50)); do
+      sleep 0.1
+      waited=$((waited + 1))
+    done
+    kill -KILL -- "-$pid" 2>/dev/null || true
+  fi
+  rm -f "$pidfile"
+}

@@ -109,11 +109,7 @@ EOF
 
 # healthy URL: the proxy's health route answers 200 (python, so curl is not needed).
 healthy() {
-  "$VENV/bin/python" - "$1/health/liveliness" <<'PY' 2>/dev/null
-import sys, urllib.request
-opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-sys.exit(0 if opener.open(sys.argv[1], timeout=2).status == 200 else 1)
-PY
+  http_ok "$VENV/bin/python" "$1/health/liveliness"
 }
 
 print_env() {
@@ -128,17 +124,8 @@ proxy_pid() {
 }
 
 cmd_stop() {
-  local dir=$1 pid waited=0
-  pid=$(proxy_pid "$dir")
-  [[ -n $pid ]] || return 0
   # The proxy leads its own process group (setsid): stop all of it.
-  kill -TERM -- "-$pid" 2>/dev/null || true
-  while kill -0 -- "-$pid" 2>/dev/null && ((waited < 50)); do
-    sleep 0.1
-    waited=$((waited + 1))
-  done
-  kill -KILL -- "-$pid" 2>/dev/null || true
-  rm -f "$dir/proxy.pid"
+  stop_group "$1/proxy.pid"
 }
 
 cmd_start() {

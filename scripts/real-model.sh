@@ -152,11 +152,7 @@ PY
 
 # healthy URL: the server lists its models (it loads the first one before it listens).
 healthy() {
-  "$VENV/bin/python" - "$1/v1/models" <<'PY' 2>/dev/null
-import sys, urllib.request
-opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-sys.exit(0 if opener.open(sys.argv[1], timeout=2).status == 200 else 1)
-PY
+  http_ok "$VENV/bin/python" "$1/v1/models"
 }
 
 print_env() {
@@ -171,17 +167,8 @@ server_pid() {
 }
 
 cmd_stop() {
-  local dir=$1 pid waited=0
-  pid=$(server_pid "$dir")
-  [[ -n $pid ]] || return 0
   # The server leads its own process group (setsid): stop all of it.
-  kill -TERM -- "-$pid" 2>/dev/null || true
-  while kill -0 -- "-$pid" 2>/dev/null && ((waited < 50)); do
-    sleep 0.1
-    waited=$((waited + 1))
-  done
-  kill -KILL -- "-$pid" 2>/dev/null || true
-  rm -f "$dir/server.pid"
+  stop_group "$1/server.pid"
 }
 
 check_options() {
