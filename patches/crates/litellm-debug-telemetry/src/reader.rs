@@ -9,7 +9,6 @@ use crate::format::tokens;
 use crate::record::ExchangeRecord;
 use crate::record::RECORD_VERSION;
 use clap::CommandFactory;
-use clap::FromArgMatches;
 use clap::Parser;
 use clap::Subcommand;
 use codex_litellm_model_session_telemetry::ModelStats;
@@ -91,6 +90,31 @@ pub fn run_reader(args: Vec<String>, out: &mut dyn Write, err: &mut dyn Write) -
     run_reader_named("codex-litellm telemetry", args, out, err)
 }
 
+/// Parses `args` as `program`'s command line: `Err` with the exit status once clap's text
+/// (help, version or the error) is written, 0 on stdout or 2 on stderr.
+pub fn parse_args<C: clap::Parser>(
+    program: &str,
+    args: Vec<String>,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> Result<C, i32> {
+    let command = C::command().bin_name(program.to_string());
+    let argv = std::iter::once(program.to_string()).chain(args);
+    command
+        .try_get_matches_from(argv)
+        .and_then(|matches| C::from_arg_matches(&matches))
+        .map_err(|error| {
+            let text = error.render().to_string();
+            if error.use_stderr() {
+                let _ = write!(err, "{text}");
+                2
+            } else {
+                let _ = write!(out, "{text}");
+                0
+            }
+        })
+}
+
 /// Like [`run_reader`], with the program name shown in help and usage.
 pub fn run_reader_named(
     program: &str,
@@ -98,23 +122,9 @@ pub fn run_reader_named(
     out: &mut dyn Write,
     err: &mut dyn Write,
 ) -> i32 {
-    let command = Cli::command().bin_name(program.to_string());
-    let argv = std::iter::once(program.to_string()).chain(args);
-    let cli = match command
-        .try_get_matches_from(argv)
-        .and_then(|matches| Cli::from_arg_matches(&matches))
-    {
+    let cli = match parse_args::<Cli>(program, args, out, err) {
         Ok(cli) => cli,
-        Err(error) => {
-            let text = error.render().to_string();
-            return if error.use_stderr() {
-                let _ = write!(err, "{text}");
-                2
-            } else {
-                let _ = write!(out, "{text}");
-                0
-            };
-        }
+        Err(code) => return code,
     };
     let dir = cli.dir.unwrap_or_else(default_dir);
     let result = match cli.command.unwrap_or(Command::List) {

@@ -10,7 +10,6 @@ pub mod session;
 pub mod watch;
 
 use clap::CommandFactory;
-use clap::FromArgMatches;
 use clap::Parser;
 use clap::Subcommand;
 use codex_litellm_debug_telemetry::default_dir;
@@ -123,24 +122,11 @@ pub fn run(program: &str, args: Vec<String>, out: &mut dyn Write, err: &mut dyn 
     if !is_live_command(&args) {
         return codex_litellm_debug_telemetry::run_reader_named(program, args, out, err);
     }
-    let command = Cli::command().bin_name(program.to_string());
-    let argv = std::iter::once(program.to_string()).chain(args);
-    let cli = match command
-        .try_get_matches_from(argv)
-        .and_then(|matches| Cli::from_arg_matches(&matches))
-    {
-        Ok(cli) => cli,
-        Err(error) => {
-            let text = error.render().to_string();
-            return if error.use_stderr() {
-                let _ = write!(err, "{text}");
-                2
-            } else {
-                let _ = write!(out, "{text}");
-                0
-            };
-        }
-    };
+    let cli =
+        match codex_litellm_debug_telemetry::reader::parse_args::<Cli>(program, args, out, err) {
+            Ok(cli) => cli,
+            Err(code) => return code,
+        };
     let dir = cli.dir.unwrap_or_else(default_dir);
     let result = match cli.command {
         Live::Serve { port, bind, token } => {
