@@ -192,11 +192,8 @@ fn filesystem_write_and_read(model: &'static str) {
 
     let bodies = c.bodies();
     assert_eq!(bodies.len(), 3, "prompt, after the write, after the read");
-    let write_name = advertised(&bodies[0], "Create a new file or completely overwrite");
-    let read_name = advertised(
-        &bodies[0],
-        "Read the complete contents of a file from the file",
-    );
+    let write_name = advertised(&bodies[0], WRITE_FILE);
+    let read_name = advertised(&bodies[0], READ_TEXT_FILE);
     say(&format!("mcp: advertised {write_name:?} and {read_name:?}"));
     for name in all_advertised(&bodies[0]) {
         check(
