@@ -633,6 +633,56 @@ pub fn shared_proxy(models: &str) -> (&'static Proxy, MutexGuard<'static, ()>) {
     (proxy, guard)
 }
 
+// ---- real MCP servers --------------------------------------------------------------
+
+/// Entry points of the real MCP servers from npm (run as `node <path> ...`).
+#[derive(Debug, Clone)]
+pub struct McpServers {
+    /// `@modelcontextprotocol/server-filesystem`: args are the directories it may touch.
+    pub filesystem: PathBuf,
+    /// `@modelcontextprotocol/server-everything`: arg `stdio`.
+    pub everything: PathBuf,
+}
+
+/// The MCP servers pinned by tests/e2e/mcp-servers, installed once per test binary by
+/// `scripts/mcp-servers.sh install` (npm ci under work/mcp-servers, reused when present);
+/// `None` after one skip line when `node` or `npm` is missing.
+pub fn mcp_servers() -> Option<McpServers> {
+    static SERVERS: OnceLock<Option<McpServers>> = OnceLock::new();
+    let found = SERVERS.get_or_init(|| {
+        let on_path = |tool: &str| {
+            let probe = Command::new(tool).arg("--version").output();
+            probe.is_ok_and(|o| o.status.success())
+        };
+        if !on_path("node") || !on_path("npm") {
+            return None;
+        }
+        let script = repo_root().join("scripts/mcp-servers.sh");
+        let out = Command::new(&script).arg("install").output().unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            out.status.success(),
+            "{} install failed:\n{err}",
+            script.display()
+        );
+        let path = |key: &str| {
+            let line = text
+                .lines()
+                .find_map(|l| l.strip_prefix(&format!("{key}=")));
+            PathBuf::from(line.unwrap_or_else(|| panic!("no {key}= in:\n{text}")))
+        };
+        Some(McpServers {
+            filesystem: path("MCP_FILESYSTEM"),
+            everything: path("MCP_EVERYTHING"),
+        })
+    });
+    if found.is_none() {
+        skip("node or npm is not on PATH (the real MCP servers come from npm)");
+    }
+    found.clone()
+}
+
 /// Median of some seconds (benches).
 pub fn median(values: &[f64]) -> f64 {
     let mut v = values.to_vec();
