@@ -495,3 +495,45 @@ fn model_list_recovers_when_the_gateway_comes_up_after_the_app_server() {
     app.quit();
     no_leaks(&mock, &dirs);
 }
+
+/// Upstream's own app-server client, the Python SDK (`sdk/python` of the upstream tree,
+/// `CodexConfig(codex_bin=...)`), on codex-litellm: models, account, a tool turn under its
+/// default approval mode. `CODEX_PYTHON_SDK` = that `sdk/python/src` (pydantic ≥ 2.12
+/// importable by python3); without it this test says so in one line and passes.
+#[test]
+fn upstream_python_sdk_runs_a_tool_turn() {
+    let (bin, dirs, mock) = or_skip!(setup());
+    let Some(sdk) = std::env::var_os("CODEX_PYTHON_SDK").filter(|v| !v.is_empty()) else {
+        say(
+            "app_server: the Python SDK test SKIPPED, CODEX_PYTHON_SDK (upstream sdk/python/src) is not set",
+        );
+        return;
+    };
+    let script = r#"
+import json, sys
+from openai_codex import Codex, CodexConfig, Sandbox
+bin, ws = sys.argv[1], sys.argv[2]
+with Codex(CodexConfig(codex_bin=bin, cwd=ws)) as codex:
+    out = {"models": [m.id for m in codex.models().data],
+           "account": codex.account().model_dump(by_alias=True, mode="json")}
+    thread = codex.thread_start(cwd=ws, sandbox=Sandbox.workspace_write)
+    out["answer"] = thread.run("Run the command, then tell me what happened.").final_response
+print(json.dumps(out))
+"#;
+    let python = dirs
+        .cmd(Path::new("python3"))
+        .litellm(&mock.url(), "mock-model");
+    let run = python.env("PYTHONPATH", sdk).args(["-c", script]);
+    let run = run.args([bin.as_os_str(), dirs.ws.as_os_str()]);
+    let run = run.timeout_secs(180).run();
+    run.assert_success();
+    let out: Value = serde_json::from_str(run.stdout.trim()).unwrap();
+    let want = json!({
+        "models": SERVED,
+        "account": {"account": null, "requiresOpenaiAuth": false},
+        "answer": "The command ran and wrote ran.txt."
+    });
+    assert_eq!(out, want);
+    assert_eq!(read(dirs.ws.join("ran.txt")), "editor-ran\n");
+    no_leaks(&mock, &dirs);
+}
