@@ -34,6 +34,7 @@ fn backend() -> Scenario {
         ]}}}],
         "responses": [
             {"match": {"body_contains": ["Say hello"]}, "text": "Hello from the mock."},
+            {"match": {"body_contains": ["Say hello"]}, "text": "Hello again."},
             {"match": {"body_contains": ["Run the command"], "body_not_contains": [TOOL_CALL]},
              "tool_calls": [{"id": TOOL_CALL, "name": "exec_command", "arguments": {"cmd": command}}]},
             {"match": {"body_contains": [TOOL_CALL]}, "text": "The command ran and wrote ran.txt."}
@@ -460,6 +461,9 @@ fn model_list_recovers_when_the_gateway_comes_up_after_the_app_server() {
         );
     }
 
+    // An editor opens a thread at once, before the gateway is up.
+    let early = app.start_thread(&dirs.ws, "never", None);
+
     let mock = Mock::start(backend(), port, None);
     let up = Instant::now();
     let mut listed = app.model_ids(json!({}));
@@ -485,18 +489,15 @@ fn model_list_recovers_when_the_gateway_comes_up_after_the_app_server() {
         up.elapsed().as_secs_f64(),
     ));
 
+    // The thread opened while the gateway was down works now, and so does a new one on
+    // a model only the backend named.
+    app.start_turn(&early, "Say hello");
+    assert_eq!(app.completed_turn()["status"], "completed");
     let thread = app.start_thread(&dirs.ws, "never", Some("mock-big"));
     app.start_turn(&thread, "Say hello");
-    let done = app.completed_turn();
-    assert_eq!(done["status"], "completed");
-    let sent = chat(&mock);
-    assert_eq!(
-        each(
-            &sent.iter().map(|r| r.body.clone()).collect::<Vec<_>>(),
-            "/model"
-        ),
-        json!(["mock-big"])
-    );
+    assert_eq!(app.completed_turn()["status"], "completed");
+    let bodies: Vec<Value> = chat(&mock).into_iter().map(|r| r.body).collect();
+    assert_eq!(each(&bodies, "/model"), json!(["mock-model", "mock-big"]));
     app.quit();
     no_leaks(&mock, &dirs);
 }
