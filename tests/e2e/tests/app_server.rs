@@ -432,7 +432,7 @@ fn a_declined_command_does_not_run() {
     no_leaks(&mock, &dirs);
 }
 
-/// Upstream issue 23's defect: an editor started before its gateway. The first list may be
+/// Issue 23's defect: an editor started before its gateway. The first list may be
 /// the configured model alone (or an error); once the gateway is up, the running app-server
 /// lists the backend's models after the discovery backoff (5 s), with no restart, and a
 /// turn on a model only the backend named works.
