@@ -231,18 +231,7 @@ impl Codex<'_> {
         let n = self.dirs.runs.get() + 1;
         self.dirs.runs.set(n);
         let cmd = self.cmd.process_group(0).stdin(Stdio::null());
-        let cmd = cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
-        // A test binary killed by a signal drops nothing: the run then dies with it.
-        #[cfg(target_os = "linux")]
-        // SAFETY: prctl is async-signal-safe; nothing else runs between fork and exec.
-        unsafe {
-            cmd.pre_exec(
-                || match libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) {
-                    0 => Ok(()),
-                    _ => Err(std::io::Error::last_os_error()),
-                },
-            );
-        }
+        let cmd = die_with_parent(cmd.stdout(Stdio::piped()).stderr(Stdio::piped()));
         let started = Instant::now();
         let mut child = cmd.spawn().unwrap_or_else(|e| panic!("{cmd:?}: {e}"));
         let group = Group(child.id() as i32);
@@ -296,6 +285,71 @@ impl Codex<'_> {
             timed_out,
             max_rss_kb,
         }
+    }
+}
+
+impl Codex<'_> {
+    /// Starts it and leaves it running (an app-server, a server) with stdin and stdout
+    /// piped, in a process group of its own; stderr goes to runN.err under the root.
+    /// Dropping the [`Spawned`] (also on panic) stops it and what it started.
+    pub fn spawn(mut self) -> Spawned {
+        let n = self.dirs.runs.get() + 1;
+        self.dirs.runs.set(n);
+        let err = std::fs::File::create(self.dirs.path(&format!("run{n}.err"))).unwrap();
+        let cmd = self.cmd.process_group(0).stdin(Stdio::piped());
+        let cmd = die_with_parent(cmd.stdout(Stdio::piped()).stderr(err));
+        let child = cmd.spawn().unwrap_or_else(|e| panic!("{cmd:?}: {e}"));
+        let group = Group(child.id() as i32);
+        Spawned { child, group }
+    }
+}
+
+/// A test binary killed by a signal drops nothing: what it started then dies with it.
+fn die_with_parent(cmd: &mut Command) -> &mut Command {
+    #[cfg(target_os = "linux")]
+    // SAFETY: prctl is async-signal-safe; nothing else runs between fork and exec.
+    unsafe {
+        cmd.pre_exec(
+            || match libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) {
+                0 => Ok(()),
+                _ => Err(std::io::Error::last_os_error()),
+            },
+        );
+    }
+    cmd
+}
+
+/// A long-running process from [`Codex::spawn`].
+pub struct Spawned {
+    pub child: std::process::Child,
+    group: Group,
+}
+
+impl Spawned {
+    /// Waits (at most `secs`) for it to exit by itself, e.g. after its stdin was closed;
+    /// `None` if it is still running.
+    pub fn wait_secs(&mut self, secs: u64) -> Option<std::process::ExitStatus> {
+        let deadline = Instant::now() + Duration::from_secs(secs);
+        loop {
+            match self.child.try_wait().unwrap() {
+                Some(status) => return Some(status),
+                None if Instant::now() > deadline => return None,
+                None => std::thread::sleep(Duration::from_millis(20)),
+            }
+        }
+    }
+}
+
+impl Drop for Spawned {
+    fn drop(&mut self) {
+        if self.wait_secs(0).is_none() {
+            self.group.kill(libc::SIGTERM);
+            if self.wait_secs(3).is_none() {
+                self.group.kill(libc::SIGKILL);
+                let _ = self.child.wait();
+            }
+        }
+        // Then `group`'s drop: whatever else is left in it.
     }
 }
 
