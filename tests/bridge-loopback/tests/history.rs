@@ -7,6 +7,7 @@ use codex_litellm_bridge::Bridge;
 use codex_litellm_bridge::BridgeOptions;
 use codex_litellm_bridge::BridgeRequest;
 use codex_litellm_bridge::ExchangeReport;
+use codex_litellm_bridge::ToolCallContent;
 use codex_litellm_bridge::options::ReasoningHistory;
 use codex_litellm_bridge_loopback_tests::Reports;
 use codex_litellm_mock_llm::MockLlm;
@@ -41,9 +42,16 @@ fn output(id: &str, text: &str) -> Value {
 /// Sends `input` through the bridge; returns the messages the backend received and the
 /// report.
 async fn send(input: Vec<Value>, options: BridgeOptions) -> (Vec<Value>, ExchangeReport) {
-    let mock = MockLlm::start(Scenario::new(vec![Response::text("ok")]))
-        .await
-        .unwrap();
+    send_to(Scenario::new(vec![Response::text("ok")]), input, options).await
+}
+
+/// [`send`] to a backend answering as `scenario` says.
+async fn send_to(
+    scenario: Scenario,
+    input: Vec<Value>,
+    options: BridgeOptions,
+) -> (Vec<Value>, ExchangeReport) {
+    let mock = MockLlm::start(scenario).await.unwrap();
     let reports = Arc::new(Reports::default());
     let client = reqwest::Client::builder().no_proxy().build().unwrap();
     let bridge = Bridge::new(client, options, "mock").with_observer(reports.clone());
@@ -191,4 +199,61 @@ async fn reasoning_of_earlier_turns_is_sent_back_as_the_scope_says() {
         let (messages, _) = send(history.clone(), options).await;
         assert_eq!(sent_back(&messages), expected, "{scope:?}");
     }
+}
+
+/// A backend that refuses `content: null` on an assistant tool-call message, as
+/// llama-cpp-python 0.3.36's server does (HTTP 500, a pydantic validation error): by
+/// default the call goes back with `content: ""`, and the first request is answered.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_tool_call_without_text_goes_back_with_empty_content() {
+    let refuses_null = Scenario::new(vec![
+        Response::error(500, "messages.2.content: Input should be a valid string")
+            .when_body_contains("\"content\":null"),
+    ])
+    .with_fallback(Response::text("ok"));
+    let (messages, report) = send_to(
+        refuses_null,
+        vec![user("run ls"), call("call_1"), output("call_1", "a.txt")],
+        BridgeOptions::default(),
+    )
+    .await;
+    assert_eq!(
+        messages[2],
+        json!({"role": "assistant", "content": "", "tool_calls": [
+            {"id": "call_1", "type": "function", "function": {"name": "shell", "arguments": "{\"command\":[\"ls\"]}"}}
+        ]})
+    );
+    assert_eq!(report.attempts.len(), 1, "{:?}", report.attempts);
+}
+
+/// `tool_call_content = "null"` keeps the other form, for a proxy that turns `""` into an
+/// empty text block its backend refuses; also on a message merged from two model turns.
+#[tokio::test(flavor = "multi_thread")]
+async fn tool_call_content_null_sends_null() {
+    let options = BridgeOptions {
+        tool_call_content: ToolCallContent::Null,
+        ..BridgeOptions::default()
+    };
+    let (messages, _) = send(
+        vec![user("run ls"), call("call_1"), output("call_1", "a.txt")],
+        options.clone(),
+    )
+    .await;
+    assert_eq!(messages[2]["content"], Value::Null);
+    assert!(messages[2]["tool_calls"].is_array());
+    // An empty text turn, then a call: merged into one message, still the configured form.
+    let (messages, _) = send(
+        vec![user("run ls"), assistant(""), reasoning("then"), call("call_1"), output("call_1", "a.txt")],
+        options,
+    )
+    .await;
+    let merged = messages.iter().find(|m| m["role"] == "assistant").unwrap();
+    assert_eq!(merged["content"], Value::Null, "{messages:?}");
+    let (messages, _) = send(
+        vec![user("run ls"), assistant(""), reasoning("then"), call("call_1"), output("call_1", "a.txt")],
+        BridgeOptions::default(),
+    )
+    .await;
+    let merged = messages.iter().find(|m| m["role"] == "assistant").unwrap();
+    assert_eq!(merged["content"], "", "{messages:?}");
 }

@@ -368,10 +368,8 @@ async fn forced_tool_call_arrives_whole() {
 /// The round trip: Codex ran the call and sends it back with its output; the server
 /// answers. llama-cpp-python 0.3.36 refuses an assistant message whose `content` is null
 /// (HTTP 500, a pydantic validation error) and one without `content` (HTTP 500 from the
-/// chat template); it takes `content: ""`. The bridge sends null today, and retries the
-/// 500 until its attempts run out.
+/// chat template); it takes `content: ""`, which the bridge sends (`tool_call_content`).
 #[tokio::test(flavor = "multi_thread")]
-#[ignore = "the bridge sends the assistant tool_calls message with content: null, which llama-cpp-python answers with HTTP 500 (retried 4 times); it takes content: \"\""]
 async fn tool_result_round_trip_completes() {
     let Some(server) = server() else { return };
     let h = harness(server, options());
@@ -396,43 +394,9 @@ async fn tool_result_round_trip_completes() {
         .map(|m| m["role"].as_str().unwrap())
         .collect();
     assert_eq!(roles, ["system", "user", "assistant", "tool"]);
+    assert_eq!(messages[2]["content"], "");
     assert_eq!(messages[2]["tool_calls"][0]["id"], "call_ls");
     assert_eq!(messages[3]["tool_call_id"], "call_ls");
-}
-
-/// Today's round trip, pinned (replace with the test above once fixed): every attempt is
-/// answered 500 with the validation error, which the bridge retries as a server error.
-#[tokio::test(flavor = "multi_thread")]
-async fn tool_result_round_trip_fails_today_on_the_null_content() {
-    let Some(server) = server() else { return };
-    let h = harness(server, options());
-    let model = h.server.model.clone();
-    let arguments = json!({"command": ["ls"]}).to_string();
-    let x = h
-        .run(codex_body(
-            &model,
-            vec![
-                user("List the files in the current directory."),
-                json!({"type": "function_call", "call_id": "call_ls", "name": "shell", "arguments": arguments}),
-                json!({"type": "function_call_output", "call_id": "call_ls", "output": "Cargo.toml"}),
-            ],
-            json!("auto"),
-        ))
-        .await;
-    let messages = x.report.request_body["messages"].as_array().unwrap();
-    assert_eq!(
-        messages[2]["content"],
-        Value::Null,
-        "the bridge changed: {}",
-        messages[2]
-    );
-    let (_, message) = x.failure();
-    assert!(message.contains("HTTP 500"), "{message}");
-    assert!(
-        x.report.attempts.iter().all(|a| a.status == Some(500)),
-        "{:?}",
-        x.fault_kinds()
-    );
 }
 
 /// Codex always asks with `tool_choice: "auto"` and streams. With chatml-function-calling

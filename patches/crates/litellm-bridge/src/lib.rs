@@ -49,6 +49,7 @@ pub use options::BridgeMode;
 pub use options::BridgeOptions;
 pub use options::FallbackConfig;
 pub use options::FallbackRoute;
+pub use options::ToolCallContent;
 pub use postprocess::postprocess;
 pub use redact::is_secret_query_name;
 pub use redact::redact_url;

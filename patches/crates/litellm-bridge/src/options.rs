@@ -168,6 +168,21 @@ impl AssistantPrefill {
     }
 }
 
+/// What `content` an assistant message carries when it has tool calls and no text. The
+/// OpenAI spec allows both; backends differ on which they accept.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ToolCallContent {
+    /// `""`: accepted by OpenAI, Azure, vLLM, llama.cpp, Ollama, DeepSeek, Mistral and
+    /// LiteLLM (which drops it for Anthropic and Bedrock); llama-cpp-python's server and
+    /// Gemini's OpenAI endpoint refuse `null`.
+    #[default]
+    EmptyString,
+    /// `null`: for a proxy that turns `""` into an empty text block and is refused for it
+    /// (Anthropic and Bedrock translators other than a current LiteLLM).
+    Null,
+}
+
 /// Name of the output-token cap in the chat request.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -205,6 +220,9 @@ pub struct BridgeOptions {
     pub send_strict: bool,
     /// Translate `text.format` (json_schema) into `response_format`.
     pub send_response_format: bool,
+    /// `content` of an assistant message with tool calls and no text: `empty_string`
+    /// (default) or `null`.
+    pub tool_call_content: ToolCallContent,
     /// Turn tool calls that the model wrote as text into real calls (declared tools only,
     /// arguments must parse): `whole_answer` (default, also `true`), `anywhere`, `off`/`false`.
     pub tool_call_recovery: ToolCallRecovery,
@@ -299,6 +317,7 @@ impl Default for BridgeOptions {
             send_parallel_tool_calls: true,
             send_strict: false,
             send_response_format: true,
+            tool_call_content: ToolCallContent::EmptyString,
             tool_call_recovery: ToolCallRecovery::WholeAnswer,
             think_tags: true,
             model: None,
