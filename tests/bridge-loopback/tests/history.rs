@@ -243,14 +243,26 @@ async fn tool_call_content_null_sends_null() {
     assert!(messages[2]["tool_calls"].is_array());
     // An empty text turn, then a call: merged into one message, still the configured form.
     let (messages, _) = send(
-        vec![user("run ls"), assistant(""), reasoning("then"), call("call_1"), output("call_1", "a.txt")],
+        vec![
+            user("run ls"),
+            assistant(""),
+            reasoning("then"),
+            call("call_1"),
+            output("call_1", "a.txt"),
+        ],
         options,
     )
     .await;
     let merged = messages.iter().find(|m| m["role"] == "assistant").unwrap();
     assert_eq!(merged["content"], Value::Null, "{messages:?}");
     let (messages, _) = send(
-        vec![user("run ls"), assistant(""), reasoning("then"), call("call_1"), output("call_1", "a.txt")],
+        vec![
+            user("run ls"),
+            assistant(""),
+            reasoning("then"),
+            call("call_1"),
+            output("call_1", "a.txt"),
+        ],
         BridgeOptions::default(),
     )
     .await;
