@@ -243,6 +243,68 @@ async fn doctor_key_refused_and_never_printed() {
     assert_eq!(exit_code(&rows), 1);
 }
 
+/// The healthy backend, answering `text` to every plain request.
+fn answering(text: &str) -> Scenario {
+    healthy_scenario().with_fallback(Response::text(text))
+}
+
+/// `LITELLM_API_KEY=none` (common for local servers) and other placeholders are not secret
+/// material: the word "none" in an answer stays, nothing is scrubbed for the key, and the
+/// key row says it looks like a placeholder.
+#[tokio::test]
+async fn doctor_placeholder_key_is_not_scrubbed_from_ordinary_words() {
+    for key in ["none", "EMPTY", "dummy", "sk-no-key-required", "sk-1234"] {
+        // Fresh each time: the scripted tool call is answered once.
+        let mock = MockLlm::start(answering("none of the above, EMPTY dummy"))
+            .await
+            .unwrap();
+        let mut setup = Setup::new(&mock.base_url(), "mock-model");
+        setup.env.retain(|(n, _)| n != "LITELLM_API_KEY");
+        setup.env.push(("LITELLM_API_KEY".into(), key.into()));
+        let rows = setup.run().await;
+        let human = render_human(&rows);
+        assert!(
+            rows.iter().all(|r| r.status == Status::Ok),
+            "{key}: {human}"
+        );
+        assert!(
+            row(&rows, "completion")
+                .summary
+                .contains("none of the above, EMPTY dummy"),
+            "{key}: {human}"
+        );
+        assert!(!human.contains("[REDACTED]"), "{key}: {human}");
+        assert_eq!(
+            row(&rows, "chat auth").summary,
+            "LITELLM_API_KEY accepted; it looks like a placeholder (short or well known), so this report does not hide it"
+        );
+    }
+}
+
+/// A real key of 8 characters or more is still never printed, whole or in part, and is
+/// not called a placeholder.
+#[tokio::test]
+async fn doctor_short_real_key_is_still_scrubbed() {
+    let key = "Qx7rT2mW";
+    let mock = MockLlm::start(answering(&format!("your key is {key}, or {}", &key[..6])))
+        .await
+        .unwrap();
+    let mut setup = Setup::new(&mock.base_url(), "mock-model");
+    setup.env.retain(|(n, _)| n != "LITELLM_API_KEY");
+    setup.env.push(("LITELLM_API_KEY".into(), key.into()));
+    let rows = setup.run().await;
+    let human = render_human(&rows);
+    let json = render_json(&rows).to_string();
+    assert!(!human.contains(key) && !json.contains(key), "{human}");
+    assert!(
+        row(&rows, "completion")
+            .summary
+            .contains("your key is [REDACTED]"),
+        "{human}"
+    );
+    assert_eq!(row(&rows, "chat auth").summary, "LITELLM_API_KEY accepted");
+}
+
 #[tokio::test]
 async fn doctor_key_not_set() {
     let mock = MockLlm::start(healthy_scenario()).await.unwrap();
