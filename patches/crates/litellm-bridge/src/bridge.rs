@@ -714,8 +714,8 @@ impl Bridge {
                 return Err(gave_up);
             }
             let windows = codex_litellm_guards::fallback::Windows {
-                primary: self.context_window(&chat.summary.model),
-                fallback: self.context_window(&next.model),
+                primary: self.context_window(&route.key),
+                fallback: self.context_window(&next.key),
             };
             let info = crate::guards::fault_info(&gave_up.fault);
             let Some(reason) =
@@ -799,8 +799,10 @@ impl Bridge {
         true
     }
 
-    fn context_window(&self, model: &str) -> Option<u64> {
-        self.options.fallback.context_windows.get(model).copied()
+    /// The window of the model a `<provider>/<model>` key names, when known.
+    fn context_window(&self, key: &str) -> Option<u64> {
+        let (provider, model) = key.split_once('/')?;
+        self.options.fallback.context_window(provider, model)
     }
 
     fn notify(&self, notice: &str) {

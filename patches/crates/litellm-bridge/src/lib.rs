@@ -47,6 +47,7 @@ pub use fault::Fault;
 pub use live::INTERRUPTED_NOTE;
 pub use options::BridgeMode;
 pub use options::BridgeOptions;
+pub use options::DiscoveredWindows;
 pub use options::FallbackConfig;
 pub use options::FallbackRoute;
 pub use options::ToolCallContent;
