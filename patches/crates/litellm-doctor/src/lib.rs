@@ -12,6 +12,7 @@
 //! 9. a tool call comes back (structured, as text the bridge recovers, or not at all)
 //! 10. reasoning fields are seen
 //! 11. the context window is known, and from where
+//! 12. every model of its `fallback = [...]` list, the same checks, labelled as its fallback
 //!
 //! Each check is one [`Row`], shaped like a row of upstream's doctor report so one hook maps
 //! it (see docs/ARCHITECTURE.md). No row ever carries a secret: the key, header values and
@@ -20,6 +21,7 @@
 //! credentials and query values, and no row carries a control character.
 
 mod config;
+mod fallback;
 mod probe;
 mod proxy;
 mod render;
@@ -245,7 +247,13 @@ pub async fn checks_for(
     let secrets = match target {
         Ok(target) => {
             rows.extend(probe_rows(&target, options).await);
-            target.secrets()
+            let (fallback_rows, mut secrets) = fallback::fallback_rows(&target, env, options).await;
+            rows.extend(fallback_rows);
+            secrets.extend(target.secrets());
+            // Longest first, so a secret that contains another is replaced whole.
+            secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
+            secrets.dedup();
+            secrets
         }
         Err(reason) => {
             rows.extend(skip_from("chat reach", &reason));
