@@ -202,19 +202,86 @@ async fn reasoning_of_earlier_turns_is_sent_back_as_the_scope_says() {
 }
 
 /// A backend that refuses `content: null` on an assistant tool-call message, as
-/// llama-cpp-python 0.3.36's server does (HTTP 500, a pydantic validation error): by
-/// default the call goes back with `content: ""`, and the first request is answered.
-#[tokio::test(flavor = "multi_thread")]
-async fn a_tool_call_without_text_goes_back_with_empty_content() {
-    let refuses_null = Scenario::new(vec![
-        Response::error(500, "messages.2.content: Input should be a valid string")
+/// llama-cpp-python 0.3.36's server does (HTTP 500, a pydantic validation error), and
+/// takes `content: ""`.
+fn refusing_null_content() -> Scenario {
+    Scenario {
+        fallback: Response::text("ok"),
+        ..Scenario::new(vec![
+            Response::error(
+                500,
+                "1 validation error: ('body', 'messages', 2, 'ChatCompletionRequestAssistantMessage', 'content'), 'msg': 'Input should be a valid string', 'input': None",
+            )
             .when_body_contains("\"content\":null"),
-    ])
-    .with_fallback(Response::text("ok"));
+        ])
+    }
+}
+
+fn round_trip() -> Vec<Value> {
+    vec![user("run ls"), call("call_1"), output("call_1", "a.txt")]
+}
+
+/// `tool_call_content = "auto"` (default): `null` first (what LiteLLM needs for Anthropic);
+/// refused, the same request goes again at once with `""`, the user is told once, and the
+/// next request to that backend carries `""` from the start.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_backend_refusing_null_tool_call_content_gets_empty_content() {
+    let mock = MockLlm::start(refusing_null_content()).await.unwrap();
+    let reports = Arc::new(Reports::default());
+    let client = reqwest::Client::builder().no_proxy().build().unwrap();
+    let bridge = Bridge::new(client, BridgeOptions::default(), "llamacpp")
+        .with_provider_id("llamacpp")
+        .with_observer(reports.clone());
+    let send = |text: &str| {
+        let mut input = round_trip();
+        input.push(user(text));
+        bridge.respond(BridgeRequest {
+            url: format!("{}/responses", mock.base_url()),
+            headers: HeaderMap::new(),
+            body: json!({"model": "m", "input": input, "stream": true}),
+        })
+    };
+    let bytes = send("first").await.into_bytes().await.unwrap();
+    assert!(String::from_utf8_lossy(&bytes).contains("response.completed"));
+    let contents: Vec<Value> = mock
+        .chat_requests()
+        .iter()
+        .map(|r| r.body["messages"][1]["content"].clone())
+        .collect();
+    assert_eq!(contents, [Value::Null, json!("")]);
+    let report = reports.0.lock().unwrap()[0].clone();
+    let statuses: Vec<Option<u16>> = report.attempts.iter().map(|a| a.status).collect();
+    assert_eq!(statuses, [Some(500), Some(200)]);
+    assert_eq!(
+        report.attempts[0].retry_wait_ms,
+        Some(0),
+        "sent again at once"
+    );
+    assert_eq!(
+        reports.1.lock().unwrap().clone(),
+        [
+            "codex-litellm (llamacpp): the backend refused an assistant tool-call message with `content: null`; sent `content: \"\"` instead, and keeps doing so for this backend. Set `tool_call_content = \"empty_string\"` in litellm.toml [providers.llamacpp.bridge] to skip the refused request."
+        ]
+    );
+    // The next request goes with "" at once, and nothing more is said.
+    send("second").await.into_bytes().await.unwrap();
+    let requests = mock.chat_requests();
+    assert_eq!(requests.len(), 3);
+    assert_eq!(requests[2].body["messages"][1]["content"], "");
+    assert_eq!(reports.1.lock().unwrap().len(), 1);
+}
+
+/// `tool_call_content = "empty_string"`: `""` from the first request; `"null"`: `null`,
+/// also on a message merged from two model turns.
+#[tokio::test(flavor = "multi_thread")]
+async fn tool_call_content_empty_string_and_null_are_sent_as_set() {
     let (messages, report) = send_to(
-        refuses_null,
-        vec![user("run ls"), call("call_1"), output("call_1", "a.txt")],
-        BridgeOptions::default(),
+        refusing_null_content(),
+        round_trip(),
+        BridgeOptions {
+            tool_call_content: ToolCallContent::EmptyString,
+            ..BridgeOptions::default()
+        },
     )
     .await;
     assert_eq!(
@@ -223,47 +290,33 @@ async fn a_tool_call_without_text_goes_back_with_empty_content() {
             {"id": "call_1", "type": "function", "function": {"name": "shell", "arguments": "{\"command\":[\"ls\"]}"}}
         ]})
     );
-    assert_eq!(report.attempts.len(), 1, "{:?}", report.attempts);
-}
-
-/// `tool_call_content = "null"` keeps the other form, for a proxy that turns `""` into an
-/// empty text block its backend refuses; also on a message merged from two model turns.
-#[tokio::test(flavor = "multi_thread")]
-async fn tool_call_content_null_sends_null() {
-    let options = BridgeOptions {
+    assert_eq!(report.attempts.len(), 1);
+    let null = BridgeOptions {
         tool_call_content: ToolCallContent::Null,
         ..BridgeOptions::default()
     };
-    let (messages, _) = send(
-        vec![user("run ls"), call("call_1"), output("call_1", "a.txt")],
-        options.clone(),
-    )
-    .await;
+    let (messages, _) = send(round_trip(), null.clone()).await;
     assert_eq!(messages[2]["content"], Value::Null);
     assert!(messages[2]["tool_calls"].is_array());
     // An empty text turn, then a call: merged into one message, still the configured form.
-    let (messages, _) = send(
+    let merged_turns = || {
         vec![
             user("run ls"),
             assistant(""),
             reasoning("then"),
             call("call_1"),
             output("call_1", "a.txt"),
-        ],
-        options,
-    )
-    .await;
+        ]
+    };
+    let (messages, _) = send(merged_turns(), null).await;
     let merged = messages.iter().find(|m| m["role"] == "assistant").unwrap();
     assert_eq!(merged["content"], Value::Null, "{messages:?}");
     let (messages, _) = send(
-        vec![
-            user("run ls"),
-            assistant(""),
-            reasoning("then"),
-            call("call_1"),
-            output("call_1", "a.txt"),
-        ],
-        BridgeOptions::default(),
+        merged_turns(),
+        BridgeOptions {
+            tool_call_content: ToolCallContent::EmptyString,
+            ..BridgeOptions::default()
+        },
     )
     .await;
     let merged = messages.iter().find(|m| m["role"] == "assistant").unwrap();

@@ -169,17 +169,20 @@ impl AssistantPrefill {
 }
 
 /// What `content` an assistant message carries when it has tool calls and no text. The
-/// OpenAI spec allows both; backends differ on which they accept.
+/// OpenAI spec allows `null` and `""`; backends differ on which they accept.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ToolCallContent {
-    /// `""`: accepted by OpenAI, Azure, vLLM, llama.cpp, Ollama, DeepSeek, Mistral and
-    /// LiteLLM (which drops it for Anthropic and Bedrock); llama-cpp-python's server and
-    /// Gemini's OpenAI endpoint refuse `null`.
+    /// `null`; when the backend refuses it with an error about that `content`
+    /// (llama-cpp-python's server: HTTP 500, Gemini's OpenAI endpoint: 400), the request
+    /// is sent again at once with `""`, and `""` is kept for that backend for the rest of
+    /// the process. `null` first because LiteLLM turns `""` into a placeholder text block
+    /// for Anthropic models and other Anthropic/Bedrock translators refuse it.
     #[default]
+    Auto,
+    /// `""` from the start (no refused request first).
     EmptyString,
-    /// `null`: for a proxy that turns `""` into an empty text block and is refused for it
-    /// (Anthropic and Bedrock translators other than a current LiteLLM).
+    /// `null`, never adapted.
     Null,
 }
 
@@ -220,8 +223,8 @@ pub struct BridgeOptions {
     pub send_strict: bool,
     /// Translate `text.format` (json_schema) into `response_format`.
     pub send_response_format: bool,
-    /// `content` of an assistant message with tool calls and no text: `empty_string`
-    /// (default) or `null`.
+    /// `content` of an assistant message with tool calls and no text: `auto` (default:
+    /// `null`, `""` once the backend refuses `null`), `empty_string` or `null`.
     pub tool_call_content: ToolCallContent,
     /// Turn tool calls that the model wrote as text into real calls (declared tools only,
     /// arguments must parse): `whole_answer` (default, also `true`), `anywhere`, `off`/`false`.
@@ -368,7 +371,7 @@ impl Default for BridgeOptions {
             send_parallel_tool_calls: true,
             send_strict: false,
             send_response_format: true,
-            tool_call_content: ToolCallContent::EmptyString,
+            tool_call_content: ToolCallContent::Auto,
             tool_call_recovery: ToolCallRecovery::WholeAnswer,
             think_tags: true,
             model: None,

@@ -621,12 +621,25 @@ fn call_id_of(item: &Value) -> String {
         .to_string()
 }
 
+/// The chat `body` with `content: ""` on every assistant tool-call message without text
+/// (`None` when it has none with `null`): what `tool_call_content = "auto"` sends after the
+/// backend refused `null`.
+pub fn with_empty_tool_call_content(body: &Value) -> Option<Value> {
+    let mut body = body.clone();
+    let messages = body.get_mut("messages")?.as_array_mut()?;
+    let before = messages.clone();
+    set_tool_call_content(messages, crate::options::ToolCallContent::EmptyString);
+    (*messages != before).then_some(body)
+}
+
 /// Every assistant message with tool calls and no text gets the `content` the backend
 /// accepts (`tool_call_content`), whichever step built or merged it.
 fn set_tool_call_content(messages: &mut [Value], form: crate::options::ToolCallContent) {
     let empty = match form {
         crate::options::ToolCallContent::EmptyString => json!(""),
-        crate::options::ToolCallContent::Null => Value::Null,
+        crate::options::ToolCallContent::Null | crate::options::ToolCallContent::Auto => {
+            Value::Null
+        }
     };
     for message in messages {
         let Some(message) = message.as_object_mut() else {
