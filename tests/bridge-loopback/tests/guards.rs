@@ -10,6 +10,7 @@ use codex_litellm_bridge::Bridge;
 use codex_litellm_bridge::BridgeMode;
 use codex_litellm_bridge::BridgeOptions;
 use codex_litellm_bridge::BridgeRequest;
+use codex_litellm_bridge::DiscoveredWindows;
 use codex_litellm_bridge::ExchangeReport;
 use codex_litellm_bridge::Outcome;
 use codex_litellm_bridge::conformance::check_sse;
@@ -474,6 +475,58 @@ async fn a_fallback_on_another_provider_gets_its_url_and_not_the_first_providers
             "codex-litellm: other/backup-cross answered instead of primary-cross (primary-cross: server error (HTTP 502)); primary-cross is tried again after 60s"
         ]
     );
+}
+
+/// A context-length error switches to a fallback with a larger window when the windows are
+/// known only from what the backend reported (the model catalog's discovery), not from
+/// litellm.toml; a fallback whose reported window is not larger gets no switch.
+#[tokio::test]
+async fn a_context_length_error_switches_to_a_larger_discovered_window() {
+    let too_long = Response::json(json!({"error": {
+        "message": "This model's maximum context length is 8192 tokens. However, your messages resulted in 9000 tokens.",
+        "code": "context_length_exceeded"}}))
+    .with_status(400);
+    let reported = |provider: &str, model: &str| match (provider, model) {
+        ("mock", "small-ctx" | "small-ctx-2") => Some(8192),
+        ("mock", "big-ctx") => Some(131_072),
+        ("mock", "same-ctx") => Some(8192),
+        _ => None,
+    };
+    // Primaries of their own: the circuit breaker is process-wide.
+    for (primary, backup, switches) in [
+        ("small-ctx", "big-ctx", true),
+        ("small-ctx-2", "same-ctx", false),
+    ] {
+        let scenario = Scenario {
+            fallback: too_long.clone(),
+            ..Scenario::new(vec![
+                Response::text("Served by the larger window.").with_match(model_is(backup)),
+            ])
+        };
+        let mut options = with_fallback(primary, backup);
+        options.fallback.discovered_windows = DiscoveredWindows::new(reported);
+        let h = harness(scenario, options).await;
+        let run = h.send(primary, vec![user("hi")]).await;
+        if switches {
+            assert_eq!(models_asked(&h.mock), [primary, backup]);
+            assert_eq!(completed_text(&run.events), "Served by the larger window.");
+            assert_eq!(run.report.fallback.unwrap().reason, "context_length");
+            assert_eq!(
+                h.notices(),
+                [format!(
+                    "codex-litellm: {backup} answered instead of {primary} ({primary}: the conversation is over its 8192-token context window (131072 on the fallback))"
+                )]
+            );
+        } else {
+            assert_eq!(models_asked(&h.mock), [primary]);
+            assert!(run.report.fallback.is_none());
+            let last = run.events.last().unwrap();
+            assert_eq!(
+                last["response"]["error"]["code"], "context_length_exceeded",
+                "{last}"
+            );
+        }
+    }
 }
 
 #[tokio::test]

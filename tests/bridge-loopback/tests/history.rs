@@ -7,6 +7,7 @@ use codex_litellm_bridge::Bridge;
 use codex_litellm_bridge::BridgeOptions;
 use codex_litellm_bridge::BridgeRequest;
 use codex_litellm_bridge::ExchangeReport;
+use codex_litellm_bridge::ToolCallContent;
 use codex_litellm_bridge::options::ReasoningHistory;
 use codex_litellm_bridge_loopback_tests::Reports;
 use codex_litellm_mock_llm::MockLlm;
@@ -41,9 +42,16 @@ fn output(id: &str, text: &str) -> Value {
 /// Sends `input` through the bridge; returns the messages the backend received and the
 /// report.
 async fn send(input: Vec<Value>, options: BridgeOptions) -> (Vec<Value>, ExchangeReport) {
-    let mock = MockLlm::start(Scenario::new(vec![Response::text("ok")]))
-        .await
-        .unwrap();
+    send_to(Scenario::new(vec![Response::text("ok")]), input, options).await
+}
+
+/// [`send`] to a backend answering as `scenario` says.
+async fn send_to(
+    scenario: Scenario,
+    input: Vec<Value>,
+    options: BridgeOptions,
+) -> (Vec<Value>, ExchangeReport) {
+    let mock = MockLlm::start(scenario).await.unwrap();
     let reports = Arc::new(Reports::default());
     let client = reqwest::Client::builder().no_proxy().build().unwrap();
     let bridge = Bridge::new(client, options, "mock").with_observer(reports.clone());
@@ -191,4 +199,126 @@ async fn reasoning_of_earlier_turns_is_sent_back_as_the_scope_says() {
         let (messages, _) = send(history.clone(), options).await;
         assert_eq!(sent_back(&messages), expected, "{scope:?}");
     }
+}
+
+/// A backend that refuses `content: null` on an assistant tool-call message, as
+/// llama-cpp-python 0.3.36's server does (HTTP 500, a pydantic validation error), and
+/// takes `content: ""`.
+fn refusing_null_content() -> Scenario {
+    Scenario {
+        fallback: Response::text("ok"),
+        ..Scenario::new(vec![
+            Response::error(
+                500,
+                "1 validation error: ('body', 'messages', 2, 'ChatCompletionRequestAssistantMessage', 'content'), 'msg': 'Input should be a valid string', 'input': None",
+            )
+            .when_body_contains("\"content\":null"),
+        ])
+    }
+}
+
+fn round_trip() -> Vec<Value> {
+    vec![user("run ls"), call("call_1"), output("call_1", "a.txt")]
+}
+
+/// `tool_call_content = "auto"` (default): `null` first (what LiteLLM needs for Anthropic);
+/// refused, the same request goes again at once with `""`, the user is told once, and the
+/// next request to that backend carries `""` from the start.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_backend_refusing_null_tool_call_content_gets_empty_content() {
+    let mock = MockLlm::start(refusing_null_content()).await.unwrap();
+    let reports = Arc::new(Reports::default());
+    let client = reqwest::Client::builder().no_proxy().build().unwrap();
+    let bridge = Bridge::new(client, BridgeOptions::default(), "llamacpp")
+        .with_provider_id("llamacpp")
+        .with_observer(reports.clone());
+    let send = |text: &str| {
+        let mut input = round_trip();
+        input.push(user(text));
+        bridge.respond(BridgeRequest {
+            url: format!("{}/responses", mock.base_url()),
+            headers: HeaderMap::new(),
+            body: json!({"model": "m", "input": input, "stream": true}),
+        })
+    };
+    let bytes = send("first").await.into_bytes().await.unwrap();
+    assert!(String::from_utf8_lossy(&bytes).contains("response.completed"));
+    let contents: Vec<Value> = mock
+        .chat_requests()
+        .iter()
+        .map(|r| r.body["messages"][1]["content"].clone())
+        .collect();
+    assert_eq!(contents, [Value::Null, json!("")]);
+    let report = reports.0.lock().unwrap()[0].clone();
+    let statuses: Vec<Option<u16>> = report.attempts.iter().map(|a| a.status).collect();
+    assert_eq!(statuses, [Some(500), Some(200)]);
+    assert_eq!(
+        report.attempts[0].retry_wait_ms,
+        Some(0),
+        "sent again at once"
+    );
+    assert_eq!(
+        reports.1.lock().unwrap().clone(),
+        [
+            "codex-litellm (llamacpp): the backend refused an assistant tool-call message with `content: null`; sent `content: \"\"` instead, and keeps doing so for this backend. Set `tool_call_content = \"empty_string\"` in litellm.toml [providers.llamacpp.bridge] to skip the refused request."
+        ]
+    );
+    // The next request goes with "" at once, and nothing more is said.
+    send("second").await.into_bytes().await.unwrap();
+    let requests = mock.chat_requests();
+    assert_eq!(requests.len(), 3);
+    assert_eq!(requests[2].body["messages"][1]["content"], "");
+    assert_eq!(reports.1.lock().unwrap().len(), 1);
+}
+
+/// `tool_call_content = "empty_string"`: `""` from the first request; `"null"`: `null`,
+/// also on a message merged from two model turns.
+#[tokio::test(flavor = "multi_thread")]
+async fn tool_call_content_empty_string_and_null_are_sent_as_set() {
+    let (messages, report) = send_to(
+        refusing_null_content(),
+        round_trip(),
+        BridgeOptions {
+            tool_call_content: ToolCallContent::EmptyString,
+            ..BridgeOptions::default()
+        },
+    )
+    .await;
+    assert_eq!(
+        messages[2],
+        json!({"role": "assistant", "content": "", "tool_calls": [
+            {"id": "call_1", "type": "function", "function": {"name": "shell", "arguments": "{\"command\":[\"ls\"]}"}}
+        ]})
+    );
+    assert_eq!(report.attempts.len(), 1);
+    let null = BridgeOptions {
+        tool_call_content: ToolCallContent::Null,
+        ..BridgeOptions::default()
+    };
+    let (messages, _) = send(round_trip(), null.clone()).await;
+    assert_eq!(messages[2]["content"], Value::Null);
+    assert!(messages[2]["tool_calls"].is_array());
+    // An empty text turn, then a call: merged into one message, still the configured form.
+    let merged_turns = || {
+        vec![
+            user("run ls"),
+            assistant(""),
+            reasoning("then"),
+            call("call_1"),
+            output("call_1", "a.txt"),
+        ]
+    };
+    let (messages, _) = send(merged_turns(), null).await;
+    let merged = messages.iter().find(|m| m["role"] == "assistant").unwrap();
+    assert_eq!(merged["content"], Value::Null, "{messages:?}");
+    let (messages, _) = send(
+        merged_turns(),
+        BridgeOptions {
+            tool_call_content: ToolCallContent::EmptyString,
+            ..BridgeOptions::default()
+        },
+    )
+    .await;
+    let merged = messages.iter().find(|m| m["role"] == "assistant").unwrap();
+    assert_eq!(merged["content"], "", "{messages:?}");
 }

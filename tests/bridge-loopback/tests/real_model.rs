@@ -365,31 +365,17 @@ async fn forced_tool_call_arrives_whole() {
     );
 }
 
-/// The round trip: Codex ran the call and sends it back with its output; the server
-/// answers. llama-cpp-python 0.3.36 refuses an assistant message whose `content` is null
-/// (HTTP 500, a pydantic validation error) and one without `content` (HTTP 500 from the
-/// chat template); it takes `content: ""`. The bridge sends null today, and retries the
-/// 500 until its attempts run out.
-#[tokio::test(flavor = "multi_thread")]
-#[ignore = "the bridge sends the assistant tool_calls message with content: null, which llama-cpp-python answers with HTTP 500 (retried 4 times); it takes content: \"\""]
-async fn tool_result_round_trip_completes() {
-    let Some(server) = server() else { return };
-    let h = harness(server, options());
-    let model = h.server.model.clone();
+/// What Codex sends after it ran the call: the call and its output.
+fn round_trip_input() -> Vec<Value> {
     let arguments = json!({"command": ["ls"]}).to_string();
-    let x = h
-        .run(codex_body(
-            &model,
-            vec![
-                user("List the files in the current directory."),
-                json!({"type": "function_call", "call_id": "call_ls", "name": "shell", "arguments": arguments}),
-                json!({"type": "function_call_output", "call_id": "call_ls", "output": "Cargo.toml\nREADME.md\nsrc"}),
-            ],
-            json!("auto"),
-        ))
-        .await;
-    x.assert_real_finish();
-    assert_eq!(x.fault_kinds(), ["ok"]);
+    vec![
+        user("List the files in the current directory."),
+        json!({"type": "function_call", "call_id": "call_ls", "name": "shell", "arguments": arguments}),
+        json!({"type": "function_call_output", "call_id": "call_ls", "output": "Cargo.toml\nREADME.md\nsrc"}),
+    ]
+}
+
+fn assert_round_trip_order(x: &Exchange) {
     let messages = x.report.request_body["messages"].as_array().unwrap();
     let roles: Vec<&str> = messages
         .iter()
@@ -400,39 +386,57 @@ async fn tool_result_round_trip_completes() {
     assert_eq!(messages[3]["tool_call_id"], "call_ls");
 }
 
-/// Today's round trip, pinned (replace with the test above once fixed): every attempt is
-/// answered 500 with the validation error, which the bridge retries as a server error.
+/// The round trip: Codex ran the call and sends it back with its output; the server
+/// answers. llama-cpp-python 0.3.36 refuses an assistant message whose `content` is null
+/// (HTTP 500, a pydantic validation error) and one without `content` (HTTP 500 from the
+/// chat template); it takes `content: ""`. With `tool_call_content = "auto"` (default) the
+/// bridge sends `null` first and, refused, the same request at once with `""`; a notice
+/// names the setting that skips the refused request.
 #[tokio::test(flavor = "multi_thread")]
-async fn tool_result_round_trip_fails_today_on_the_null_content() {
+async fn tool_result_round_trip_completes() {
     let Some(server) = server() else { return };
     let h = harness(server, options());
     let model = h.server.model.clone();
-    let arguments = json!({"command": ["ls"]}).to_string();
     let x = h
-        .run(codex_body(
-            &model,
-            vec![
-                user("List the files in the current directory."),
-                json!({"type": "function_call", "call_id": "call_ls", "name": "shell", "arguments": arguments}),
-                json!({"type": "function_call_output", "call_id": "call_ls", "output": "Cargo.toml"}),
-            ],
-            json!("auto"),
-        ))
+        .run(codex_body(&model, round_trip_input(), json!("auto")))
         .await;
-    let messages = x.report.request_body["messages"].as_array().unwrap();
+    x.assert_real_finish();
+    assert_eq!(x.fault_kinds(), ["http_status", "ok"]);
+    assert_eq!(x.report.attempts[0].status, Some(500));
     assert_eq!(
-        messages[2]["content"],
-        Value::Null,
-        "the bridge changed: {}",
-        messages[2]
+        x.report.attempts[0].retry_wait_ms,
+        Some(0),
+        "sent again at once"
     );
-    let (_, message) = x.failure();
-    assert!(message.contains("HTTP 500"), "{message}");
+    assert_round_trip_order(&x);
+    let notices = h.reports.1.lock().unwrap().clone();
     assert!(
-        x.report.attempts.iter().all(|a| a.status == Some(500)),
-        "{:?}",
-        x.fault_kinds()
+        notices
+            .iter()
+            .any(|n| n.contains("refused an assistant tool-call message with `content: null`")),
+        "{notices:?}"
     );
+}
+
+/// `tool_call_content = "empty_string"`: the first request is taken.
+#[tokio::test(flavor = "multi_thread")]
+async fn tool_result_round_trip_with_empty_string_content_takes_one_request() {
+    let Some(server) = server() else { return };
+    let h = harness(
+        server,
+        BridgeOptions {
+            tool_call_content: codex_litellm_bridge::ToolCallContent::EmptyString,
+            ..options()
+        },
+    );
+    let model = h.server.model.clone();
+    let x = h
+        .run(codex_body(&model, round_trip_input(), json!("auto")))
+        .await;
+    x.assert_real_finish();
+    assert_eq!(x.fault_kinds(), ["ok"]);
+    assert_round_trip_order(&x);
+    assert_eq!(x.report.request_body["messages"][2]["content"], "");
 }
 
 /// Codex always asks with `tool_choice: "auto"` and streams. With chatml-function-calling

@@ -243,6 +243,68 @@ async fn doctor_key_refused_and_never_printed() {
     assert_eq!(exit_code(&rows), 1);
 }
 
+/// The healthy backend, answering `text` to every plain request.
+fn answering(text: &str) -> Scenario {
+    healthy_scenario().with_fallback(Response::text(text))
+}
+
+/// `LITELLM_API_KEY=none` (common for local servers) and other placeholders are not secret
+/// material: the word "none" in an answer stays, nothing is scrubbed for the key, and the
+/// key row says it looks like a placeholder.
+#[tokio::test]
+async fn doctor_placeholder_key_is_not_scrubbed_from_ordinary_words() {
+    for key in ["none", "EMPTY", "dummy", "sk-no-key-required", "sk-1234"] {
+        // Fresh each time: the scripted tool call is answered once.
+        let mock = MockLlm::start(answering("none of the above, EMPTY dummy"))
+            .await
+            .unwrap();
+        let mut setup = Setup::new(&mock.base_url(), "mock-model");
+        setup.env.retain(|(n, _)| n != "LITELLM_API_KEY");
+        setup.env.push(("LITELLM_API_KEY".into(), key.into()));
+        let rows = setup.run().await;
+        let human = render_human(&rows);
+        assert!(
+            rows.iter().all(|r| r.status == Status::Ok),
+            "{key}: {human}"
+        );
+        assert!(
+            row(&rows, "completion")
+                .summary
+                .contains("none of the above, EMPTY dummy"),
+            "{key}: {human}"
+        );
+        assert!(!human.contains("[REDACTED]"), "{key}: {human}");
+        assert_eq!(
+            row(&rows, "chat auth").summary,
+            "LITELLM_API_KEY accepted; it looks like a placeholder (short or well known), so this report does not hide it"
+        );
+    }
+}
+
+/// A real key of 8 characters or more is still never printed, whole or in part, and is
+/// not called a placeholder.
+#[tokio::test]
+async fn doctor_short_real_key_is_still_scrubbed() {
+    let key = "Qx7rT2mW";
+    let mock = MockLlm::start(answering(&format!("your key is {key}, or {}", &key[..6])))
+        .await
+        .unwrap();
+    let mut setup = Setup::new(&mock.base_url(), "mock-model");
+    setup.env.retain(|(n, _)| n != "LITELLM_API_KEY");
+    setup.env.push(("LITELLM_API_KEY".into(), key.into()));
+    let rows = setup.run().await;
+    let human = render_human(&rows);
+    let json = render_json(&rows).to_string();
+    assert!(!human.contains(key) && !json.contains(key), "{human}");
+    assert!(
+        row(&rows, "completion")
+            .summary
+            .contains("your key is [REDACTED]"),
+        "{human}"
+    );
+    assert_eq!(row(&rows, "chat auth").summary, "LITELLM_API_KEY accepted");
+}
+
 #[tokio::test]
 async fn doctor_key_not_set() {
     let mock = MockLlm::start(healthy_scenario()).await.unwrap();
@@ -712,4 +774,186 @@ async fn doctor_names_a_refused_proxy() {
         .push(("NO_PROXY".into(), "localhost,127.0.0.1".into()));
     let rows = direct.run().await;
     assert_eq!(row(&rows, "chat reach").status, Status::Ok);
+}
+
+/// A backend serving `models`, answering every request with a tool (the doctor's tool
+/// probe) with a call, several times: one doctor run probes each model once.
+fn serving(models: &[&str], text: &str) -> Scenario {
+    let call = || {
+        Response::tool_call("call_1", "get_weather", json!({"city": "Paris"}))
+            .when_body_contains("get_weather")
+    };
+    let mut scenario =
+        Scenario::new((0..4).map(|_| call()).collect()).with_fallback(Response::text(text));
+    scenario.models = models
+        .iter()
+        .map(|id| json!({"id": id, "object": "model", "max_model_len": 32768}))
+        .collect();
+    scenario
+}
+
+/// The rows of one fallback entry, by its label.
+fn fallback_of<'a>(rows: &'a [Row], entry: &str) -> Vec<&'a Row> {
+    let label = format!("fallback {entry} (of mock-model): ");
+    rows.iter()
+        .filter(|r| r.summary.starts_with(&label))
+        .collect()
+}
+
+/// Issue 19: every model of the `fallback` list gets the primary's checks, labelled as its
+/// fallback; one the backend does not serve is a failed row saying how to fix the list.
+#[tokio::test]
+async fn doctor_checks_every_fallback_like_the_primary() {
+    let mock = MockLlm::start(serving(&["mock-model", "backup-model"], "pong"))
+        .await
+        .unwrap();
+    let rows = Setup::new(&mock.base_url(), "mock-model")
+        .file(
+            "litellm.toml",
+            "[models.\"mock-model\"]\nfallback = [\"backup-model\", \"typo-model\"]\n",
+        )
+        .run()
+        .await;
+    println!("{}", render_human(&rows));
+    // The primary's rows first, as without a list.
+    assert!(
+        rows[..codex_litellm_doctor::CATEGORIES.len()]
+            .iter()
+            .all(|r| r.status == Status::Ok && !r.summary.starts_with("fallback"))
+    );
+
+    let backup = fallback_of(&rows, "backup-model");
+    let categories: Vec<&str> = backup.iter().map(|r| r.category.as_str()).collect();
+    // Same provider: its reach and key rows would repeat the primary's.
+    assert_eq!(
+        categories,
+        [
+            "chat model",
+            "completion",
+            "streaming",
+            "usage",
+            "tool calls",
+            "reasoning",
+            "context"
+        ]
+    );
+    assert!(
+        backup.iter().all(|r| r.status == Status::Ok),
+        "{}",
+        render_human(&rows)
+    );
+    assert_eq!(
+        backup[0].summary,
+        "fallback backup-model (of mock-model): backup-model is served (2 models listed)"
+    );
+    assert_eq!(backup[0].id, "litellm.fallback_1.chat_model");
+    assert!(
+        backup[4]
+            .summary
+            .ends_with("structured tool call: get_weather({\"city\":\"Paris\"})"),
+        "{}",
+        backup[4].summary
+    );
+    assert!(
+        mock.chat_requests()
+            .iter()
+            .any(|r| r.body["model"] == "backup-model"),
+        "the fallback itself was asked"
+    );
+
+    let typo = fallback_of(&rows, "typo-model");
+    assert_eq!(typo[0].category, "chat model");
+    assert_eq!(typo[0].status, Status::Fail);
+    assert!(
+        typo[0].summary.contains("typo-model is not served here"),
+        "{}",
+        typo[0].summary
+    );
+    assert_eq!(
+        typo[0].remediation.as_deref(),
+        Some(
+            "fix the fallback list: \"typo-model\" in `fallback` of [models.\"mock-model\"] in litellm.toml names a model litellm does not serve; write one it serves, or remove it"
+        )
+    );
+    assert!(typo[1..].iter().all(|r| r.status == Status::Skipped));
+    assert_eq!(exit_code(&rows), 1);
+    assert_no_secret(&rows);
+}
+
+/// `<provider>/<model>`: checked against that provider with its own base URL and key (never
+/// printed either); a provider codex-litellm cannot reach as a fallback is said so plainly.
+#[tokio::test]
+async fn doctor_checks_a_fallback_on_another_provider_with_its_own_key() {
+    const OTHER_KEY: &str = "sk-b4ck-Zq7rT2mW9xK4pL8vN3";
+    let primary = MockLlm::start(serving(&["mock-model"], "pong"))
+        .await
+        .unwrap();
+    let other = MockLlm::start(serving(&["other-model"], &format!("pong {OTHER_KEY}")))
+        .await
+        .unwrap();
+    let mut setup = Setup::new(&primary.base_url(), "mock-model").file(
+        "litellm.toml",
+        &format!(
+            r#"[providers.backup]
+base_url = "{}"
+env_key = "BACKUP_KEY"
+
+[providers.cfgonly.bridge]
+mode = "buffered"
+
+[providers.litellm]
+fallback = ["backup/other-model", "cfgonly/some-model"]
+"#,
+            other.base_url()
+        ),
+    );
+    setup.env.push(("BACKUP_KEY".into(), OTHER_KEY.into()));
+    let rows = setup.run().await;
+    println!("{}", render_human(&rows));
+
+    let backup = fallback_of(&rows, "backup/other-model");
+    let categories: Vec<&str> = backup.iter().map(|r| r.category.as_str()).collect();
+    assert_eq!(categories, &codex_litellm_doctor::CATEGORIES[2..]);
+    assert!(
+        backup.iter().all(|r| r.status == Status::Ok),
+        "{}",
+        render_human(&rows)
+    );
+    assert_eq!(
+        backup[1].summary,
+        "fallback backup/other-model (of mock-model): BACKUP_KEY accepted"
+    );
+    assert!(
+        backup[3].summary.contains("[REDACTED]"),
+        "the other provider's key is scrubbed: {}",
+        backup[3].summary
+    );
+    assert!(
+        !other.chat_requests().is_empty(),
+        "the other provider was asked"
+    );
+    assert!(
+        primary
+            .chat_requests()
+            .iter()
+            .all(|r| r.body["model"] == "mock-model")
+    );
+
+    let unreachable = fallback_of(&rows, "cfgonly/some-model");
+    assert_eq!(unreachable.len(), 1);
+    assert_eq!(unreachable[0].status, Status::Warning);
+    assert!(
+        unreachable[0]
+            .summary
+            .contains("not checked: provider cfgonly has no base_url in litellm.toml"),
+        "{}",
+        unreachable[0].summary
+    );
+    let human = render_human(&rows);
+    let json = render_json(&rows).to_string();
+    assert!(
+        !human.contains(OTHER_KEY) && !json.contains(OTHER_KEY),
+        "{human}"
+    );
+    assert_no_secret(&rows);
 }

@@ -16,6 +16,7 @@ use crate::live::LiveOutput;
 use crate::options::AssistantPrefill;
 use crate::options::BridgeMode;
 use crate::options::BridgeOptions;
+use crate::options::ToolCallContent;
 use crate::options::ToolCallRecovery;
 use crate::postprocess::postprocess;
 use crate::postprocess::truncation_note;
@@ -24,6 +25,7 @@ use crate::report::ExchangeReport;
 use crate::report::Outcome;
 use crate::request::ChatRequest;
 use crate::request::translate_request;
+use crate::request::with_empty_tool_call_content;
 use crate::simulate::ResponseIdentity;
 use crate::simulate::encode_sse;
 use crate::simulate::simulate;
@@ -714,8 +716,8 @@ impl Bridge {
                 return Err(gave_up);
             }
             let windows = codex_litellm_guards::fallback::Windows {
-                primary: self.context_window(&chat.summary.model),
-                fallback: self.context_window(&next.model),
+                primary: self.context_window(&route.key),
+                fallback: self.context_window(&next.key),
             };
             let info = crate::guards::fault_info(&gave_up.fault);
             let Some(reason) =
@@ -799,8 +801,10 @@ impl Bridge {
         true
     }
 
-    fn context_window(&self, model: &str) -> Option<u64> {
-        self.options.fallback.context_windows.get(model).copied()
+    /// The window of the model a `<provider>/<model>` key names, when known.
+    fn context_window(&self, key: &str) -> Option<u64> {
+        let (provider, model) = key.split_once('/')?;
+        self.options.fallback.context_window(provider, model)
     }
 
     fn notify(&self, notice: &str) {
@@ -888,13 +892,24 @@ impl Bridge {
         budget: &mut TurnBudget,
     ) -> Result<ChatAnswer, GaveUp> {
         let mut attempt = 1;
-        // Set after a streamed 2xx answer without a byte: the rest of the attempts ask
-        // without streaming.
-        let mut unstreamed: Option<(Value, BridgeOptions)> = None;
+        // The body and options the attempts send when they differ from the route's: without
+        // streaming after a streamed 2xx answer without a byte, with `content: ""` after the
+        // backend refused `null` on a tool-call message.
+        let mut adapted: Option<(Value, BridgeOptions)> = None;
+        let mut unstreamed = false;
+        let auto_content = route.options.tool_call_content == ToolCallContent::Auto;
+        let mut emptied = false;
+        if auto_content
+            && null_content_refused_by(&route.target.url, false)
+            && let Some(empty) = with_empty_tool_call_content(body)
+        {
+            adapted = Some((empty, route.options.as_ref().clone()));
+            emptied = true;
+        }
         loop {
             budget.attempts_left = budget.attempts_left.saturating_sub(1);
             sink.attempt_started();
-            let (body, options) = match &unstreamed {
+            let (body, options) = match &adapted {
                 Some((body, options)) => (body, options),
                 None => (body, route.options.as_ref()),
             };
@@ -920,7 +935,7 @@ impl Bridge {
             match result {
                 Ok(answer) => {
                     report.attempts.push(attempt_report);
-                    if unstreamed.is_some() {
+                    if unstreamed {
                         self.notify(&format!(
                             "codex-litellm ({}): the streamed request got an empty answer (HTTP 200, no bytes); asked without streaming, it answered. Set `stream = false` in litellm.toml [providers.{}.bridge] to skip the empty attempt.",
                             self.provider,
@@ -930,7 +945,34 @@ impl Bridge {
                     return Ok(answer);
                 }
                 Err(fault)
-                    if unstreamed.is_none()
+                    if auto_content
+                        && !emptied
+                        && refuses_null_content(&fault)
+                        && budget.attempts_left > 0
+                        && Instant::now() < budget.deadline
+                        && let Some(empty) = with_empty_tool_call_content(body) =>
+                {
+                    // The same request with `content: ""`, at once; kept for this backend.
+                    debug!(attempt, "content: null refused; sending content \"\"");
+                    attempt_report.retry_wait_ms = Some(0);
+                    attempt_report.retry_wait_reason = Some(
+                        "content: null on a tool-call message refused: sending content \"\""
+                            .to_string(),
+                    );
+                    report.attempts.push(attempt_report);
+                    if !null_content_refused_by(&route.target.url, true) {
+                        self.notify(&format!(
+                            "codex-litellm ({}): the backend refused an assistant tool-call message with `content: null`; sent `content: \"\"` instead, and keeps doing so for this backend. Set `tool_call_content = \"empty_string\"` in litellm.toml [providers.{}.bridge] to skip the refused request.",
+                            self.provider,
+                            report.provider_table()
+                        ));
+                    }
+                    adapted = Some((empty, options.clone()));
+                    emptied = true;
+                    attempt += 1;
+                }
+                Err(fault)
+                    if !unstreamed
                         && options.stream
                         && is_empty_body(&fault)
                         && budget.attempts_left > 0
@@ -945,13 +987,14 @@ impl Bridge {
                     attempt_report.retry_wait_reason =
                         Some("empty streamed answer: asking without streaming".to_string());
                     report.attempts.push(attempt_report);
-                    unstreamed = Some((
+                    adapted = Some((
                         unstreamed_body(body),
                         BridgeOptions {
                             stream: false,
                             ..options.clone()
                         },
                     ));
+                    unstreamed = true;
                     attempt += 1;
                 }
                 Err(fault) => {
@@ -1454,6 +1497,43 @@ impl Drop for ReportGuard {
     }
 }
 
+/// The backend refused a request because an assistant message's `content` was `null`:
+/// llama-cpp-python's server (HTTP 500, pydantic: "...AssistantMessage', 'content'), 'msg':
+/// 'Input should be a valid string', 'input': None"), Gemini's OpenAI endpoint (400,
+/// "Expected string or list of content parts, got: null"). Asked only when the request
+/// had such a `null`; a wrong guess costs one request with `""`.
+fn refuses_null_content(fault: &Fault) -> bool {
+    let Fault::HttpStatus {
+        status: 400 | 422 | 500,
+        message,
+        ..
+    } = fault
+    else {
+        return false;
+    };
+    let message = message.to_ascii_lowercase();
+    message.contains("content")
+        && ["null", "none", "valid string", "string or list"]
+            .iter()
+            .any(|word| message.contains(word))
+}
+
+/// Chat URLs whose backend refused `content: null` in this process (`tool_call_content =
+/// "auto"` sends them `""` from then on). With `learn`, records `url`; returns whether it
+/// was already known.
+fn null_content_refused_by(url: &str, learn: bool) -> bool {
+    static REFUSED: std::sync::LazyLock<std::sync::Mutex<std::collections::HashSet<String>>> =
+        std::sync::LazyLock::new(Default::default);
+    let mut refused = REFUSED
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    if learn {
+        !refused.insert(url.to_string())
+    } else {
+        refused.contains(url)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1562,5 +1642,31 @@ mod tests {
             redact_url("https://h/api/chat/completions?code=AzFnHostKey_abc"),
             "https://h/api/chat/completions?code=***"
         );
+    }
+
+    #[test]
+    fn a_refused_null_content_is_told_from_other_errors() {
+        let http = |status, message: &str| Fault::HttpStatus {
+            status,
+            message: message.to_string(),
+            retry_after_ms: None,
+        };
+        for refused in [
+            http(
+                500,
+                "7 validation errors: {'type': 'string_type', 'loc': ('body', 'messages', 1, 'ChatCompletionRequestAssistantMessage', 'content'), 'msg': 'Input should be a valid string', 'input': None}",
+            ),
+            http(400, "Expected string or list of content parts, got: null"),
+        ] {
+            assert!(refuses_null_content(&refused), "{refused:?}");
+        }
+        for other in [
+            http(500, "Internal Server Error"),
+            http(400, "This model's maximum context length is 8192 tokens"),
+            http(401, "content null"),
+            http(503, "content must not be null"),
+        ] {
+            assert!(!refuses_null_content(&other), "{other:?}");
+        }
     }
 }

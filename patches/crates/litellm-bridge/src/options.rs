@@ -168,6 +168,24 @@ impl AssistantPrefill {
     }
 }
 
+/// What `content` an assistant message carries when it has tool calls and no text. The
+/// OpenAI spec allows `null` and `""`; backends differ on which they accept.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ToolCallContent {
+    /// `null`; when the backend refuses it with an error about that `content`
+    /// (llama-cpp-python's server: HTTP 500, Gemini's OpenAI endpoint: 400), the request
+    /// is sent again at once with `""`, and `""` is kept for that backend for the rest of
+    /// the process. `null` first because LiteLLM turns `""` into a placeholder text block
+    /// for Anthropic models and other Anthropic/Bedrock translators refuse it.
+    #[default]
+    Auto,
+    /// `""` from the start (no refused request first).
+    EmptyString,
+    /// `null`, never adapted.
+    Null,
+}
+
 /// Name of the output-token cap in the chat request.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -205,6 +223,9 @@ pub struct BridgeOptions {
     pub send_strict: bool,
     /// Translate `text.format` (json_schema) into `response_format`.
     pub send_response_format: bool,
+    /// `content` of an assistant message with tool calls and no text: `auto` (default:
+    /// `null`, `""` once the backend refuses `null`), `empty_string` or `null`.
+    pub tool_call_content: ToolCallContent,
     /// Turn tool calls that the model wrote as text into real calls (declared tools only,
     /// arguments must parse): `whole_answer` (default, also `true`), `anywhere`, `off`/`false`.
     pub tool_call_recovery: ToolCallRecovery,
@@ -261,11 +282,62 @@ pub struct FallbackConfig {
     /// How to reach the other chat providers entries name (`<provider>/<model>`).
     pub routes: std::collections::BTreeMap<String, FallbackRoute>,
     /// Known context windows by model name (a context-length error switches only to a
-    /// larger window).
+    /// larger window): litellm.toml's, which win over the discovered ones.
     pub context_windows: std::collections::BTreeMap<String, u64>,
+    /// The windows the backends reported (the model catalog's discovery), for models
+    /// litellm.toml gives none.
+    pub discovered_windows: DiscoveredWindows,
+}
+
+/// Where the bridge asks for a window the backend reported: `(provider, model)` to tokens.
+/// codex-litellm plugs in the model catalog's disk cache (`codex_litellm_models::live`).
+type WindowLookup = dyn Fn(&str, &str) -> Option<u64> + Send + Sync;
+
+#[derive(Clone, Default)]
+pub struct DiscoveredWindows(Option<std::sync::Arc<WindowLookup>>);
+
+impl DiscoveredWindows {
+    pub fn new(lookup: impl Fn(&str, &str) -> Option<u64> + Send + Sync + 'static) -> Self {
+        Self(Some(std::sync::Arc::new(lookup)))
+    }
+
+    /// The window of `model` on `provider`, when its backend reported one.
+    pub fn get(&self, provider: &str, model: &str) -> Option<u64> {
+        self.0.as_ref().and_then(|lookup| lookup(provider, model))
+    }
+}
+
+impl std::fmt::Debug for DiscoveredWindows {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if self.0.is_some() {
+            "DiscoveredWindows(lookup)"
+        } else {
+            "DiscoveredWindows(none)"
+        })
+    }
+}
+
+/// Equal when both are the same lookup (or neither has one).
+impl PartialEq for DiscoveredWindows {
+    fn eq(&self, other: &Self) -> bool {
+        match (&self.0, &other.0) {
+            (None, None) => true,
+            (Some(a), Some(b)) => std::sync::Arc::ptr_eq(a, b),
+            _ => false,
+        }
+    }
 }
 
 impl FallbackConfig {
+    /// The context window of `model` on `provider`: litellm.toml's, else what its backend
+    /// reported; `None` when neither is known (a context-length error then never switches).
+    pub fn context_window(&self, provider: &str, model: &str) -> Option<u64> {
+        self.context_windows
+            .get(model)
+            .copied()
+            .or_else(|| self.discovered_windows.get(provider, model))
+    }
+
     /// The chain of `model`: its own list, else the provider's.
     pub fn chain(&self, model: &str) -> &[codex_litellm_guards::settings::FallbackTarget] {
         self.by_model
@@ -299,6 +371,7 @@ impl Default for BridgeOptions {
             send_parallel_tool_calls: true,
             send_strict: false,
             send_response_format: true,
+            tool_call_content: ToolCallContent::Auto,
             tool_call_recovery: ToolCallRecovery::WholeAnswer,
             think_tags: true,
             model: None,

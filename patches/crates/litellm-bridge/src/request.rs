@@ -122,6 +122,7 @@ pub fn translate_request(
     for (kind, n) in crate::history::repair(&mut messages) {
         *history_repairs.entry(kind).or_default() += n;
     }
+    set_tool_call_content(&mut messages, options.tool_call_content);
 
     let mut chat = Map::new();
     chat.insert("model".into(), json!(model));
@@ -618,6 +619,46 @@ fn call_id_of(item: &Value) -> String {
         .or_else(|| item.get("id").and_then(Value::as_str))
         .unwrap_or_default()
         .to_string()
+}
+
+/// The chat `body` with `content: ""` on every assistant tool-call message without text
+/// (`None` when it has none with `null`): what `tool_call_content = "auto"` sends after the
+/// backend refused `null`.
+pub fn with_empty_tool_call_content(body: &Value) -> Option<Value> {
+    let mut body = body.clone();
+    let messages = body.get_mut("messages")?.as_array_mut()?;
+    let before = messages.clone();
+    set_tool_call_content(messages, crate::options::ToolCallContent::EmptyString);
+    (*messages != before).then_some(body)
+}
+
+/// Every assistant message with tool calls and no text gets the `content` the backend
+/// accepts (`tool_call_content`), whichever step built or merged it.
+fn set_tool_call_content(messages: &mut [Value], form: crate::options::ToolCallContent) {
+    let empty = match form {
+        crate::options::ToolCallContent::EmptyString => json!(""),
+        crate::options::ToolCallContent::Null | crate::options::ToolCallContent::Auto => {
+            Value::Null
+        }
+    };
+    for message in messages {
+        let Some(message) = message.as_object_mut() else {
+            continue;
+        };
+        let has_calls = message
+            .get("tool_calls")
+            .and_then(Value::as_array)
+            .is_some_and(|calls| !calls.is_empty());
+        let no_text = match message.get("content") {
+            None | Some(Value::Null) => true,
+            Some(Value::String(text)) => text.is_empty(),
+            Some(_) => false,
+        };
+        if has_calls && no_text && message.get("role").and_then(Value::as_str) == Some("assistant")
+        {
+            message.insert("content".into(), empty.clone());
+        }
+    }
 }
 
 /// Text and image parts of a Responses `content` (string or array of parts).

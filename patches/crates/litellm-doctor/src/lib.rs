@@ -12,6 +12,7 @@
 //! 9. a tool call comes back (structured, as text the bridge recovers, or not at all)
 //! 10. reasoning fields are seen
 //! 11. the context window is known, and from where
+//! 12. every model of its `fallback = [...]` list, the same checks, labelled as its fallback
 //!
 //! Each check is one [`Row`], shaped like a row of upstream's doctor report so one hook maps
 //! it (see docs/ARCHITECTURE.md). No row ever carries a secret: the key, header values and
@@ -20,6 +21,7 @@
 //! credentials and query values, and no row carries a control character.
 
 mod config;
+mod fallback;
 mod probe;
 mod proxy;
 mod render;
@@ -162,7 +164,12 @@ impl Target {
     /// configured query value (which of them is a credential is not ours to guess:
     /// `?code=` is an Azure Functions host key).
     pub fn secrets(&self) -> Vec<String> {
-        let mut secrets: Vec<String> = self.api_key.iter().cloned().collect();
+        let mut secrets: Vec<String> = self
+            .api_key
+            .iter()
+            .filter(|key| !is_placeholder_key(key))
+            .cloned()
+            .collect();
         secrets.extend(self.http_headers.iter().map(|(_, v)| v.clone()));
         secrets.extend(self.query_params.iter().map(|(_, v)| v.clone()));
         secrets.retain(|s| s.len() >= 4);
@@ -171,6 +178,40 @@ impl Target {
         secrets.dedup();
         secrets
     }
+}
+
+/// Values people put in a key variable of a server without auth (llama.cpp's and LM
+/// Studio's docs say `sk-no-key-required`, vLLM's `token-abc123`).
+const PLACEHOLDER_KEYS: &[&str] = &[
+    "sk-no-key-required",
+    "no-key-required",
+    "not-needed",
+    "not-required",
+    "placeholder",
+    "anything",
+    "changeme",
+    "sk-dummy",
+    "dummy-key",
+    "fake-key",
+    "token-abc123",
+    "lm-studio",
+    "ollama",
+    "none",
+    "empty",
+    "dummy",
+    "nokey",
+    "no-key",
+];
+
+/// Keys that are not secret material: shorter than 8 characters (too short to be a real
+/// key, and scrubbing one would blank out ordinary words such as "none"), or a well-known
+/// placeholder. The report leaves them in place and the key row says so.
+pub fn is_placeholder_key(key: &str) -> bool {
+    let key = key.trim();
+    key.chars().count() < scrub::MIN_RUN
+        || PLACEHOLDER_KEYS
+            .iter()
+            .any(|known| key.eq_ignore_ascii_case(known))
 }
 
 /// All rows for a codex-litellm run: `loaded` is what Codex loaded (`None` when its config
@@ -206,7 +247,13 @@ pub async fn checks_for(
     let secrets = match target {
         Ok(target) => {
             rows.extend(probe_rows(&target, options).await);
-            target.secrets()
+            let (fallback_rows, mut secrets) = fallback::fallback_rows(&target, env, options).await;
+            rows.extend(fallback_rows);
+            secrets.extend(target.secrets());
+            // Longest first, so a secret that contains another is replaced whole.
+            secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
+            secrets.dedup();
+            secrets
         }
         Err(reason) => {
             rows.extend(skip_from("chat reach", &reason));
@@ -226,4 +273,42 @@ fn skip_from(first: &str, reason: &str) -> Vec<Row> {
         .skip_while(|c| **c != first)
         .map(|c| Row::skipped(c, reason))
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn target(key: &str) -> Target {
+        Target {
+            provider_id: "litellm".into(),
+            base_url: "http://127.0.0.1:4000/v1".into(),
+            model: "m".into(),
+            api_key: Some(key.into()),
+            api_key_env: Some("LITELLM_API_KEY".into()),
+            http_headers: Vec::new(),
+            query_params: Vec::new(),
+            bridge: BridgeOptions::default(),
+            proxy: ProxySetting::for_url("http://127.0.0.1:4000/v1", &|_| None),
+        }
+    }
+
+    #[test]
+    fn placeholder_keys_are_not_secrets_and_real_ones_are() {
+        for key in [
+            "none",
+            "EMPTY",
+            "Dummy",
+            "sk-1234",
+            " sk-no-key-required ",
+            "token-abc123",
+        ] {
+            assert!(is_placeholder_key(key), "{key}");
+            assert!(target(key).secrets().is_empty(), "{key}");
+        }
+        for key in ["Qx7rT2mW", "sk-proj-Zq7rT2mW9xK4pL8vN3bH6cJ1fD5gS0aY"] {
+            assert!(!is_placeholder_key(key), "{key}");
+            assert_eq!(target(key).secrets(), [key.to_string()]);
+        }
+    }
 }

@@ -126,6 +126,10 @@ pub async fn probe_rows(target: &Target, options: &Options) -> Vec<Row> {
         .api_key_env
         .clone()
         .unwrap_or_else(|| format!("the key of provider {}", target.provider_id));
+    let placeholder_key = target
+        .api_key
+        .as_deref()
+        .is_some_and(crate::is_placeholder_key);
     if target.api_key.is_none()
         && let Some(env) = &target.api_key_env
     {
@@ -147,6 +151,7 @@ pub async fn probe_rows(target: &Target, options: &Options) -> Vec<Row> {
             models_status,
             &error_text(&models_body),
             &key_name,
+            placeholder_key,
         ));
         stop(&mut rows, "the key was refused");
         return rows;
@@ -159,6 +164,11 @@ pub async fn probe_rows(target: &Target, options: &Options) -> Vec<Row> {
         .map(|ids| ids.iter().any(|id| id == &target.model));
     let auth_and_model_rows = |rows: &mut Vec<Row>, answered_model: Option<&str>| {
         rows.push(match &target.api_key {
+            Some(key) if crate::is_placeholder_key(key) => Row::new(
+                "chat auth",
+                Status::Ok,
+                format!("{key_name} accepted; it looks like a placeholder (short or well known), so this report does not hide it"),
+            ),
             Some(_) => Row::new("chat auth", Status::Ok, format!("{key_name} accepted")),
             None => Row::new(
                 "chat auth",
@@ -221,7 +231,12 @@ pub async fn probe_rows(target: &Target, options: &Options) -> Vec<Row> {
                     message,
                     ..
                 } => {
-                    rows.push(auth_refused(fault_status(fault), message, &key_name));
+                    rows.push(auth_refused(
+                        fault_status(fault),
+                        message,
+                        &key_name,
+                        placeholder_key,
+                    ));
                     stop(&mut rows, "the key was refused");
                 }
                 Fault::HttpStatus { message, .. } if mentions_model(message) => {
@@ -710,7 +725,7 @@ fn unreachable_row(target: &Target, error: &str) -> Row {
     .fix(fix)
 }
 
-fn auth_refused(status: u16, message: &str, key_name: &str) -> Row {
+fn auth_refused(status: u16, message: &str, key_name: &str, placeholder: bool) -> Row {
     Row::new(
         "chat auth",
         Status::Fail,
@@ -723,9 +738,11 @@ fn auth_refused(status: u16, message: &str, key_name: &str) -> Row {
             }
         ),
     )
-    .fix(format!(
-        "check {key_name}: it must be a key this backend accepts"
-    ))
+    .fix(if placeholder {
+        format!("{key_name} looks like a placeholder, and this backend checks keys: set it to a key the backend accepts")
+    } else {
+        format!("check {key_name}: it must be a key this backend accepts")
+    })
 }
 
 fn fault_status(fault: &Fault) -> u16 {

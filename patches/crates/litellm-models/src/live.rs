@@ -10,8 +10,43 @@ use std::sync::PoisonError;
 use std::time::SystemTime;
 
 use crate::cache::CacheEntry;
+use crate::cache::ModelCache;
 use crate::cache::now_unix_ms;
 use crate::discover::ProviderModels;
+use std::collections::HashMap;
+use std::sync::LazyLock;
+
+/// The disk cache of each provider this process looks at, by provider id: a part of the
+/// process with no handle on its `LiveModels` (the bridge deciding a context-length
+/// fallback) reads what discovery found there. Holds no key (a cache keeps only a hash).
+static CACHES: LazyLock<Mutex<HashMap<String, ModelCache>>> =
+    LazyLock::new(|| Mutex::new(HashMap::new()));
+
+/// Makes `provider`'s discovered models readable by [`discovered_context_window`]; the
+/// provider's own models manager (a [`LiveModels`]) registers itself, and wins.
+pub fn register_cache(provider: &str, cache: &ModelCache, replace: bool) {
+    let mut caches = CACHES.lock().unwrap_or_else(PoisonError::into_inner);
+    if replace || !caches.contains_key(provider) {
+        caches.insert(provider.to_string(), cache.clone());
+    }
+}
+
+/// The context window `provider`'s backend reported for `model` (its `/model/info`,
+/// `/v1/models` metadata, ...), from the disk cache; `None` when it reported none (the
+/// catalog's default window is not a reported one) or nothing was discovered.
+pub fn discovered_context_window(provider: &str, model: &str) -> Option<u64> {
+    let cache = CACHES
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .get(provider)
+        .cloned()?;
+    cache
+        .load()?
+        .models
+        .iter()
+        .find(|m| m.id == model)
+        .and_then(|m| m.context_window)
+}
 
 /// The entry a lookup saw and a number that changes whenever its models do.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -51,6 +86,7 @@ impl LiveModels {
         initial: Option<CacheEntry>,
     ) -> Self {
         let stamp = models.cache.stamp();
+        register_cache(&models.request.provider, &models.cache, true);
         Self {
             models,
             client,
@@ -142,5 +178,43 @@ impl LiveModels {
             this.lookup().await;
         });
         true
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use crate::metadata::MetadataField;
+    use crate::metadata::ModelMetadata;
+
+    #[test]
+    fn a_registered_cache_answers_the_windows_its_backend_reported() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = ModelCache::new(dir.path(), "windows-test", "http://gw:4000/v1", Some("k"));
+        let mut big = ModelMetadata::new("big");
+        big.set_u64(
+            MetadataField::ContextWindow,
+            Some(131_072),
+            "GET /model/info model_info.max_input_tokens",
+        );
+        let silent = ModelMetadata::new("silent");
+        cache
+            .store(&CacheEntry::new(
+                "windows-test",
+                "http://gw:4000/v1",
+                vec![big, silent],
+            ))
+            .unwrap();
+        assert_eq!(discovered_context_window("windows-test", "big"), None);
+        register_cache("windows-test", &cache, false);
+        assert_eq!(
+            discovered_context_window("windows-test", "big"),
+            Some(131_072)
+        );
+        // Reported no window: unknown, not the catalog's default.
+        assert_eq!(discovered_context_window("windows-test", "silent"), None);
+        assert_eq!(discovered_context_window("windows-test", "absent"), None);
+        assert_eq!(discovered_context_window("other-provider", "big"), None);
     }
 }

@@ -338,6 +338,32 @@ impl LitellmSettings {
             .iter()
             .filter_map(|(model, entry)| Some((model.clone(), entry.context_window?)))
             .collect();
+        // And the windows the backends reported, from the model catalog's disk cache: the
+        // session's provider registers its own (its models manager); this provider and the
+        // others a list names are registered here in case it did not.
+        let cache_dir = codex_home().join("cache").join("litellm-models");
+        let own = self.fallback_route(id);
+        let providers = own
+            .iter()
+            .map(|route| (id, route))
+            .chain(config.routes.iter().map(|(p, route)| (p.as_str(), route)));
+        for (provider, route) in providers {
+            let key = route
+                .env_key
+                .as_deref()
+                .and_then(|name| std::env::var(name).ok())
+                .filter(|key| !key.trim().is_empty());
+            let cache = codex_litellm_models::ModelCache::new(
+                &cache_dir,
+                provider,
+                route.base_url.trim_end_matches('/'),
+                key.as_deref(),
+            );
+            codex_litellm_models::live::register_cache(provider, &cache, false);
+        }
+        config.discovered_windows = codex_litellm_bridge::DiscoveredWindows::new(
+            codex_litellm_models::live::discovered_context_window,
+        );
         config
     }
 
@@ -525,6 +551,11 @@ fallback = ["Qwen/Qwen3-8B"]
         let litellm = &options.fallback.routes["litellm"];
         assert_eq!(litellm.env_key.as_deref(), Some(ENV_API_KEY));
         assert_eq!(options.fallback.context_windows["qwen3-coder"], 32768);
+        // Windows litellm.toml does not give are asked of the discovered models.
+        assert_ne!(
+            options.fallback.discovered_windows,
+            codex_litellm_bridge::DiscoveredWindows::default()
+        );
         // Defaults when nothing is written: continuation 1, loop guard 3/5/5.
         let defaults = LitellmSettings::default()
             .bridge_options("litellm")
