@@ -21,6 +21,9 @@ use std::sync::PoisonError;
 use std::time::Duration;
 use std::time::Instant;
 
+pub mod http;
+pub mod serve;
+
 use codex_litellm_mock_llm::MockLlm;
 pub use codex_litellm_mock_llm::RecordedRequest;
 pub use codex_litellm_mock_llm::Scenario;
@@ -295,6 +298,110 @@ impl Codex<'_> {
             secs,
             timed_out,
             max_rss_kb,
+        }
+    }
+}
+
+impl Codex<'_> {
+    /// Starts the command and returns at once (a server): in a process group of its own,
+    /// stdout and stderr to `name.out` / `name.err` under the root (covered by the secret
+    /// scan); killed with its group when the [`Spawned`] is dropped.
+    pub fn spawn(mut self, name: &str) -> Spawned {
+        let (out, err) = (
+            self.dirs.path(&format!("{name}.out")),
+            self.dirs.path(&format!("{name}.err")),
+        );
+        let cmd = self.cmd.process_group(0).stdin(Stdio::null());
+        cmd.stdout(std::fs::File::create(&out).unwrap());
+        cmd.stderr(std::fs::File::create(&err).unwrap());
+        #[cfg(target_os = "linux")]
+        // SAFETY: prctl is async-signal-safe; nothing else runs between fork and exec.
+        unsafe {
+            cmd.pre_exec(
+                || match libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) {
+                    0 => Ok(()),
+                    _ => Err(std::io::Error::last_os_error()),
+                },
+            );
+        }
+        let child = cmd.spawn().unwrap_or_else(|e| panic!("{cmd:?}: {e}"));
+        let group = Group(child.id() as i32);
+        Spawned {
+            child,
+            group,
+            out,
+            err,
+            code: None,
+        }
+    }
+}
+
+/// A process started by [`Codex::spawn`].
+pub struct Spawned {
+    child: std::process::Child,
+    group: Group,
+    pub out: PathBuf,
+    pub err: PathBuf,
+    code: Option<i32>,
+}
+
+impl Spawned {
+    pub fn pid(&self) -> i32 {
+        self.child.id() as i32
+    }
+    /// Sends `signal` to the process itself (not its group), unless it has exited (its
+    /// pid may be another process's by now).
+    pub fn signal(&mut self, signal: i32) {
+        if self.exited().is_none() {
+            // SAFETY: plain FFI call on our own child, not yet reaped.
+            unsafe { libc::kill(self.pid(), signal) };
+        }
+    }
+    /// Its exit status (128 + signal when killed), once it has exited.
+    pub fn exited(&mut self) -> Option<i32> {
+        if self.code.is_none()
+            && let Ok(Some(status)) = self.child.try_wait()
+        {
+            use std::os::unix::process::ExitStatusExt as _;
+            let code = status.code().or(status.signal().map(|s| 128 + s));
+            self.code = code;
+        }
+        self.code
+    }
+    /// Waits at most `limit` for it to exit: its status, or `None` if it still runs.
+    pub fn wait(&mut self, limit: Duration) -> Option<i32> {
+        let started = Instant::now();
+        while started.elapsed() < limit {
+            if let Some(code) = self.exited() {
+                return Some(code);
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        self.exited()
+    }
+    pub fn stderr(&self) -> String {
+        read(&self.err)
+    }
+    pub fn stdout(&self) -> String {
+        read(&self.out)
+    }
+    /// (current RSS, peak RSS) in KiB, from /proc.
+    pub fn rss_kb(&self) -> (u64, u64) {
+        let status = read(format!("/proc/{}/status", self.pid()));
+        let field = |name: &str| {
+            let line = status.lines().find(|l| l.starts_with(name));
+            let value = line.and_then(|l| l.split_whitespace().nth(1));
+            value.and_then(|v| v.parse().ok()).unwrap_or(0)
+        };
+        (field("VmRSS:"), field("VmHWM:"))
+    }
+}
+
+impl Drop for Spawned {
+    fn drop(&mut self) {
+        if self.exited().is_none() {
+            self.group.kill(libc::SIGKILL);
+            let _ = self.child.wait();
         }
     }
 }
