@@ -399,12 +399,13 @@ fn a_cwd_outside_the_root_is_a_400_and_one_inside_is_used() {
 #[test]
 fn eight_clients_on_two_slots_complete_or_get_a_clean_429() {
     let n = 8;
-    let entries = (0..n)
+    let mut entries: Vec<Value> = (0..n)
         .map(|i| {
             json!({"match": {"body_contains": [format!("LOAD-{i}.")]}, "delay_ms": 3000,
                         "text": format!("Answer {i}.")})
         })
         .collect();
+    entries.push(json!({"match": {"body_contains": ["AFTER-LOAD"]}, "text": "After."}));
     let c = or_skip!(case(
         entries,
         &["--max-concurrent", "2", "--max-queue", "3"]
@@ -490,10 +491,10 @@ fn eight_clients_on_two_slots_complete_or_get_a_clean_429() {
         );
     }
     // Slots and queue are free again.
-    let after = c
-        .serve
-        .post("/v1/responses", &json!({"input": "LOAD-0. Again."}));
-    assert_eq!(after.status, 200, "{}", after.body);
+    let after = json!({"input": "AFTER-LOAD. Again."});
+    let after = c.serve.post("/v1/responses", &after);
+    let got = (after.status, output_text(&after.json()));
+    assert_eq!(got, (200, "After.".into()), "{}", after.body);
     // After SIGTERM, every session file parses, and every completed turn is in one.
     let mut c = c;
     assert_eq!(c.serve.stop(STOP_LIMIT), Some(0), "{}", c.serve.stderr());
