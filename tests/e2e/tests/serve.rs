@@ -341,6 +341,12 @@ fn a_public_host_without_a_key_is_refused_at_start() {
             said.contains("key") && (said.contains("refus") || said.contains("empty")),
             &format!("key {key:?}: a message about the key:\n{}", run.stderr),
         );
+        // What it says to do must exist: the key comes from the environment only.
+        let said = run.stderr.lines().next().unwrap_or_default();
+        check(
+            !said.contains("--api-key"),
+            &format!("it names an --api-key flag serve does not have: {said}"),
+        );
     }
     // Nothing is left listening.
     let listening = std::net::TcpStream::connect(("127.0.0.1", port));
@@ -392,6 +398,100 @@ fn a_cwd_outside_the_root_is_a_400_and_one_inside_is_used() {
     assert_eq!(ok.status, 200, "{}", ok.body);
     let sub = std::fs::canonicalize(c.dirs.ws.join("sub")).unwrap();
     assert_eq!(c.ws("sub/where.txt").trim(), sub.to_str().unwrap());
+}
+
+// ---- conversations ------------------------------------------------------------------
+
+#[test]
+fn a_chat_follow_up_continues_its_thread_without_rerunning_tools() {
+    let call = json!([{"id": "call_count", "name": "exec_command",
+                       "arguments": {"cmd": "echo ran >> count.txt"}}]);
+    let entries = vec![
+        json!({"match": {"body_contains": ["COUNT-1"], "body_not_contains": ["call_count"]}, "tool_calls": call}),
+        json!({"match": {"body_contains": ["call_count"], "body_not_contains": ["COUNT-2"]},
+               "text": "Counted once."}),
+        json!({"match": {"body_contains": ["COUNT-2"]}, "text": "Still once."}),
+    ];
+    let c = or_skip!(case(entries, &["--sandbox", "workspace-write"]));
+    let first = [json!({"role": "user", "content": "COUNT-1. Count."})];
+    let a = c
+        .serve
+        .post("/v1/chat/completions", &json!({"messages": first}));
+    let answer = a.json()["choices"][0]["message"]["content"].clone();
+    assert_eq!(
+        (a.status, answer),
+        (200, json!("Counted once.")),
+        "{}",
+        a.body
+    );
+    // The client resends the whole history, as chat clients do.
+    let history = json!([first[0], {"role": "assistant", "content": "Counted once."},
+                         {"role": "user", "content": "COUNT-2. And now?"}]);
+    let b = c
+        .serve
+        .post("/v1/chat/completions", &json!({"messages": history}));
+    let answer = b.json()["choices"][0]["message"]["content"].clone();
+    assert_eq!(
+        (b.status, answer),
+        (200, json!("Still once.")),
+        "{}",
+        b.body
+    );
+    assert_eq!(c.ws("count.txt"), "ran\n", "the command ran once");
+    // The follow-up went to the same Codex thread (its tool call in the history), not to a
+    // new one with the history quoted as a transcript.
+    let follow = c.chat_with("COUNT-2");
+    assert_eq!(follow.len(), 1);
+    let body = follow[0].body.to_string();
+    has(&body, &["call_count", "COUNT-1"]);
+    lacks(&body, &["Earlier conversation"]);
+}
+
+#[test]
+fn store_false_keeps_nothing_and_unknown_ids_and_models_are_404() {
+    let entries = vec![json!({"match": {"body_contains": ["EPHEMERAL"]}, "text": "Gone soon."})];
+    let c = or_skip!(case(entries, &[]));
+    let a = c.serve.post(
+        "/v1/responses",
+        &json!({"input": "EPHEMERAL. Hi.", "store": false}),
+    );
+    assert_eq!(
+        (a.status, output_text(&a.json())),
+        (200, "Gone soon.".into()),
+        "{}",
+        a.body
+    );
+    let id = a.json()["id"].as_str().unwrap().to_string();
+    let mut got = Vec::new();
+    for body in [
+        json!({"input": "Again.", "previous_response_id": id}),
+        json!({"input": "Again.", "previous_response_id": "resp_unknown"}),
+        json!({"input": "Hi.", "model": "no-such-model"}),
+    ] {
+        let a = c.serve.post("/v1/responses", &body);
+        got.push((a.status, a.json()["error"]["code"].clone()));
+    }
+    let expected = vec![
+        (404, json!("previous_response_not_found")),
+        (404, json!("previous_response_not_found")),
+        (404, json!("model_not_found")),
+    ];
+    assert_eq!(got, expected);
+    assert_eq!(
+        c.chat().len(),
+        1,
+        "only the first request reached the backend"
+    );
+    let files = files_under(&c.dirs.home.join("sessions"));
+    let kept: Vec<_> = files
+        .iter()
+        .filter(|f| read(f).contains("EPHEMERAL"))
+        .collect();
+    assert_eq!(
+        kept,
+        Vec::<&PathBuf>::new(),
+        "session files of a store: false turn"
+    );
 }
 
 // ---- load and teardown --------------------------------------------------------------
