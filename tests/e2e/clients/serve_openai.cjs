@@ -54,6 +54,7 @@ async function main() {
   out.tool = {
     status: tool.status, text: tool.output_text,
     item_types: [...new Set(tool.output.map((i) => i.type))].sort(),
+    usage: [tool.usage?.input_tokens, tool.usage?.output_tokens, tool.usage?.total_tokens],
     activity: tool.output.filter((i) => i.type === "reasoning").map((i) => i.codex_activity ?? null),
   };
 

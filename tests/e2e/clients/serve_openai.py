@@ -46,6 +46,7 @@ out["chat"] = {"first_role": chunks[0].choices[0].delta.role,
 tool = client.responses.create(input=f"{tag}-TOOL. Write the file.")
 out["tool"] = {"status": tool.status, "text": tool.output_text,
                "item_types": sorted({item.type for item in tool.output}),
+               "usage": [tool.usage.input_tokens, tool.usage.output_tokens, tool.usage.total_tokens],
                "activity": [(item.model_extra or {}).get("codex_activity")
                             for item in tool.output if item.type == "reasoning"]}
 

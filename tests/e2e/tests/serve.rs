@@ -147,10 +147,11 @@ fn client_script(tag: &str) -> Vec<Value> {
         json!({"match": {"body_contains": [format!("{tag}-CHAT")]},
                "text": format!("{tag}: chat from the mock.")}),
         json!({"match": {"body_contains": [format!("{tag}-TOOL")], "body_not_contains": [&call]},
-               "tool_calls": tool}),
+               "tool_calls": tool, "usage": {"prompt_tokens": 1000, "completion_tokens": 7}}),
         // The command's output (not its text, which says $((40+2))) came back.
         json!({"match": {"body_contains": [&call, "served-42"]},
-               "text": format!("{tag}: I ran it; {tag}-served.txt says served-42.")}),
+               "text": format!("{tag}: I ran it; {tag}-served.txt says served-42."),
+               "usage": {"prompt_tokens": 2000, "completion_tokens": 9}}),
     ]
 }
 
@@ -182,7 +183,9 @@ fn check_client(c: &Case, tag: &str, mut got: Value) {
         "chat": {"first_role": "assistant", "content": format!("{tag}: chat from the mock."),
                  "finish": ["stop"], "usage_last": true},
         "tool": {"status": "completed", "text": format!("{tag}: I ran it; {tag}-served.txt says served-42."),
-                 "item_types": ["message", "reasoning"], "activity": null},
+                 "item_types": ["message", "reasoning"], "activity": null,
+                 // Summed over the turn's two backend requests.
+                 "usage": [3000, 16, 3016]},
     });
     assert_eq!(got, expected);
     // The agent's command, reported as activity (never as a tool call for the client).
