@@ -385,6 +385,18 @@ impl Spawned {
     pub fn stdout(&self) -> String {
         read(&self.out)
     }
+    /// CPU seconds it has used (user + system, its own threads), from /proc.
+    pub fn cpu_secs(&self) -> f64 {
+        let stat = read(format!("/proc/{}/stat", self.pid()));
+        // Fields after the command name, which is in parentheses and may hold spaces.
+        let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+        let fields: Vec<&str> = rest.split_whitespace().collect();
+        let ticks = |i: usize| fields.get(i).and_then(|v| v.parse::<f64>().ok());
+        // utime and stime are fields 14 and 15 of stat (11 and 12 after the name).
+        // SAFETY: sysconf has no preconditions.
+        let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
+        (ticks(11).unwrap_or(0.0) + ticks(12).unwrap_or(0.0)) / hz
+    }
     /// (current RSS, peak RSS) in KiB, from /proc.
     pub fn rss_kb(&self) -> (u64, u64) {
         let status = read(format!("/proc/{}/status", self.pid()));

@@ -437,6 +437,7 @@ fn serve_against_exec() {
     // Per path: [backend asked, first text, reasoning item done, total] and turn walls.
     let (mut exec_t, mut serve_t) = (vec![Vec::new(); 4], vec![Vec::new(); 4]);
     let (mut exec_turn, mut serve_turn) = (Vec::new(), Vec::new());
+    let mut serve_cpu = Vec::new();
     for r in 0..warmup + runs {
         let keep = r >= warmup;
         // exec: the first visible item on --json's stdout (exec prints items when they end).
@@ -498,10 +499,11 @@ fn serve_against_exec() {
         let run = exec(&[&format!("TURN-exec-{r}. Run the command.")]);
         run.assert_success();
         assert_eq!(run.stdout.trim(), short.trim(), "exec: the turn's answer");
-        let t = Instant::now();
+        let (t, cpu) = (Instant::now(), serve.proc.cpu_secs());
         let body = json!({"input": format!("TURN-serve-{r}. Run the command.")});
         let done = serve.post("/v1/responses", &body);
         let wall = t.elapsed().as_secs_f64();
+        serve_cpu.extend(keep.then(|| serve.proc.cpu_secs() - cpu));
         assert_eq!(done.status, 200, "serve: {}", done.body);
         if keep {
             exec_turn.push(run.secs);
@@ -527,7 +529,7 @@ fn serve_against_exec() {
         let mut serve = Serve::start(&dirs, &bin, &url, Some(key), &args);
         let idle = serve.proc.rss_kb().0;
         let running = std::sync::atomic::AtomicBool::new(true);
-        let t = Instant::now();
+        let (t, cpu) = (Instant::now(), serve.proc.cpu_secs());
         let (latencies, peak) = std::thread::scope(|s| {
             let sampler = s.spawn(|| {
                 let mut peak = 0;
@@ -566,6 +568,7 @@ fn serve_against_exec() {
             (latencies, sampler.join().unwrap())
         });
         let wall = t.elapsed().as_secs_f64();
+        let cpu = (serve.proc.cpu_secs() - cpu) / latencies.len() as f64;
         let after = serve.proc.rss_kb().0;
         assert_eq!(
             serve.stop(Duration::from_secs(30)),
@@ -574,7 +577,7 @@ fn serve_against_exec() {
             serve.stderr()
         );
         load_rows += &format!(
-            "| {clients} clients × {rounds} turns, --max-concurrent {slots} | {:.3} | {:.3} | {:.3} | {wall:.1} | {:.0} | {:.0} | {:.0} |\n",
+            "| {clients} clients × {rounds} turns, --max-concurrent {slots} | {:.3} | {:.3} | {:.3} | {wall:.1} | {cpu:.2} | {:.0} | {:.0} | {:.0} |\n",
             percentile(&latencies, 50.0),
             percentile(&latencies, 95.0),
             percentile(&latencies, 100.0),
@@ -624,11 +627,13 @@ fn serve_against_exec() {
         s / e
     );
     table += &format!(
-        "\nserve's RSS idle (VmRSS): {:.0} MB after start, {:.0} MB after the {} turns above. \
+        "\nserve's CPU for one tool-using turn alone: {:.2} s (median). \
+         serve's RSS idle (VmRSS): {:.0} MB after start, {:.0} MB after the {} turns above. \
          Under load: {clients} clients at once, each {rounds} tool-using turns in a row (not \
          streamed); latency per request, RSS sampled every 50 ms.\n\n\
-         | load | p50 s | p95 s | max s | wall s | RSS idle MB | RSS peak MB | RSS after MB |\n\
-         | --- | --- | --- | --- | --- | --- | --- | --- |\n{load_rows}",
+         | load | p50 s | p95 s | max s | wall s | serve CPU s/turn | RSS idle MB | RSS peak MB | RSS after MB |\n\
+         | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n{load_rows}",
+        median(&serve_cpu),
         idle_cold as f64 / 1024.0,
         idle_warm as f64 / 1024.0,
         2 * (warmup + runs),
