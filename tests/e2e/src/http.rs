@@ -52,7 +52,8 @@ pub struct Open {
     pending: Vec<u8>,
 }
 
-/// Sends `method path` with `body` (JSON) and `key` (Bearer) to `addr` (`host:port`).
+/// Sends `method path` with `body` (JSON) and `key` (Bearer) to `addr` (`host:port`);
+/// returns once the answer's head has arrived.
 pub fn open(
     addr: &str,
     method: &str,
@@ -61,6 +62,19 @@ pub fn open(
     body: Option<&Value>,
 ) -> std::io::Result<Open> {
     let started = Instant::now();
+    let stream = send(addr, method, path, key, body)?;
+    read_head(stream, started)
+}
+
+/// Sends the request and returns at once, without reading anything (a client that may
+/// hang up before the answer starts: `shutdown` the socket).
+pub fn send(
+    addr: &str,
+    method: &str,
+    path: &str,
+    key: Option<&str>,
+    body: Option<&Value>,
+) -> std::io::Result<TcpStream> {
     let stream = TcpStream::connect(addr)?;
     stream.set_read_timeout(Some(READ_LIMIT))?;
     stream.set_nodelay(true)?;
@@ -78,6 +92,10 @@ pub fn open(
     head += "\r\n";
     (&stream).write_all(head.as_bytes())?;
     (&stream).write_all(body.as_bytes())?;
+    Ok(stream)
+}
+
+fn read_head(stream: TcpStream, started: Instant) -> std::io::Result<Open> {
     let mut reader = BufReader::new(stream);
     let mut line = String::new();
     reader.read_line(&mut line)?;

@@ -94,6 +94,12 @@ impl Serve {
         open.unwrap_or_else(|e| panic!("POST {path}: {e}; serve's stderr:\n{}", self.stderr()))
     }
 
+    /// POST `path` with `body`; returns once it is sent, reading nothing.
+    pub fn send(&self, path: &str, body: &Value) -> std::net::TcpStream {
+        let sent = http::send(&self.addr, "POST", path, self.key.as_deref(), Some(body));
+        sent.unwrap_or_else(|e| panic!("POST {path}: {e}; serve's stderr:\n{}", self.stderr()))
+    }
+
     pub fn stderr(&self) -> String {
         crate::tail(&self.proc.stderr(), 3000).to_string()
     }

@@ -617,9 +617,10 @@ fn eight_clients_on_two_slots_complete_or_get_a_clean_429() {
     }
 }
 
-#[test]
-fn a_client_that_hangs_up_mid_stream_interrupts_its_turn() {
-    // A slow answer (text streamed over about 8 s) that ends in a tool call.
+/// A slow answer (text streamed over about 8 s) that ends in a tool call; `client` asks
+/// for it and hangs up. Then: the next request is served on the one slot, the backend is
+/// asked nothing more for the hung-up turn, and its tool call is not run.
+fn hang_up_case(client: impl FnOnce(&Case)) {
     let call = json!([{"id": "call_hangup", "name": "exec_command",
                        "arguments": {"cmd": "touch ran-after-hangup.txt"}}]);
     let slow = "Working on it, one small piece at a time, ".repeat(4);
@@ -630,51 +631,61 @@ fn a_client_that_hangs_up_mid_stream_interrupts_its_turn() {
         json!({"match": {"body_contains": ["NEXT"]}, "text": "Next one served."}),
     ];
     // One slot: the next request runs only once the hung-up turn has let go of it.
-    let c = or_skip!(case(
-        entries,
-        &["--sandbox", "workspace-write", "--max-concurrent", "1"]
-    ));
-    let body = json!({"input": "HANGUP. Do the slow thing.", "stream": true});
-    let mut open = c.serve.open("/v1/responses", &body);
-    assert_eq!(open.status, 200);
-    let mut seen = Vec::new();
-    let first_text = loop {
-        let Some((_, event)) = open.event().unwrap() else {
-            panic!("the stream ended before any text: {seen:?}");
-        };
-        let data = http::data(&event).unwrap_or_default();
-        seen.push(data["type"].clone());
-        if data["type"] == "response.output_text.delta" {
-            break data["delta"].clone();
-        }
-    };
-    check(
-        first_text.as_str().is_some_and(|t| !t.is_empty()),
-        "some text arrived",
-    );
-    open.hang_up();
-    let next = c
-        .serve
-        .post("/v1/responses", &json!({"input": "NEXT. Anyone there?"}));
-    assert_eq!(
-        (next.status, output_text(&next.json())),
-        (200, "Next one served.".into())
-    );
+    let args = ["--sandbox", "workspace-write", "--max-concurrent", "1"];
+    let c = or_skip!(case(entries, &args));
+    client(&c);
+    let next = json!({"input": "NEXT. Anyone there?"});
+    let next = c.serve.post("/v1/responses", &next);
+    let got = (next.status, output_text(&next.json()));
+    assert_eq!(got, (200, "Next one served.".into()), "{}", next.body);
     // Past the end of the slow answer (about 8 s of streaming) the agent asked nothing more
     // for the hung-up turn, and did not run its tool call.
     let asked = wait_for(Duration::from_secs(15), || {
         !c.chat_with("call_hangup").is_empty()
     });
     check(!asked, "no backend request after the client hung up");
-    assert_eq!(
-        c.chat_with("HANGUP").len(),
-        1,
-        "one backend request for the hung-up turn"
-    );
-    check(
-        !c.dirs.ws.join("ran-after-hangup.txt").exists(),
-        "its tool call was not run",
-    );
+    let turns = c.chat_with("HANGUP").len();
+    assert_eq!(turns, 1, "one backend request for the hung-up turn");
+    let ran = c.dirs.ws.join("ran-after-hangup.txt").exists();
+    check(!ran, "its tool call was not run");
+}
+
+#[test]
+fn a_client_that_hangs_up_mid_stream_interrupts_its_turn() {
+    hang_up_case(|c| {
+        let body = json!({"input": "HANGUP. Do the slow thing.", "stream": true});
+        let mut open = c.serve.open("/v1/responses", &body);
+        assert_eq!(open.status, 200);
+        let mut seen = Vec::new();
+        // Hang up at the first text.
+        loop {
+            let Some((_, event)) = open.event().unwrap() else {
+                panic!("the stream ended before any text: {seen:?}");
+            };
+            let data = http::data(&event).unwrap_or_default();
+            seen.push(data["type"].clone());
+            if data["type"] == "response.output_text.delta" {
+                break;
+            }
+        }
+        open.hang_up();
+    });
+}
+
+#[test]
+fn a_client_that_hangs_up_on_a_chat_answer_interrupts_its_turn() {
+    hang_up_case(|c| {
+        let messages = json!([{"role": "user", "content": "HANGUP. Do the slow thing."}]);
+        let body = json!({"messages": messages, "stream": false});
+        let sent = c.serve.send("/v1/chat/completions", &body);
+        // Not streamed: nothing comes back before the end; hang up once the backend answers.
+        let asked = wait_for(Duration::from_secs(60), || {
+            !c.chat_with("HANGUP").is_empty()
+        });
+        check(asked, "the turn reached the backend");
+        std::thread::sleep(Duration::from_secs(1)); // into the slow answer
+        let _ = sent.shutdown(std::net::Shutdown::Both);
+    });
 }
 
 #[test]
