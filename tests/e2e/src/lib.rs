@@ -234,18 +234,7 @@ impl Codex<'_> {
         let n = self.dirs.runs.get() + 1;
         self.dirs.runs.set(n);
         let cmd = self.cmd.process_group(0).stdin(Stdio::null());
-        let cmd = cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
-        // A test binary killed by a signal drops nothing: the run then dies with it.
-        #[cfg(target_os = "linux")]
-        // SAFETY: prctl is async-signal-safe; nothing else runs between fork and exec.
-        unsafe {
-            cmd.pre_exec(
-                || match libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) {
-                    0 => Ok(()),
-                    _ => Err(std::io::Error::last_os_error()),
-                },
-            );
-        }
+        let cmd = die_with_parent(cmd.stdout(Stdio::piped()).stderr(Stdio::piped()));
         let started = Instant::now();
         let mut child = cmd.spawn().unwrap_or_else(|e| panic!("{cmd:?}: {e}"));
         let group = Group(child.id() as i32);
@@ -303,72 +292,83 @@ impl Codex<'_> {
 }
 
 impl Codex<'_> {
-    /// Starts the command and returns at once (a server): in a process group of its own,
-    /// stdout and stderr to `name.out` / `name.err` under the root (covered by the secret
-    /// scan); killed with its group when the [`Spawned`] is dropped.
-    pub fn spawn(mut self, name: &str) -> Spawned {
-        let (out, err) = (
-            self.dirs.path(&format!("{name}.out")),
-            self.dirs.path(&format!("{name}.err")),
-        );
-        let cmd = self.cmd.process_group(0).stdin(Stdio::null());
-        cmd.stdout(std::fs::File::create(&out).unwrap());
-        cmd.stderr(std::fs::File::create(&err).unwrap());
-        #[cfg(target_os = "linux")]
-        // SAFETY: prctl is async-signal-safe; nothing else runs between fork and exec.
-        unsafe {
-            cmd.pre_exec(
-                || match libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) {
-                    0 => Ok(()),
-                    _ => Err(std::io::Error::last_os_error()),
-                },
-            );
-        }
+    /// Starts it and leaves it running (an app-server, a server) with stdin and stdout
+    /// piped, in a process group of its own; stderr goes to runN.err under the root.
+    /// Dropping the [`Spawned`] (also on panic) stops it and what it started.
+    pub fn spawn(mut self) -> Spawned {
+        let n = self.dirs.runs.get() + 1;
+        self.dirs.runs.set(n);
+        let err = std::fs::File::create(self.dirs.path(&format!("run{n}.err"))).unwrap();
+        let cmd = self.cmd.process_group(0).stdin(Stdio::piped());
+        let cmd = die_with_parent(cmd.stdout(Stdio::piped()).stderr(err));
         let child = cmd.spawn().unwrap_or_else(|e| panic!("{cmd:?}: {e}"));
         let group = Group(child.id() as i32);
-        Spawned {
-            child,
-            group,
-            out,
-            err,
-            code: None,
-        }
+        Spawned { child, group }
     }
 }
 
-/// A process started by [`Codex::spawn`].
+impl Codex<'_> {
+    /// Starts it and leaves it running (a server) with no stdin, its stdout and stderr in
+    /// `name.out` / `name.err` under the root (covered by the secret scan); stopped like
+    /// [`Codex::spawn`]'s.
+    pub fn spawn_logged(mut self, name: &str) -> Spawned {
+        let file = |ext: &str| std::fs::File::create(self.dirs.path(&format!("{name}.{ext}")));
+        let (out, err) = (file("out").unwrap(), file("err").unwrap());
+        let cmd = self.cmd.process_group(0).stdin(Stdio::null());
+        let cmd = die_with_parent(cmd.stdout(out).stderr(err));
+        let child = cmd.spawn().unwrap_or_else(|e| panic!("{cmd:?}: {e}"));
+        let group = Group(child.id() as i32);
+        Spawned { child, group }
+    }
+}
+
+/// A test binary killed by a signal drops nothing: what it started then dies with it.
+fn die_with_parent(cmd: &mut Command) -> &mut Command {
+    #[cfg(target_os = "linux")]
+    // SAFETY: prctl is async-signal-safe; nothing else runs between fork and exec.
+    unsafe {
+        cmd.pre_exec(
+            || match libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) {
+                0 => Ok(()),
+                _ => Err(std::io::Error::last_os_error()),
+            },
+        );
+    }
+    cmd
+}
+
+/// A long-running process from [`Codex::spawn`].
 pub struct Spawned {
-    child: std::process::Child,
+    pub child: std::process::Child,
     group: Group,
-    pub out: PathBuf,
-    pub err: PathBuf,
-    code: Option<i32>,
+}
+
+impl Spawned {
+    /// Waits (at most `secs`) for it to exit by itself, e.g. after its stdin was closed;
+    /// `None` if it is still running.
+    pub fn wait_secs(&mut self, secs: u64) -> Option<std::process::ExitStatus> {
+        let deadline = Instant::now() + Duration::from_secs(secs);
+        loop {
+            match self.child.try_wait().unwrap() {
+                Some(status) => return Some(status),
+                None if Instant::now() > deadline => return None,
+                None => std::thread::sleep(Duration::from_millis(20)),
+            }
+        }
+    }
 }
 
 impl Spawned {
     pub fn pid(&self) -> i32 {
         self.child.id() as i32
     }
-    /// Sends `signal` to the process itself (not its group), unless it has exited (its
-    /// pid may be another process's by now).
-    pub fn signal(&mut self, signal: i32) {
-        if self.exited().is_none() {
-            // SAFETY: plain FFI call on our own child, not yet reaped.
-            unsafe { libc::kill(self.pid(), signal) };
-        }
-    }
-    /// Its exit status (128 + signal when killed), once it has exited.
+    /// Its exit code (128 + signal when killed), once it has exited.
     pub fn exited(&mut self) -> Option<i32> {
-        if self.code.is_none()
-            && let Ok(Some(status)) = self.child.try_wait()
-        {
-            use std::os::unix::process::ExitStatusExt as _;
-            let code = status.code().or(status.signal().map(|s| 128 + s));
-            self.code = code;
-        }
-        self.code
+        use std::os::unix::process::ExitStatusExt as _;
+        let status = self.wait_secs(0)?;
+        status.code().or(status.signal().map(|s| 128 + s))
     }
-    /// Waits at most `limit` for it to exit: its status, or `None` if it still runs.
+    /// Waits at most `limit` for it to exit: its exit code, or `None` if it still runs.
     pub fn wait(&mut self, limit: Duration) -> Option<i32> {
         let started = Instant::now();
         while started.elapsed() < limit {
@@ -379,11 +379,13 @@ impl Spawned {
         }
         self.exited()
     }
-    pub fn stderr(&self) -> String {
-        read(&self.err)
-    }
-    pub fn stdout(&self) -> String {
-        read(&self.out)
+    /// Sends `signal` to the process itself (not its group), unless it has exited (its
+    /// pid may be another process's by now).
+    pub fn signal(&mut self, signal: i32) {
+        if self.exited().is_none() {
+            // SAFETY: plain FFI call on our own child, not yet reaped.
+            unsafe { libc::kill(self.pid(), signal) };
+        }
     }
     /// CPU seconds it has used (user + system, its own threads), from /proc.
     pub fn cpu_secs(&self) -> f64 {
@@ -411,10 +413,14 @@ impl Spawned {
 
 impl Drop for Spawned {
     fn drop(&mut self) {
-        if self.exited().is_none() {
-            self.group.kill(libc::SIGKILL);
-            let _ = self.child.wait();
+        if self.wait_secs(0).is_none() {
+            self.group.kill(libc::SIGTERM);
+            if self.wait_secs(3).is_none() {
+                self.group.kill(libc::SIGKILL);
+                let _ = self.child.wait();
+            }
         }
+        // Then `group`'s drop: whatever else is left in it.
     }
 }
 
@@ -750,6 +756,56 @@ pub fn shared_proxy(models: &str) -> (&'static Proxy, MutexGuard<'static, ()>) {
         Proxy::start(models)
     });
     (proxy, guard)
+}
+
+// ---- real MCP servers --------------------------------------------------------------
+
+/// Entry points of the real MCP servers from npm (run as `node <path> ...`).
+#[derive(Debug, Clone)]
+pub struct McpServers {
+    /// `@modelcontextprotocol/server-filesystem`: args are the directories it may touch.
+    pub filesystem: PathBuf,
+    /// `@modelcontextprotocol/server-everything`: arg `stdio`.
+    pub everything: PathBuf,
+}
+
+/// The MCP servers pinned by tests/e2e/mcp-servers, installed once per test binary by
+/// `scripts/mcp-servers.sh install` (npm ci under work/mcp-servers, reused when present);
+/// `None` after one skip line when `node` or `npm` is missing.
+pub fn mcp_servers() -> Option<McpServers> {
+    static SERVERS: OnceLock<Option<McpServers>> = OnceLock::new();
+    let found = SERVERS.get_or_init(|| {
+        let on_path = |tool: &str| {
+            let probe = Command::new(tool).arg("--version").output();
+            probe.is_ok_and(|o| o.status.success())
+        };
+        if !on_path("node") || !on_path("npm") {
+            return None;
+        }
+        let script = repo_root().join("scripts/mcp-servers.sh");
+        let out = Command::new(&script).arg("install").output().unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            out.status.success(),
+            "{} install failed:\n{err}",
+            script.display()
+        );
+        let path = |key: &str| {
+            let line = text
+                .lines()
+                .find_map(|l| l.strip_prefix(&format!("{key}=")));
+            PathBuf::from(line.unwrap_or_else(|| panic!("no {key}= in:\n{text}")))
+        };
+        Some(McpServers {
+            filesystem: path("MCP_FILESYSTEM"),
+            everything: path("MCP_EVERYTHING"),
+        })
+    });
+    if found.is_none() {
+        skip("node or npm is not on PATH (the real MCP servers come from npm)");
+    }
+    found.clone()
 }
 
 /// Median of some seconds (benches).

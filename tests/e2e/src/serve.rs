@@ -26,6 +26,8 @@ pub const OPENAI_NPM_VERSION: &str = "7.55.0";
 /// killed on drop (after [`Serve::stop`], already gone).
 pub struct Serve {
     pub proc: Spawned,
+    /// Its stderr (serve.err under the test's root).
+    err: PathBuf,
     /// `127.0.0.1:PORT`.
     pub addr: String,
     pub key: Option<String>,
@@ -49,14 +51,14 @@ impl Serve {
         if let Some(key) = key {
             cmd = cmd.env("CODEX_LITELLM_SERVE_API_KEY", key);
         }
-        let mut proc = cmd.args(base).args(args).spawn("serve");
-        let addr = format!("127.0.0.1:{port}");
+        let mut proc = cmd.args(base).args(args).spawn_logged("serve");
+        let (addr, err) = (format!("127.0.0.1:{port}"), dirs.path("serve.err"));
         let started = Instant::now();
         loop {
             if let Some(code) = proc.exited() {
                 panic!(
                     "serve exited with {code} before it answered /healthz; stderr:\n{}",
-                    proc.stderr()
+                    crate::read(&err)
                 );
             }
             let health = http::call(&addr, "GET", "/healthz", None, None);
@@ -66,12 +68,13 @@ impl Serve {
             assert!(
                 started.elapsed() < Duration::from_secs(60),
                 "serve did not answer /healthz within 60 s; stderr:\n{}",
-                proc.stderr()
+                crate::read(&err)
             );
             std::thread::sleep(Duration::from_millis(50));
         }
         Serve {
             proc,
+            err,
             addr,
             key: key.map(str::to_string),
         }
@@ -101,7 +104,7 @@ impl Serve {
     }
 
     pub fn stderr(&self) -> String {
-        crate::tail(&self.proc.stderr(), 3000).to_string()
+        crate::tail(&crate::read(&self.err), 3000).to_string()
     }
 
     /// SIGTERM; its exit status, or `None` if it still ran after `limit`.

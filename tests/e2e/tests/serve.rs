@@ -337,7 +337,12 @@ fn a_public_host_without_a_key_is_refused_at_start() {
             !run.timed_out,
             &format!("key {key:?}: refused at once, not served"),
         );
-        check(run.code != 0, &format!("key {key:?}: a non-zero exit"));
+        // docs/SERVE.md: a refused start exits 2.
+        assert_eq!(
+            run.code, 2,
+            "key {key:?}: the exit code; stderr:\n{}",
+            run.stderr
+        );
         lacks(&run.stderr, &["panicked at"]);
         let said = run.stderr.to_lowercase();
         check(

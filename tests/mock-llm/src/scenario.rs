@@ -3,6 +3,7 @@
 //! The JSON shape is documented in `tests/mock-llm/README.md`; the Rust types below are the
 //! single source of truth (unknown fields are rejected so a typo never silently passes).
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::path::Path;
 
@@ -167,8 +168,14 @@ pub struct ToolCall {
     /// Call id; `call_mock_<n>` when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<String>,
-    /// Function name.
+    /// Function name (may be left out with `tool_described_as`).
+    #[serde(default)]
     pub name: String,
+    /// Call the tool the request advertised whose description contains this text, by the
+    /// name the client gave it (for tools whose name the client makes up, such as MCP
+    /// tools, so a script need not guess). Overrides `name`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tool_described_as: Option<String>,
     /// Arguments: a string is sent as is; any other JSON value is sent serialized.
     #[serde(default = "empty_object")]
     pub arguments: Value,
@@ -187,7 +194,20 @@ impl ToolCall {
         Self {
             id: Some(id.into()),
             name: name.into(),
+            tool_described_as: None,
             arguments: arguments.into(),
+        }
+    }
+
+    /// A call of the advertised tool whose description contains `description`.
+    pub fn described_as(
+        id: impl Into<String>,
+        description: impl Into<String>,
+        arguments: impl Into<Value>,
+    ) -> Self {
+        Self {
+            tool_described_as: Some(description.into()),
+            ..Self::new(id, "", arguments)
         }
     }
 
@@ -595,6 +615,63 @@ impl Response {
         self.hold_open_max_ms.unwrap_or(DEFAULT_HOLD_OPEN_MAX_MS)
     }
 
+    /// This entry with each `tool_described_as` call named after the one function the
+    /// request's `tools` describe so (chat `{"function": {name, description}}` or flat
+    /// Responses `{name, description}`); `Err` says what no tool or several tools matched.
+    pub(crate) fn with_advertised_names(
+        &self,
+        request: Option<&Value>,
+    ) -> Result<Cow<'_, Self>, String> {
+        let calls = self.tool_calls.iter().flatten();
+        if calls.clone().all(|c| c.tool_described_as.is_none()) {
+            return Ok(Cow::Borrowed(self));
+        }
+        let mut spec = self.clone();
+        for call in spec.tool_calls.iter_mut().flatten() {
+            let Some(wanted) = &call.tool_described_as else {
+                continue;
+            };
+            let tools = request
+                .and_then(|r| r.get("tools"))
+                .and_then(Value::as_array);
+            let advertised: Vec<(&str, &str)> = tools
+                .into_iter()
+                .flatten()
+                .filter_map(|tool| {
+                    let f = tool.get("function").unwrap_or(tool);
+                    let name = f.get("name").and_then(Value::as_str)?;
+                    Some((name, f.get("description").and_then(Value::as_str)?))
+                })
+                .collect();
+            let mut found: Vec<&str> = advertised
+                .iter()
+                .filter(|(_, description)| description.contains(wanted.as_str()))
+                .map(|(name, _)| *name)
+                .collect();
+            found.dedup();
+            match found.as_slice() {
+                [name] => call.name = (*name).to_string(),
+                [] => {
+                    let names: Vec<&str> = advertised.iter().map(|(n, _)| *n).collect();
+                    return Err(format!(
+                        "no tool in the request's `tools` has a description containing \
+                         {wanted:?} (advertised: {})",
+                        names.join(", ")
+                    ));
+                }
+                many => {
+                    return Err(format!(
+                        "{} tools have a description containing {wanted:?} ({}): make \
+                         `tool_described_as` more specific",
+                        many.len(),
+                        many.join(", ")
+                    ));
+                }
+            }
+        }
+        Ok(Cow::Owned(spec))
+    }
+
     /// Returns `(field, message)` for the first problem found.
     fn validate(&self) -> Result<(), (String, String)> {
         let kind = self.body_kind().map_err(|m| (String::new(), m))?;
@@ -641,6 +718,24 @@ impl Response {
                     "header names and values must be single-line (no CR/LF; no ':' in names)"
                         .to_string(),
                 ));
+            }
+        }
+        for (i, call) in self.tool_calls.iter().flatten().enumerate() {
+            let field = || format!("tool_calls[{i}]");
+            match &call.tool_described_as {
+                Some(text) if text.is_empty() => {
+                    return Err((
+                        format!("{}.tool_described_as", field()),
+                        "must not be empty".to_string(),
+                    ));
+                }
+                Some(_) if !call.name.is_empty() => {
+                    return Err((
+                        field(),
+                        "give `name` or `tool_described_as`, not both".to_string(),
+                    ));
+                }
+                _ => {}
             }
         }
         let shorthand_only = [
@@ -908,6 +1003,27 @@ mod tests {
                 .unwrap_err()
                 .to_string();
         assert!(err.contains("`responses[0].finish_reason`"), "{err}");
+    }
+
+    #[test]
+    fn a_call_needs_a_name_or_a_description_not_both() {
+        let err = Scenario::from_json_str(
+            r#"{"responses": [{"tool_calls": [{"name": "f", "tool_described_as": "g"}]}]}"#,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("`responses[0].tool_calls[0]`"), "{err}");
+        assert!(err.contains("not both"), "{err}");
+        let ok = r#"{"responses": [{"tool_calls": [{"tool_described_as": "Echoes"}]}]}"#;
+        let s = Scenario::from_json_str(ok).unwrap();
+        let calls = s.responses[0].tool_calls.as_ref().unwrap();
+        let want = ToolCall {
+            id: None,
+            name: String::new(),
+            tool_described_as: Some("Echoes".to_string()),
+            arguments: json!({}),
+        };
+        assert_eq!(calls[0], want);
     }
 
     #[test]

@@ -363,7 +363,8 @@ async fn handle_connection(mut stream: TcpStream, shared: Arc<Shared>) {
             body_json: record.json(),
             body_len: request.body.len(),
         };
-        render::render(&spec, &info)
+        spec.with_advertised_names(record.json())
+            .and_then(|spec| render::render(&spec, &info))
             .unwrap_or_else(|message| error_plan(500, &format!("mock-llm: {message}"), seq))
     } else if is_models {
         let (_, seq) = shared.record(&request, ServedBy::Models, received, received_unix_ms);

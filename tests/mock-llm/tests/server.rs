@@ -962,3 +962,47 @@ async fn context_limit_refuses_oversized_chat_requests_without_consuming_entries
     assert_eq!(mock.chat_requests().len(), 2);
     assert_eq!(mock.requests()[0].served_by, ServedBy::ContextLimit);
 }
+
+#[tokio::test]
+async fn a_call_by_description_gets_the_advertised_name() {
+    let write = ToolCall::described_as("call_w", "Create a new file", json!({"path": "a"}));
+    let mock = MockLlm::start(Scenario::new(vec![
+        Response::tool_calls(vec![write.clone()]),
+        Response::tool_calls(vec![write.clone()]),
+        Response::tool_calls(vec![write]),
+    ]))
+    .await
+    .unwrap();
+    let tool = |name: &str, description: &str| json!({"type": "function", "function": {"name": name, "description": description}});
+    let tools = json!([
+        tool("shell", "Runs a command."),
+        tool(
+            "mcp__fs____write_file",
+            "Create a new file or overwrite one."
+        ),
+    ]);
+    let body = json!({"model": "m", "stream": false, "messages": [], "tools": tools});
+    let answer: Value = post(&mock, &body).await.json().await.unwrap();
+    let call = &answer["choices"][0]["message"]["tool_calls"][0];
+    let sent = (&call["id"], &call["function"]["name"]);
+    assert_eq!(sent, (&json!("call_w"), &json!("mcp__fs____write_file")));
+
+    // No such tool, or two of them: a 500 saying so, never a guess.
+    let body = json!({"model": "m", "stream": false, "messages": [], "tools": [tools[0]]});
+    let resp = post(&mock, &body).await;
+    assert_eq!(resp.status(), 500);
+    let text = resp.text().await.unwrap();
+    assert!(
+        text.contains("no tool in the request's `tools`") && text.contains("shell"),
+        "{text}"
+    );
+    let twice = json!([tools[1], tool("other", "Create a new file, too.")]);
+    let body = json!({"model": "m", "stream": false, "messages": [], "tools": twice});
+    let resp = post(&mock, &body).await;
+    assert_eq!(resp.status(), 500);
+    let text = resp.text().await.unwrap();
+    assert!(
+        text.contains("2 tools") && text.contains("more specific"),
+        "{text}"
+    );
+}

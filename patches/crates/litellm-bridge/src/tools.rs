@@ -56,14 +56,24 @@ impl ToolMap {
         self.parameters.get(chat_name)
     }
 
-    /// Chat name for a Codex function call found in the conversation history.
+    /// Chat name for a Codex function call found in the conversation history. A call of a
+    /// tool this request does not declare (a name the model made up, a server now gone)
+    /// still gets a valid name, never a declared tool's: strict backends refuse the whole
+    /// request over one invalid name in the history.
     pub fn chat_name_for_function(&self, name: &str, namespace: Option<&str>) -> String {
         let wanted = ToolTarget::Function {
             name: name.to_string(),
             namespace: namespace.map(str::to_string),
         };
-        self.chat_name_for(&wanted)
-            .unwrap_or_else(|| flattened_name(namespace, name))
+        if let Some(chat_name) = self.chat_name_for(&wanted) {
+            return chat_name;
+        }
+        let flat = flattened_name(namespace, name);
+        // No name at all is the history repair's (`tool_call_without_name`, counted there).
+        if flat.is_empty() || is_valid_function_name(&flat) {
+            return flat;
+        }
+        unique_valid_name(&flat, &mut 0, |n| self.is_declared(n))
     }
 
     pub fn chat_name_for(&self, target: &ToolTarget) -> Option<String> {

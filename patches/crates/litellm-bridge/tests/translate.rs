@@ -370,3 +370,63 @@ fn an_interrupted_answer_is_not_sent_back() {
         Some(&1)
     );
 }
+
+/// Calls of tools this request does not declare come back in the history: a model writing
+/// an MCP tool its own way (`filesystem.write_file`), a name over 64 characters, a tool
+/// whose server is gone. Strict backends refuse the whole request over one name outside
+/// ^[a-zA-Z0-9_-]{1,64}$, so each gets a valid name, never a declared tool's.
+#[test]
+fn undeclared_calls_in_the_history_get_valid_chat_names() {
+    let long = "x".repeat(80);
+    let body = codex_request(json!([
+        {"type": "message", "role": "user", "content": [{"type": "input_text", "text": "go"}]},
+        {"type": "function_call", "name": "filesystem.write_file", "arguments": "{}", "call_id": "d1"},
+        {"type": "function_call_output", "call_id": "d1", "output": "unsupported call: filesystem.write_file"},
+        {"type": "function_call", "name": long, "arguments": "{}", "call_id": "d2"},
+        {"type": "function_call_output", "call_id": "d2", "output": "unsupported call"},
+        {"type": "function_call", "name": "read file", "namespace": "mcp__my server", "arguments": "{}", "call_id": "d3"},
+        {"type": "function_call_output", "call_id": "d3", "output": "unsupported call"},
+        {"type": "function_call", "name": "apply.patch", "arguments": "{}", "call_id": "d4"},
+        {"type": "function_call_output", "call_id": "d4", "output": "unsupported call"},
+        {"type": "function_call", "name": "search", "namespace": "mcp__docs", "arguments": "{}", "call_id": "d5"},
+        {"type": "function_call_output", "call_id": "d5", "output": "found"}
+    ]));
+    let chat = translate_request(&body, &BridgeOptions::default()).unwrap();
+    let messages = chat.body["messages"].as_array().unwrap();
+    let calls = messages
+        .iter()
+        .flat_map(|m| m["tool_calls"].as_array().into_iter().flatten());
+    let sent: Vec<(String, String)> = calls
+        .map(|c| {
+            (
+                c["id"].to_string(),
+                c["function"]["name"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    let valid = |n: &str| {
+        (1..=64).contains(&n.len())
+            && n.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+    };
+    assert_eq!(sent.len(), 5, "{sent:?}");
+    for (id, name) in &sent {
+        assert!(valid(name), "call {id} is sent as {name:?}");
+    }
+    let name = |id: &str| {
+        &sent
+            .iter()
+            .find(|(i, _)| i == &format!("\"{id}\""))
+            .unwrap()
+            .1
+    };
+    assert_eq!(name("d1"), "filesystem_write_file");
+    assert_eq!(name("d3"), "mcp__my_server__read_file");
+    // `apply_patch` is a declared tool: the made-up call must not pass for it.
+    assert!(name("d4").starts_with("apply_patch_"), "{}", name("d4"));
+    assert_eq!(
+        name("d5"),
+        "mcp__docs__search",
+        "a declared tool keeps its name"
+    );
+}

@@ -23,6 +23,7 @@ pub use provider::ChatModelProvider;
 pub use registry::ChatProvider;
 pub use registry::chat_provider;
 pub use registry::note_resolved_provider;
+pub use registry::resolved_context_windows;
 pub use transport::ProviderTransport;
 
 use std::sync::Once;

@@ -73,6 +73,12 @@ pub fn codex_litellm_command(command: clap::Command) -> clap::Command {
 (LiteLLM, vLLM, llama.cpp, Ollama, ...)",
         series.upstream_tag
     );
+    // `serve` is codex-litellm's own subcommand, hidden when the binary runs as `codex`.
+    let command = if command.find_subcommand("serve").is_some() {
+        command.mut_subcommand("serve", |serve| serve.hide(false))
+    } else {
+        command
+    };
     command
         .name(BINARY_NAME)
         .bin_name(BINARY_NAME)
@@ -91,6 +97,23 @@ pub fn codex_litellm_command(command: clap::Command) -> clap::Command {
 mod tests {
     use super::*;
     use pretty_assertions::assert_eq;
+
+    #[test]
+    fn serve_is_listed_only_in_codex_litellms_help() {
+        let upstream = clap::Command::new("codex")
+            .subcommand(clap::Command::new("exec"))
+            .subcommand(clap::Command::new("serve").hide(true));
+        let hidden = |command: &clap::Command| {
+            command
+                .find_subcommand("serve")
+                .map(clap::Command::is_hide_set)
+        };
+        assert_eq!(hidden(&upstream), Some(true));
+        assert_eq!(hidden(&codex_litellm_command(upstream)), Some(false));
+        // A command without `serve` is left as it is.
+        let plain = codex_litellm_command(clap::Command::new("codex"));
+        assert_eq!(hidden(&plain), None);
+    }
 
     #[test]
     fn version_line_names_series_and_upstream() {

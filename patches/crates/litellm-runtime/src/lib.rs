@@ -20,6 +20,8 @@ pub use session::print_exec_start_line;
 pub use session::product_title;
 pub use session::session_header_rows;
 pub use session::session_provider_line;
+pub use session::take_notices;
+pub use session::welcome_title;
 
 pub use global::ConfigView;
 pub use global::chat_bridge_options;

@@ -155,16 +155,41 @@ fn wrap_words(text: &str, width: usize) -> Vec<String> {
 }
 
 /// Set by `codex-litellm exec` (stderr is its transcript): the bridge's notices ("another
-/// model answered instead") are printed there as they happen. The TUI owns the terminal;
-/// there they go to the log and the `/status` counters.
+/// model answered instead") are printed there as they happen. Otherwise (the TUI owns the
+/// terminal) they wait in [`PENDING_NOTICES`] until the TUI shows them as warnings.
 static NOTICES_ON_STDERR: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Notices not shown yet. Bounded: a process that never shows them (app-server, serve)
+/// keeps only the latest few; the bridge has logged every one.
+static PENDING_NOTICES: Mutex<std::collections::VecDeque<String>> =
+    Mutex::new(std::collections::VecDeque::new());
+const MAX_PENDING_NOTICES: usize = 16;
 
 /// One line from the bridge for the user while a request runs.
 pub fn print_notice(notice: &str) {
     // The bridge has logged it already (info).
     if NOTICES_ON_STDERR.load(std::sync::atomic::Ordering::Relaxed) {
         eprintln!("{notice}");
+        return;
     }
+    queue_notice(&PENDING_NOTICES, notice);
+}
+
+fn queue_notice(queue: &Mutex<std::collections::VecDeque<String>>, notice: &str) {
+    let mut queue = queue.lock().unwrap_or_else(PoisonError::into_inner);
+    if queue.len() == MAX_PENDING_NOTICES {
+        queue.pop_front();
+    }
+    queue.push_back(display_safe(notice));
+}
+
+/// The bridge's notices not shown yet, oldest first (the TUI shows them as warnings).
+pub fn take_notices() -> Vec<String> {
+    PENDING_NOTICES
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .drain(..)
+        .collect()
 }
 
 /// What `codex-litellm exec` says first, on stderr. A model the backend does not serve
@@ -196,6 +221,19 @@ pub fn product_title(upstream_name: &str, upstream_version: &str) -> (String, St
         (BINARY_NAME.to_string(), format!("v{}", series().version()))
     } else {
         (upstream_name.to_string(), format!("v{upstream_version}"))
+    }
+}
+
+/// The first-run welcome line's product name and tagline ("Welcome to <name><tagline>"):
+/// upstream's when run as `codex`.
+pub fn welcome_title(upstream_name: &str, upstream_tagline: &str) -> (String, String) {
+    if crate::is_codex_litellm() {
+        (
+            BINARY_NAME.to_string(),
+            ", the Codex coding agent on your own Chat Completions backend".to_string(),
+        )
+    } else {
+        (upstream_name.to_string(), upstream_tagline.to_string())
     }
 }
 
@@ -333,6 +371,18 @@ mod tests {
     }
 
     #[test]
+    fn notices_wait_for_the_tui_bounded_and_without_control_characters() {
+        let queue = Mutex::new(std::collections::VecDeque::new());
+        for n in 0..(MAX_PENDING_NOTICES + 3) {
+            queue_notice(&queue, &format!("notice {n}\u{1b}[2J"));
+        }
+        let kept: Vec<String> = queue.lock().unwrap().drain(..).collect();
+        assert_eq!(kept.len(), MAX_PENDING_NOTICES);
+        assert_eq!(kept.first().map(String::as_str), Some("notice 3[2J"));
+        assert!(kept.iter().all(|n| !n.contains('\u{1b}')));
+    }
+
+    #[test]
     fn run_as_codex_the_title_is_upstreams() {
         // The test binary is not called codex-litellm (and the identity variable is unset).
         if crate::is_codex_litellm() {
@@ -341,6 +391,13 @@ mod tests {
         assert_eq!(
             product_title("OpenAI Codex", "0.148.0"),
             ("OpenAI Codex".to_string(), "v0.148.0".to_string())
+        );
+        assert_eq!(
+            welcome_title("Codex", ", OpenAI's command-line coding agent"),
+            (
+                "Codex".to_string(),
+                ", OpenAI's command-line coding agent".to_string()
+            )
         );
         assert!(!hides_openai_account_rows(false));
         assert_eq!(session_provider_line(), None);

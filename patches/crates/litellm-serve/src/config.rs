@@ -56,12 +56,12 @@ impl ServeConfig {
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error(
-        "refusing to listen on {0} without an API key: anyone who can reach it could run the agent. Set a key (CODEX_LITELLM_SERVE_API_KEY or --api-key) or bind 127.0.0.1"
+        "refusing to listen on {0} without an API key: anyone who can reach it could run the agent. Set the environment variable CODEX_LITELLM_SERVE_API_KEY (clients then send it as a bearer key) or listen on 127.0.0.1"
     )]
     NonLoopbackWithoutKey(SocketAddr),
-    #[error("the API key is empty; set a non-empty key or none (loopback only)")]
+    #[error("CODEX_LITELLM_SERVE_API_KEY is empty; set a non-empty key, or unset it (loopback only)")]
     EmptyKey,
-    #[error("max concurrent turns must be at least 1")]
+    #[error("--max-concurrent must be at least 1")]
     ZeroConcurrency,
     #[error("the served root {path} cannot be used: {reason}")]
     Root { path: PathBuf, reason: String },
