@@ -21,6 +21,9 @@ use std::sync::PoisonError;
 use std::time::Duration;
 use std::time::Instant;
 
+pub mod http;
+pub mod serve;
+
 use codex_litellm_mock_llm::MockLlm;
 pub use codex_litellm_mock_llm::RecordedRequest;
 pub use codex_litellm_mock_llm::Scenario;
@@ -304,6 +307,21 @@ impl Codex<'_> {
     }
 }
 
+impl Codex<'_> {
+    /// Starts it and leaves it running (a server) with no stdin, its stdout and stderr in
+    /// `name.out` / `name.err` under the root (covered by the secret scan); stopped like
+    /// [`Codex::spawn`]'s.
+    pub fn spawn_logged(mut self, name: &str) -> Spawned {
+        let file = |ext: &str| std::fs::File::create(self.dirs.path(&format!("{name}.{ext}")));
+        let (out, err) = (file("out").unwrap(), file("err").unwrap());
+        let cmd = self.cmd.process_group(0).stdin(Stdio::null());
+        let cmd = die_with_parent(cmd.stdout(out).stderr(err));
+        let child = cmd.spawn().unwrap_or_else(|e| panic!("{cmd:?}: {e}"));
+        let group = Group(child.id() as i32);
+        Spawned { child, group }
+    }
+}
+
 /// A test binary killed by a signal drops nothing: what it started then dies with it.
 fn die_with_parent(cmd: &mut Command) -> &mut Command {
     #[cfg(target_os = "linux")]
@@ -337,6 +355,59 @@ impl Spawned {
                 None => std::thread::sleep(Duration::from_millis(20)),
             }
         }
+    }
+}
+
+impl Spawned {
+    pub fn pid(&self) -> i32 {
+        self.child.id() as i32
+    }
+    /// Its exit code (128 + signal when killed), once it has exited.
+    pub fn exited(&mut self) -> Option<i32> {
+        use std::os::unix::process::ExitStatusExt as _;
+        let status = self.wait_secs(0)?;
+        status.code().or(status.signal().map(|s| 128 + s))
+    }
+    /// Waits at most `limit` for it to exit: its exit code, or `None` if it still runs.
+    pub fn wait(&mut self, limit: Duration) -> Option<i32> {
+        let started = Instant::now();
+        while started.elapsed() < limit {
+            if let Some(code) = self.exited() {
+                return Some(code);
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        self.exited()
+    }
+    /// Sends `signal` to the process itself (not its group), unless it has exited (its
+    /// pid may be another process's by now).
+    pub fn signal(&mut self, signal: i32) {
+        if self.exited().is_none() {
+            // SAFETY: plain FFI call on our own child, not yet reaped.
+            unsafe { libc::kill(self.pid(), signal) };
+        }
+    }
+    /// CPU seconds it has used (user + system, its own threads), from /proc.
+    pub fn cpu_secs(&self) -> f64 {
+        let stat = read(format!("/proc/{}/stat", self.pid()));
+        // Fields after the command name, which is in parentheses and may hold spaces.
+        let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+        let fields: Vec<&str> = rest.split_whitespace().collect();
+        let ticks = |i: usize| fields.get(i).and_then(|v| v.parse::<f64>().ok());
+        // utime and stime are fields 14 and 15 of stat (11 and 12 after the name).
+        // SAFETY: sysconf has no preconditions.
+        let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
+        (ticks(11).unwrap_or(0.0) + ticks(12).unwrap_or(0.0)) / hz
+    }
+    /// (current RSS, peak RSS) in KiB, from /proc.
+    pub fn rss_kb(&self) -> (u64, u64) {
+        let status = read(format!("/proc/{}/status", self.pid()));
+        let field = |name: &str| {
+            let line = status.lines().find(|l| l.starts_with(name));
+            let value = line.and_then(|l| l.split_whitespace().nth(1));
+            value.and_then(|v| v.parse().ok()).unwrap_or(0)
+        };
+        (field("VmRSS:"), field("VmHWM:"))
     }
 }
 
