@@ -189,7 +189,7 @@ pub async fn run_main(
     };
     let addr = server.local_addr()?;
     eprintln!(
-        "codex-litellm serve: listening on http://{addr}/v1 · provider {provider_id} · sandbox {} · root {} · {} · at most {} turns at once",
+        "codex-litellm serve: listening on http://{addr}/v1 · provider {provider_id} · sandbox {} · root {} · {} · at most {} turn(s) at once",
         serve_config.sandbox.as_str(),
         serve_config.root.display(),
         if serve_config.api_key.is_some() {
