@@ -138,7 +138,9 @@ fn main() {
     }
     let mock = runtime
         .block_on(MockLlm::start(Scenario::new(vec![
-            Response::text("Read it all.");
+            Response::text(
+                "Read it all."
+            );
             CASES.len()
         ])))
         .unwrap();

@@ -2,11 +2,12 @@
 
 use crate::answer::ChatAnswer;
 use crate::answer::Usage;
+use crate::encoded::EncodedBody;
 use crate::fault::FailureSignal;
 use crate::fault::Fault;
 use crate::fetch::ChunkSink;
 use crate::fetch::Target;
-use crate::fetch::fetch_once;
+use crate::fetch::fetch_encoded;
 use crate::fetch::is_empty_body;
 use crate::fetch::required_arguments_missing;
 use crate::fetch::retry_delay;
@@ -23,6 +24,7 @@ use crate::report::ExchangeObserver;
 use crate::report::ExchangeReport;
 use crate::report::Outcome;
 use crate::request::ChatRequest;
+use crate::request::RequestSummary;
 use crate::request::translate_request;
 use crate::simulate::ResponseIdentity;
 use crate::simulate::encode_sse;
@@ -188,7 +190,11 @@ impl Bridge {
             .and_then(Value::as_str)
             .unwrap_or("")
             .to_string();
-        let mut body = request.body.clone();
+        let BridgeRequest {
+            url,
+            headers,
+            mut body,
+        } = request;
         match crate::guards::loop_verdict(&self.options, &body) {
             crate::guards::LoopAction::Clear => {}
             crate::guards::LoopAction::Note { text, report } => {
@@ -215,16 +221,28 @@ impl Bridge {
             }
         };
         guard.report.request = chat.summary.clone();
-        guard.report.request_bytes = serde_json::to_vec(&chat.body)
-            .map(|b| b.len() as u64)
-            .unwrap_or(0);
-        guard.report.request_body = chat.body.clone();
+        guard.report.request_body = report_body(&chat.body, self.capture_limit > 0);
+        let chat = match Chat::encode(chat) {
+            Ok(chat) => chat,
+            Err(err) => {
+                let fault = Fault::BadRequest {
+                    detail: err.to_string(),
+                };
+                let identity = ResponseIdentity::for_answer(
+                    &ChatAnswer::default(),
+                    &identity_model,
+                    now_secs(),
+                );
+                return self.fail(&mut guard, fault, identity, 0, started);
+            }
+        };
+        guard.report.request_bytes = chat.body.len();
         guard.report.max_output_tokens = self.options.max_output_tokens;
         let target = Route {
             key: format!("{}/{}", self.provider, chat.summary.model),
             target: Target {
-                url: chat_completions_url(&request.url),
-                headers: forward_headers(&request.headers),
+                url: chat_completions_url(&url),
+                headers: forward_headers(&headers),
             },
             options: self.options.clone(),
             body,
@@ -245,7 +263,7 @@ impl Bridge {
     async fn respond_buffered(
         &self,
         mut guard: ReportGuard,
-        mut chat: ChatRequest,
+        mut chat: Chat,
         mut target: Route,
         started: Instant,
         mut budget: TurnBudget,
@@ -286,7 +304,9 @@ impl Bridge {
             && continuations < self.options.auto_continue
             && answer.tool_calls.is_empty()
         {
-            let body = continuation_body(&chat.body, &answer);
+            let Some(body) = chat.derived(|body| continuation_body(body, &answer)) else {
+                break;
+            };
             match self
                 .fetch_with_retries(
                     &target,
@@ -348,7 +368,11 @@ impl Bridge {
             mark_truncated(&mut answer, self.options.max_output_tokens);
         }
         if answer.usage.is_none() {
-            answer.usage = Some(Usage::estimate(&chat.body, &answer, &answer.tool_calls));
+            answer.usage = Some(Usage::estimate_from_bytes(
+                chat.body.prompt_bytes(),
+                &answer,
+                &answer.tool_calls,
+            ));
             guard.report.usage_estimated = true;
         }
         let identity = ResponseIdentity::for_answer(&answer, &chat.summary.model, now_secs());
@@ -365,7 +389,7 @@ impl Bridge {
     async fn respond_live(
         &self,
         guard: ReportGuard,
-        mut chat: ChatRequest,
+        mut chat: Chat,
         mut target: Route,
         started: Instant,
         mut budget: TurnBudget,
@@ -491,7 +515,7 @@ impl Bridge {
         &self,
         live: &mut LiveOutput,
         mut answer: ChatAnswer,
-        chat: &ChatRequest,
+        chat: &Chat,
         target: &Route,
         report: &mut ExchangeReport,
         budget: &mut TurnBudget,
@@ -507,11 +531,19 @@ impl Bridge {
                 text: live.shown_text(),
                 ..ChatAnswer::default()
             };
-            let body = prefill_body(&chat.body, &shown.text, style);
-            match self
-                .fetch_with_retries(target, &body, &chat.tool_map, report, &mut (), budget)
-                .await
-            {
+            let fetched = match chat.derived(|body| prefill_body(body, &shown.text, style)) {
+                Some(body) => {
+                    self.fetch_with_retries(target, &body, &chat.tool_map, report, &mut (), budget)
+                        .await
+                }
+                None => Err(GaveUp {
+                    fault: Fault::BadRequest {
+                        detail: "the prefilled request could not be built".to_string(),
+                    },
+                    before_error: None,
+                }),
+            };
+            match fetched {
                 Ok(next) if continues(&shown.text, &next) => {
                     live.resume_after_shown();
                     end = live.end_fetch(&next);
@@ -548,7 +580,9 @@ impl Bridge {
             && answer.tool_calls.is_empty()
             && end.calls.is_empty()
         {
-            let body = continuation_body(&chat.body, &answer);
+            let Some(body) = chat.derived(|body| continuation_body(body, &answer)) else {
+                break;
+            };
             live.begin_continuation();
             match self
                 .fetch_with_retries(target, &body, &chat.tool_map, report, live, budget)
@@ -628,7 +662,11 @@ impl Bridge {
             }
         });
         if answer.usage.is_none() {
-            answer.usage = Some(Usage::estimate(&chat.body, &answer, &calls));
+            answer.usage = Some(Usage::estimate_from_bytes(
+                chat.body.prompt_bytes(),
+                &answer,
+                &calls,
+            ));
             report.usage_estimated = true;
         }
         live.complete(&answer, &calls, note.as_deref());
@@ -656,7 +694,7 @@ impl Bridge {
     async fn fetch_first(
         &self,
         route: &mut Route,
-        chat: &mut ChatRequest,
+        chat: &mut Chat,
         report: &mut ExchangeReport,
         sink: &mut dyn ChunkSink,
         budget: &mut TurnBudget,
@@ -747,7 +785,7 @@ impl Bridge {
     fn switch_to(
         &self,
         route: &mut Route,
-        chat: &mut ChatRequest,
+        chat: &mut Chat,
         primary: &Route,
         candidate: &crate::guards::Candidate,
     ) -> bool {
@@ -789,7 +827,10 @@ impl Bridge {
         };
         let mut options = options;
         options.model = Some(candidate.model.clone());
-        let Ok(translated) = translate_request(&route.body, &options) else {
+        let Some(translated) = translate_request(&route.body, &options)
+            .ok()
+            .and_then(|translated| Chat::encode(translated).ok())
+        else {
             return false;
         };
         *chat = translated;
@@ -819,7 +860,7 @@ impl Bridge {
         answer: &ChatAnswer,
         report: &ExchangeReport,
         budget: &TurnBudget,
-    ) -> Option<ChatRequest> {
+    ) -> Option<Chat> {
         // The answer as Codex gets it (live mode's raw text may still hold `<think>`).
         let mut said = ChatAnswer {
             text: answer.text.clone(),
@@ -850,7 +891,9 @@ impl Bridge {
             &said.text,
             nudge.tool_choice_required,
         );
-        translate_request(&body, &route.options).ok()
+        translate_request(&body, &route.options)
+            .ok()
+            .and_then(|chat| Chat::encode(chat).ok())
     }
 
     /// The loop guard's stop: no backend call; one assistant message saying why and a
@@ -881,7 +924,7 @@ impl Bridge {
     async fn fetch_with_retries(
         &self,
         route: &Route,
-        body: &Value,
+        body: &EncodedBody,
         tools: &ToolMap,
         report: &mut ExchangeReport,
         sink: &mut dyn ChunkSink,
@@ -890,7 +933,7 @@ impl Bridge {
         let mut attempt = 1;
         // Set after a streamed 2xx answer without a byte: the rest of the attempts ask
         // without streaming.
-        let mut unstreamed: Option<(Value, BridgeOptions)> = None;
+        let mut unstreamed: Option<(EncodedBody, BridgeOptions)> = None;
         loop {
             budget.attempts_left = budget.attempts_left.saturating_sub(1);
             sink.attempt_started();
@@ -898,7 +941,7 @@ impl Bridge {
                 Some((body, options)) => (body, options),
                 None => (body, route.options.as_ref()),
             };
-            let output = fetch_once(
+            let output = fetch_encoded(
                 &self.client,
                 &route.target,
                 body,
@@ -940,13 +983,20 @@ impl Bridge {
                     // streaming gets the answer or the server's real error (e.g. a 400
                     // `context_length_exceeded`).
                     debug!(attempt, "empty streamed answer; retrying without streaming");
+                    let Some(unstreamed_body) = derive(body, unstreamed_body) else {
+                        report.attempts.push(attempt_report);
+                        return Err(GaveUp {
+                            fault,
+                            before_error: output.before_error,
+                        });
+                    };
                     report.stream_fallback = true;
                     attempt_report.retry_wait_ms = Some(0);
                     attempt_report.retry_wait_reason =
                         Some("empty streamed answer: asking without streaming".to_string());
                     report.attempts.push(attempt_report);
                     unstreamed = Some((
-                        unstreamed_body(body),
+                        unstreamed_body,
                         BridgeOptions {
                             stream: false,
                             ..options.clone()
@@ -1119,6 +1169,57 @@ fn hold_back(options: &BridgeOptions) -> HoldBack {
     }
 }
 
+/// A translated request as the bridge keeps it: the chat body serialized once (sent as is
+/// by every attempt), never also as a `Value` (on a big history that doubled the memory).
+struct Chat {
+    body: EncodedBody,
+    tool_map: ToolMap,
+    summary: RequestSummary,
+}
+
+impl Chat {
+    fn encode(request: ChatRequest) -> Result<Self, serde_json::Error> {
+        Ok(Self {
+            body: EncodedBody::encode_owned(request.body)?,
+            tool_map: request.tool_map,
+            summary: request.summary,
+        })
+    }
+
+    /// A request made from this one's body by `edit` (a continuation, a prefill).
+    fn derived(&self, edit: impl FnOnce(Value) -> Value) -> Option<EncodedBody> {
+        derive(&self.body, edit)
+    }
+}
+
+fn derive(body: &EncodedBody, edit: impl FnOnce(Value) -> Value) -> Option<EncodedBody> {
+    match body
+        .decode()
+        .and_then(|body| EncodedBody::encode_owned(edit(body)))
+    {
+        Ok(body) => Some(body),
+        Err(err) => {
+            warn!("codex-litellm: a follow-up request could not be built: {err}");
+            None
+        }
+    }
+}
+
+/// What the report keeps of the chat body: all of it at telemetry level `full` (which
+/// records it), else its settings without `messages` and `tools` (enough to explain an
+/// answer, e.g. its `max_tokens`, without a second copy of a big history).
+fn report_body(body: &Value, full: bool) -> Value {
+    match body {
+        Value::Object(map) if !full => Value::Object(
+            map.iter()
+                .filter(|(key, _)| *key != "messages" && *key != "tools")
+                .map(|(key, value)| (key.clone(), value.clone()))
+                .collect(),
+        ),
+        other => other.clone(),
+    }
+}
+
 /// Where the turn's requests go: the chat endpoint, the options, and the Responses body
 /// they are translated from (with the loop guard's note, if any).
 #[derive(Clone)]
@@ -1136,7 +1237,7 @@ fn record_switch(
     report: &mut ExchangeReport,
     primary: &str,
     route: &Route,
-    chat: &ChatRequest,
+    chat: &Chat,
     reason: &str,
     detail: String,
 ) {
@@ -1231,8 +1332,7 @@ fn mark_truncated(answer: &mut ChatAnswer, max_output_tokens: Option<u64>) {
 }
 
 /// The chat request that asks for the rest of a cut-off answer.
-fn continuation_body(original: &Value, answer: &ChatAnswer) -> Value {
-    let mut body = original.clone();
+fn continuation_body(mut body: Value, answer: &ChatAnswer) -> Value {
     if let Some(messages) = body.get_mut("messages").and_then(Value::as_array_mut) {
         messages.push(json!({"role": "assistant", "content": answer.text}));
         messages.push(json!({
@@ -1245,8 +1345,7 @@ fn continuation_body(original: &Value, answer: &ChatAnswer) -> Value {
 
 /// The chat request that asks for the rest of `shown` as a prefilled assistant message,
 /// the way `style` says the backend takes one.
-fn prefill_body(original: &Value, shown: &str, style: AssistantPrefill) -> Value {
-    let mut body = original.clone();
+fn prefill_body(mut body: Value, shown: &str, style: AssistantPrefill) -> Value {
     let mut prefill = json!({"role": "assistant", "content": shown});
     match style {
         AssistantPrefill::Prefix => prefill["prefix"] = json!(true),
@@ -1510,7 +1609,7 @@ mod tests {
     #[test]
     fn prefill_requests_and_the_continuation_check() {
         let original = json!({"model": "m", "messages": [{"role": "user", "content": "q"}]});
-        let last = |style| prefill_body(&original, "The ans", style)["messages"][1].clone();
+        let last = |style| prefill_body(original.clone(), "The ans", style)["messages"][1].clone();
         assert_eq!(
             last(AssistantPrefill::Trailing),
             json!({"role": "assistant", "content": "The ans"})
@@ -1519,7 +1618,11 @@ mod tests {
             last(AssistantPrefill::Prefix),
             json!({"role": "assistant", "content": "The ans", "prefix": true})
         );
-        let vllm = prefill_body(&original, "The ans", AssistantPrefill::ContinueFinalMessage);
+        let vllm = prefill_body(
+            original.clone(),
+            "The ans",
+            AssistantPrefill::ContinueFinalMessage,
+        );
         assert_eq!(
             (
                 &vllm["continue_final_message"],

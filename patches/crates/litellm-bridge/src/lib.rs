@@ -15,6 +15,7 @@ pub mod answer;
 mod bridge;
 pub mod chat_sse;
 pub mod conformance;
+pub mod encoded;
 pub mod fault;
 pub mod fetch;
 mod guards;
