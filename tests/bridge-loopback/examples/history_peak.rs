@@ -5,8 +5,10 @@
 //! - `stock`: upstream's encoded request bytes sent as they are (what stock Codex does);
 //! - `once`: those bytes parsed into a `serde_json::Value` and serialized once (the least a
 //!   bridge that works on a `Value` can do);
-//! - `bridge`: those bytes parsed (as codex-litellm's transport does) and handed to
-//!   `Bridge::respond` (live mode, default options), the reply read to its end.
+//! - `bridge-value`: those bytes parsed into a `Value` and handed to `Bridge::respond`
+//!   (what codex-litellm's transport did up to 0.148.0+litellm.2);
+//! - `bridge`: those bytes handed to `Bridge::respond_encoded` (what the transport does
+//!   now); both in live mode with default options, the reply read to its end.
 //!
 //! Each child first builds upstream's bytes (kept for the whole run, as upstream keeps its
 //! request) and reads its RSS; what it adds on top (VmHWM minus that) is printed in MB and
@@ -32,7 +34,7 @@ use serde_json::json;
 use std::io::Write;
 
 const MB: usize = 1 << 20;
-const CASES: [&str; 3] = ["stock", "once", "bridge"];
+const CASES: [&str; 4] = ["stock", "once", "bridge-value", "bridge"];
 
 fn size_mb() -> usize {
     std::env::var("HISTORY_PEAK_MB")
@@ -103,7 +105,7 @@ async fn child(case: &str, base_url: &str) {
                 .unwrap();
             assert!(!answer.is_empty());
         }
-        _ => {
+        "bridge-value" => {
             let value: serde_json::Value = serde_json::from_slice(&upstream).unwrap();
             let bridge = Bridge::new(client, BridgeOptions::default(), "mock");
             let reply = bridge
@@ -112,6 +114,19 @@ async fn child(case: &str, base_url: &str) {
                     headers: HeaderMap::new(),
                     body: value,
                 })
+                .await;
+            let sse = reply.into_bytes().await.unwrap();
+            let sse = String::from_utf8_lossy(&sse);
+            assert!(sse.contains("response.completed"), "{sse}");
+        }
+        _ => {
+            let bridge = Bridge::new(client, BridgeOptions::default(), "mock");
+            let reply = bridge
+                .respond_encoded(
+                    format!("{base_url}/responses"),
+                    HeaderMap::new(),
+                    upstream.clone(),
+                )
                 .await;
             let sse = reply.into_bytes().await.unwrap();
             let sse = String::from_utf8_lossy(&sse);

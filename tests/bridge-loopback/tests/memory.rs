@@ -110,3 +110,46 @@ async fn the_report_keeps_the_history_only_at_level_full() {
     let (_, full) = send(vec![Response::text("ok")], 1024).await;
     assert_eq!(full.request_body, sent[0].body, "level full records it all");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_encoded_body_that_is_not_json_ends_the_turn_with_a_clear_error() {
+    let mock = MockLlm::start(Scenario::new(vec![Response::text("ok")]))
+        .await
+        .unwrap();
+    let client = reqwest::Client::builder().no_proxy().build().unwrap();
+    let bridge = Bridge::new(client, options(), "mock");
+    let reply = bridge
+        .respond_encoded(
+            format!("{}/responses", mock.base_url()),
+            HeaderMap::new(),
+            bytes::Bytes::from_static(b"{\"model\": \"mock-model\", \"input\": ["),
+        )
+        .await;
+    let sse = String::from_utf8(reply.into_bytes().await.unwrap().to_vec()).unwrap();
+    assert!(sse.contains("response.failed"), "{sse}");
+    assert!(
+        sse.contains("the Responses request body is not JSON"),
+        "{sse}"
+    );
+    assert_eq!(mock.request_count(), 0, "nothing is sent");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_encoded_body_goes_as_the_same_chat_request_as_its_value() {
+    let expected = translate_request(&big_history(), &options()).unwrap().body;
+    let mock = MockLlm::start(Scenario::new(vec![Response::text("ok")]))
+        .await
+        .unwrap();
+    let client = reqwest::Client::builder().no_proxy().build().unwrap();
+    let bridge = Bridge::new(client, options(), "mock");
+    let encoded = serde_json::to_vec(&big_history()).unwrap();
+    let reply = bridge
+        .respond_encoded(
+            format!("{}/responses", mock.base_url()),
+            HeaderMap::new(),
+            encoded.into(),
+        )
+        .await;
+    reply.into_bytes().await.unwrap();
+    assert_eq!(mock.chat_requests()[0].body, expected);
+}

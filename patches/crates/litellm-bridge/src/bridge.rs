@@ -25,7 +25,7 @@ use crate::report::ExchangeReport;
 use crate::report::Outcome;
 use crate::request::ChatRequest;
 use crate::request::RequestSummary;
-use crate::request::translate_request;
+use crate::request::translate_request_owned;
 use crate::simulate::ResponseIdentity;
 use crate::simulate::encode_sse;
 use crate::simulate::simulate;
@@ -181,32 +181,68 @@ impl Bridge {
     }
 
     pub async fn respond(&self, request: BridgeRequest) -> BridgeReply {
-        register_header_secrets(&request.headers);
-        let mut guard = ReportGuard::new(self.new_report(&request), self.observer.clone());
+        let BridgeRequest { url, headers, body } = request;
+        // The same path as upstream's encoded body (what production takes).
+        let encoded = serde_json::to_vec(&body).map(Bytes::from);
+        self.respond_parsed(url, headers, Ok(body), encoded).await
+    }
+
+    /// [`Bridge::respond`] for the body as upstream encoded it. The bytes are shared, not
+    /// copied: the bridge parses them once to translate, and again only when a fallback
+    /// model or a nudge needs the Responses body later, so it never keeps a `Value` of the
+    /// whole history.
+    pub async fn respond_encoded(
+        &self,
+        url: String,
+        headers: HeaderMap,
+        body: Bytes,
+    ) -> BridgeReply {
+        let parsed = serde_json::from_slice::<Value>(&body);
+        self.respond_parsed(url, headers, parsed, Ok(body)).await
+    }
+
+    async fn respond_parsed(
+        &self,
+        url: String,
+        headers: HeaderMap,
+        body: Result<Value, serde_json::Error>,
+        encoded: Result<Bytes, serde_json::Error>,
+    ) -> BridgeReply {
+        register_header_secrets(&headers);
+        let mut guard = ReportGuard::new(self.new_report(&url, &headers), self.observer.clone());
         let started = Instant::now();
-        let identity_model = request
-            .body
+        let (mut body, mut encoded) = match (body, encoded) {
+            (Ok(body), Ok(encoded)) => (body, encoded),
+            (Err(err), _) | (_, Err(err)) => {
+                let fault = Fault::BadRequest {
+                    detail: format!("the Responses request body is not JSON: {err}"),
+                };
+                let identity = ResponseIdentity::for_answer(&ChatAnswer::default(), "", now_secs());
+                return self.fail(&mut guard, fault, identity, 0, started);
+            }
+        };
+        let identity_model = body
             .get("model")
             .and_then(Value::as_str)
             .unwrap_or("")
             .to_string();
-        let BridgeRequest {
-            url,
-            headers,
-            mut body,
-        } = request;
         match crate::guards::loop_verdict(&self.options, &body) {
             crate::guards::LoopAction::Clear => {}
             crate::guards::LoopAction::Note { text, report } => {
                 guard.report.loop_guard = Some(report);
                 body = codex_litellm_guards::loop_guard::with_note(&body, &text);
+                // Fallbacks and nudges translate the noted body again.
+                if let Ok(noted) = serde_json::to_vec(&body) {
+                    encoded = Bytes::from(noted);
+                }
             }
             crate::guards::LoopAction::Stop { message, report } => {
                 guard.report.loop_guard = Some(report);
                 return self.stop_turn(&mut guard, &message, &identity_model, started);
             }
         }
-        let chat = match translate_request(&body, &self.options) {
+        let used_tools = crate::guards::turn_used_tools(&body);
+        let chat = match translate_request_owned(body, &self.options) {
             Ok(chat) => chat,
             Err(err) => {
                 let fault = Fault::BadRequest {
@@ -245,7 +281,8 @@ impl Bridge {
                 headers: forward_headers(&headers),
             },
             options: self.options.clone(),
-            body,
+            responses: encoded,
+            used_tools,
         };
         let budget = TurnBudget::new(&self.options, started);
         match self.options.mode {
@@ -827,8 +864,9 @@ impl Bridge {
         };
         let mut options = options;
         options.model = Some(candidate.model.clone());
-        let Some(translated) = translate_request(&route.body, &options)
-            .ok()
+        let Some(translated) = route
+            .responses_body()
+            .and_then(|body| translate_request_owned(body, &options).ok())
             .and_then(|translated| Chat::encode(translated).ok())
         else {
             return false;
@@ -871,7 +909,7 @@ impl Bridge {
             crate::postprocess::extract_think_tags(&mut said);
         }
         let decision = self.options.guards.continuation.decide(
-            crate::guards::turn_used_tools(&route.body),
+            route.used_tools,
             u8::try_from(report.nudges).unwrap_or(u8::MAX),
             &said.text,
             !answer.tool_calls.is_empty() || !said.tool_calls.is_empty(),
@@ -887,11 +925,11 @@ impl Bridge {
             "nudging after a stated next action"
         );
         let body = codex_litellm_guards::continuation::nudged_body(
-            &route.body,
+            &route.responses_body()?,
             &said.text,
             nudge.tool_choice_required,
         );
-        translate_request(&body, &route.options)
+        translate_request_owned(body, &route.options)
             .ok()
             .and_then(|chat| Chat::encode(chat).ok())
     }
@@ -1136,15 +1174,15 @@ impl Bridge {
         reply
     }
 
-    fn new_report(&self, request: &BridgeRequest) -> ExchangeReport {
+    fn new_report(&self, url: &str, headers: &HeaderMap) -> ExchangeReport {
         ExchangeReport {
             started_at_ms: now_millis(),
             // The conversation: `thread-id` survives a resume (rust-v0.148.0); `session-id`
             // and the older `session_id` come next.
             session_id: ["thread-id", "session-id", "session_id"]
                 .into_iter()
-                .find_map(|name| header_text(&request.headers, name)),
-            turn_id: header_text(&request.headers, "x-codex-turn-metadata").and_then(|meta| {
+                .find_map(|name| header_text(headers, name)),
+            turn_id: header_text(headers, "x-codex-turn-metadata").and_then(|meta| {
                 serde_json::from_str::<Value>(&meta)
                     .ok()?
                     .get("turn_id")?
@@ -1153,7 +1191,7 @@ impl Bridge {
             }),
             provider: self.provider.clone(),
             provider_id: self.provider_id.clone(),
-            url: redact_url(&chat_completions_url(&request.url)),
+            url: redact_url(&chat_completions_url(url)),
             mode: self.options.mode,
             ..ExchangeReport::default()
         }
@@ -1228,7 +1266,23 @@ struct Route {
     key: String,
     target: Target,
     options: Arc<BridgeOptions>,
-    body: Value,
+    /// The Responses body as encoded (upstream's bytes, shared), parsed again only when
+    /// a fallback or a nudge translates it anew.
+    responses: Bytes,
+    /// Whether the turn so far called a tool (the continuation guard's input).
+    used_tools: bool,
+}
+
+impl Route {
+    fn responses_body(&self) -> Option<Value> {
+        match serde_json::from_slice(&self.responses) {
+            Ok(body) => Some(body),
+            Err(err) => {
+                warn!("codex-litellm: the Responses body could not be read again: {err}");
+                None
+            }
+        }
+    }
 }
 
 /// The report names the model (and provider) the request went to from now on: it is

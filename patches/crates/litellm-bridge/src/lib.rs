@@ -60,6 +60,7 @@ pub use report::FallbackReport;
 pub use report::LoopGuardReport;
 pub use report::Outcome;
 pub use request::translate_request;
+pub use request::translate_request_owned;
 pub use simulate::simulate;
 
 /// Name of the Chat Completions endpoint the bridge talks to, relative to a provider's base URL.

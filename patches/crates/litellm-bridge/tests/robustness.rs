@@ -27,6 +27,7 @@ use codex_litellm_bridge::simulate::encode_sse;
 use codex_litellm_bridge::simulate::simulate_failure;
 use codex_litellm_bridge::tools::ToolMap;
 use codex_litellm_bridge::translate_request;
+use codex_litellm_bridge::translate_request_owned;
 use serde_json::Value;
 use serde_json::json;
 use std::panic::AssertUnwindSafe;
@@ -500,6 +501,26 @@ fn mutated_answers_never_panic_and_always_conform() {
     assert!(tally.wrong_arguments_passed > 0);
 }
 
+/// The bridge translates the body it owns (`translate_request_owned`, which drops each item
+/// once translated): it must give exactly what `translate_request` gives.
+fn owned_differs(body: &Value) -> Option<String> {
+    let options = BridgeOptions::default();
+    let borrowed = catch_unwind(AssertUnwindSafe(|| translate_request(body, &options))).ok()?;
+    let owned = catch_unwind(AssertUnwindSafe(|| {
+        translate_request_owned(body.clone(), &options)
+    }));
+    match (borrowed, owned) {
+        (_, Err(_)) => Some("the owned translation panicked".to_string()),
+        (Ok(a), Ok(Ok(b))) if a.body == b.body && a.summary == b.summary => None,
+        (Err(a), Ok(Err(b))) if a == b => None,
+        (a, Ok(b)) => Some(format!(
+            "owned translation differs: {:?} against {:?}",
+            a.map(|c| c.body),
+            b.map(|c| c.body)
+        )),
+    }
+}
+
 #[test]
 fn mutated_requests_never_panic() {
     let base = codex_request();
@@ -521,6 +542,9 @@ fn mutated_requests_never_panic() {
             Err(_) => problems.push(format!("panic on {body}")),
             Ok(Ok(Err(violation))) => problems.push(format!("{violation} in {body}")),
             Ok(_) => {}
+        }
+        if let Some(difference) = owned_differs(body) {
+            problems.push(format!("{difference} for {body}"));
         }
     };
     for _ in 0..2500 {
@@ -716,6 +740,11 @@ fn mutated_histories_keep_each_call_next_to_its_result() {
         body["input"] = Value::Array(items);
         inputs += 1;
         let chat = translate_request(&body, &BridgeOptions::default()).unwrap();
+        if inputs % 10 == 0
+            && let Some(difference) = owned_differs(&body)
+        {
+            problems.push(format!("{difference}: {}", body["input"]));
+        }
         if !chat.summary.history_repairs.is_empty() {
             repaired += 1;
         }
