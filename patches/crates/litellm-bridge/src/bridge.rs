@@ -12,6 +12,7 @@ use crate::fetch::is_empty_body;
 use crate::fetch::required_arguments_missing;
 use crate::fetch::retry_delay;
 use crate::fetch::unstreamed_body;
+use crate::lean::Splices;
 use crate::live::HoldBack;
 use crate::live::LiveOutput;
 use crate::options::AssistantPrefill;
@@ -182,38 +183,29 @@ impl Bridge {
 
     pub async fn respond(&self, request: BridgeRequest) -> BridgeReply {
         let BridgeRequest { url, headers, body } = request;
-        // The same path as upstream's encoded body (what production takes).
-        let encoded = serde_json::to_vec(&body).map(Bytes::from);
-        self.respond_parsed(url, headers, Ok(body), encoded).await
+        // The path production takes (upstream's encoded body); a Value always serializes.
+        let encoded = serde_json::to_vec(&body).unwrap_or_default();
+        drop(body);
+        self.respond_encoded(url, headers, Bytes::from(encoded))
+            .await
     }
 
     /// [`Bridge::respond`] for the body as upstream encoded it. The bytes are shared, not
-    /// copied: the bridge parses them once to translate, and again only when a fallback
-    /// model or a nudge needs the Responses body later, so it never keeps a `Value` of the
-    /// whole history.
+    /// copied, and upstream keeps them while the turn runs: the bridge parses them with the
+    /// history's big texts as references into them (`lean.rs`), and again only when a
+    /// fallback model or a nudge needs the Responses body later.
     pub async fn respond_encoded(
         &self,
         url: String,
         headers: HeaderMap,
-        body: Bytes,
-    ) -> BridgeReply {
-        let parsed = serde_json::from_slice::<Value>(&body);
-        self.respond_parsed(url, headers, parsed, Ok(body)).await
-    }
-
-    async fn respond_parsed(
-        &self,
-        url: String,
-        headers: HeaderMap,
-        body: Result<Value, serde_json::Error>,
-        encoded: Result<Bytes, serde_json::Error>,
+        encoded: Bytes,
     ) -> BridgeReply {
         register_header_secrets(&headers);
         let mut guard = ReportGuard::new(self.new_report(&url, &headers), self.observer.clone());
         let started = Instant::now();
-        let (mut body, mut encoded) = match (body, encoded) {
-            (Ok(body), Ok(encoded)) => (body, encoded),
-            (Err(err), _) | (_, Err(err)) => {
+        let (mut body, splices) = match crate::lean::parse(&encoded, crate::lean::MIN_SPLICE) {
+            Ok(parsed) => parsed,
+            Err(err) => {
                 let fault = Fault::BadRequest {
                     detail: format!("the Responses request body is not JSON: {err}"),
                 };
@@ -221,6 +213,7 @@ impl Bridge {
                 return self.fail(&mut guard, fault, identity, 0, started);
             }
         };
+        let mut note = None;
         let identity_model = body
             .get("model")
             .and_then(Value::as_str)
@@ -232,9 +225,7 @@ impl Bridge {
                 guard.report.loop_guard = Some(report);
                 body = codex_litellm_guards::loop_guard::with_note(&body, &text);
                 // Fallbacks and nudges translate the noted body again.
-                if let Ok(noted) = serde_json::to_vec(&body) {
-                    encoded = Bytes::from(noted);
-                }
+                note = Some(text);
             }
             crate::guards::LoopAction::Stop { message, report } => {
                 guard.report.loop_guard = Some(report);
@@ -257,8 +248,8 @@ impl Bridge {
             }
         };
         guard.report.request = chat.summary.clone();
-        guard.report.request_body = report_body(&chat.body, self.capture_limit > 0);
-        let chat = match Chat::encode(chat) {
+        let settings = report_body(&chat.body);
+        let chat = match Chat::encode(chat, Some(&splices)) {
             Ok(chat) => chat,
             Err(err) => {
                 let fault = Fault::BadRequest {
@@ -272,6 +263,11 @@ impl Bridge {
                 return self.fail(&mut guard, fault, identity, 0, started);
             }
         };
+        // Telemetry level `full` records the whole body (the texts written back in).
+        guard.report.request_body = match self.capture_limit {
+            0 => settings,
+            _ => chat.body.decode().unwrap_or(settings),
+        };
         guard.report.request_bytes = chat.body.len();
         guard.report.max_output_tokens = self.options.max_output_tokens;
         let target = Route {
@@ -282,6 +278,7 @@ impl Bridge {
             },
             options: self.options.clone(),
             responses: encoded,
+            note,
             used_tools,
         };
         let budget = TurnBudget::new(&self.options, started);
@@ -864,11 +861,10 @@ impl Bridge {
         };
         let mut options = options;
         options.model = Some(candidate.model.clone());
-        let Some(translated) = route
-            .responses_body()
-            .and_then(|body| translate_request_owned(body, &options).ok())
-            .and_then(|translated| Chat::encode(translated).ok())
-        else {
+        let Some(translated) = route.responses_body().and_then(|(body, splices)| {
+            let translated = translate_request_owned(body, &options).ok()?;
+            Chat::encode(translated, Some(&splices)).ok()
+        }) else {
             return false;
         };
         *chat = translated;
@@ -924,14 +920,16 @@ impl Bridge {
             cue = nudge.intent.cue.as_str(),
             "nudging after a stated next action"
         );
+        let (responses, splices) = route.responses_body()?;
         let body = codex_litellm_guards::continuation::nudged_body(
-            &route.responses_body()?,
+            &responses,
             &said.text,
             nudge.tool_choice_required,
         );
+        drop(responses);
         translate_request_owned(body, &route.options)
             .ok()
-            .and_then(|chat| Chat::encode(chat).ok())
+            .and_then(|chat| Chat::encode(chat, Some(&splices)).ok())
     }
 
     /// The loop guard's stop: no backend call; one assistant message saying why and a
@@ -1216,9 +1214,9 @@ struct Chat {
 }
 
 impl Chat {
-    fn encode(request: ChatRequest) -> Result<Self, serde_json::Error> {
+    fn encode(request: ChatRequest, splices: Option<&Splices>) -> Result<Self, serde_json::Error> {
         Ok(Self {
-            body: EncodedBody::encode_owned(request.body)?,
+            body: EncodedBody::encode_owned(request.body, splices)?,
             tool_map: request.tool_map,
             summary: request.summary,
         })
@@ -1233,7 +1231,7 @@ impl Chat {
 fn derive(body: &EncodedBody, edit: impl FnOnce(Value) -> Value) -> Option<EncodedBody> {
     match body
         .decode()
-        .and_then(|body| EncodedBody::encode_owned(edit(body)))
+        .and_then(|body| EncodedBody::encode_owned(edit(body), None))
     {
         Ok(body) => Some(body),
         Err(err) => {
@@ -1243,12 +1241,12 @@ fn derive(body: &EncodedBody, edit: impl FnOnce(Value) -> Value) -> Option<Encod
     }
 }
 
-/// What the report keeps of the chat body: all of it at telemetry level `full` (which
-/// records it), else its settings without `messages` and `tools` (enough to explain an
-/// answer, e.g. its `max_tokens`, without a second copy of a big history).
-fn report_body(body: &Value, full: bool) -> Value {
+/// What the report keeps of the chat body below telemetry level `full`: its settings
+/// without `messages` and `tools` (enough to explain an answer, e.g. its `max_tokens`,
+/// without a second copy of a big history).
+fn report_body(body: &Value) -> Value {
     match body {
-        Value::Object(map) if !full => Value::Object(
+        Value::Object(map) => Value::Object(
             map.iter()
                 .filter(|(key, _)| *key != "messages" && *key != "tools")
                 .map(|(key, value)| (key.clone(), value.clone()))
@@ -1267,16 +1265,23 @@ struct Route {
     target: Target,
     options: Arc<BridgeOptions>,
     /// The Responses body as encoded (upstream's bytes, shared), parsed again only when
-    /// a fallback or a nudge translates it anew.
+    /// a fallback or a nudge translates it anew, with the loop guard's note if it gave one.
     responses: Bytes,
+    note: Option<String>,
     /// Whether the turn so far called a tool (the continuation guard's input).
     used_tools: bool,
 }
 
 impl Route {
-    fn responses_body(&self) -> Option<Value> {
-        match serde_json::from_slice(&self.responses) {
-            Ok(body) => Some(body),
+    fn responses_body(&self) -> Option<(Value, Splices)> {
+        match crate::lean::parse(&self.responses, crate::lean::MIN_SPLICE) {
+            Ok((body, splices)) => Some(match &self.note {
+                Some(note) => (
+                    codex_litellm_guards::loop_guard::with_note(&body, note),
+                    splices,
+                ),
+                None => (body, splices),
+            }),
             Err(err) => {
                 warn!("codex-litellm: the Responses body could not be read again: {err}");
                 None

@@ -5,6 +5,8 @@
 //! `Value`, each message is dropped as soon as it is written, so the `Value` and its bytes
 //! are never both whole in memory, and the pieces (all one size) reuse the freed memory.
 
+use crate::lean::Segment;
+use crate::lean::Splices;
 use bytes::Bytes;
 use serde_json::Value;
 use std::io::Read;
@@ -24,12 +26,13 @@ pub struct EncodedBody {
 impl EncodedBody {
     /// Serializes `body`, leaving it untouched.
     pub fn encode(body: &Value) -> Result<Self, serde_json::Error> {
-        Self::encode_owned(body.clone())
+        Self::encode_owned(body.clone(), None)
     }
 
     /// Serializes `body`, dropping each message once written. The bytes are exactly
-    /// `serde_json::to_vec(&body)`.
-    pub fn encode_owned(body: Value) -> Result<Self, serde_json::Error> {
+    /// `serde_json::to_vec(&body)`, with the texts `splices` references (see `lean.rs`)
+    /// written back in as shared slices of upstream's bytes.
+    pub fn encode_owned(body: Value, splices: Option<&Splices>) -> Result<Self, serde_json::Error> {
         let mut out = PieceWriter::default();
         let mut prompt_bytes = 0;
         match body {
@@ -49,7 +52,10 @@ impl EncodedBody {
                                 if i > 0 {
                                     out.put(b",");
                                 }
-                                serde_json::to_writer(&mut out, &item)?;
+                                match splices {
+                                    Some(splices) => write_spliced(&mut out, &item, splices)?,
+                                    None => serde_json::to_writer(&mut out, &item)?,
+                                }
                             }
                             out.put(b"]");
                         }
@@ -136,6 +142,18 @@ impl PieceWriter {
         }
     }
 
+    /// Appends `bytes` as a piece of its own, shared, not copied.
+    fn put_shared(&mut self, bytes: Bytes) {
+        if !self.current.is_empty() {
+            self.pieces.push(Bytes::copy_from_slice(&self.current));
+            self.current.clear();
+        }
+        self.len += bytes.len() as u64;
+        if !bytes.is_empty() {
+            self.pieces.push(bytes);
+        }
+    }
+
     fn finish(mut self, prompt_bytes: u64) -> EncodedBody {
         if !self.current.is_empty() {
             self.current.shrink_to_fit();
@@ -158,6 +176,56 @@ impl Write for PieceWriter {
     fn flush(&mut self) -> std::io::Result<()> {
         Ok(())
     }
+}
+
+/// `value` as `serde_json::to_writer` writes it, with referenced texts written back in.
+fn write_spliced(
+    out: &mut PieceWriter,
+    value: &Value,
+    splices: &Splices,
+) -> Result<(), serde_json::Error> {
+    match value {
+        Value::Object(map) => {
+            out.put(b"{");
+            for (n, (key, value)) in map.iter().enumerate() {
+                if n > 0 {
+                    out.put(b",");
+                }
+                serde_json::to_writer(&mut *out, key)?;
+                out.put(b":");
+                write_spliced(out, value, splices)?;
+            }
+            out.put(b"}");
+        }
+        Value::Array(items) => {
+            out.put(b"[");
+            for (n, item) in items.iter().enumerate() {
+                if n > 0 {
+                    out.put(b",");
+                }
+                write_spliced(out, item, splices)?;
+            }
+            out.put(b"]");
+        }
+        Value::String(text) => match splices.segments(text) {
+            None => serde_json::to_writer(&mut *out, text)?,
+            Some(segments) => {
+                out.put(b"\"");
+                for segment in segments {
+                    match segment {
+                        Segment::Text(text) => {
+                            let quoted = serde_json::to_vec(text)?;
+                            out.put(&quoted[1..quoted.len() - 1]);
+                        }
+                        Segment::Escaped(bytes) => out.put_shared(bytes),
+                    }
+                }
+                out.put(b"\"");
+            }
+        },
+        other => serde_json::to_writer(&mut *out, other)?,
+    }
+    Ok(())
 }
 
 struct PieceReader<'a> {
@@ -229,7 +297,7 @@ mod tests {
     fn pieces_are_exactly_the_one_buffer_serialization() {
         let body = big_body();
         let expected = serde_json::to_vec(&body).unwrap();
-        let encoded = EncodedBody::encode_owned(body.clone()).unwrap();
+        let encoded = EncodedBody::encode_owned(body.clone(), None).unwrap();
         assert_eq!(encoded.len(), expected.len() as u64);
         assert_eq!(encoded.to_vec(), expected);
         assert!(encoded.pieces.len() > 2, "{}", encoded.pieces.len());

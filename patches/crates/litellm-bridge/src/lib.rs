@@ -22,6 +22,7 @@ mod guards;
 pub mod harmony;
 pub mod history;
 pub mod json_shape;
+pub mod lean;
 mod live;
 pub mod options;
 pub mod postprocess;

@@ -509,6 +509,9 @@ fn owned_differs(body: &Value) -> Option<String> {
     let owned = catch_unwind(AssertUnwindSafe(|| {
         translate_request_owned(body.clone(), &options)
     }));
+    if let Some(difference) = lean_differs(body, borrowed.as_ref().ok()) {
+        return Some(difference);
+    }
     match (borrowed, owned) {
         (_, Err(_)) => Some("the owned translation panicked".to_string()),
         (Ok(a), Ok(Ok(b))) if a.body == b.body && a.summary == b.summary => None,
@@ -518,6 +521,50 @@ fn owned_differs(body: &Value) -> Option<String> {
             a.map(|c| c.body),
             b.map(|c| c.body)
         )),
+    }
+}
+
+/// What `Bridge::respond_encoded` sends: the body read with its texts as references into
+/// the encoded bytes (every non-empty one eligible here, not only big ones), translated,
+/// serialized with the texts written back in. It must be byte for byte what the plain
+/// translation serializes to.
+fn lean_differs(
+    body: &Value,
+    borrowed: Option<&codex_litellm_bridge::request::ChatRequest>,
+) -> Option<String> {
+    let encoded = bytes::Bytes::from(serde_json::to_vec(body).unwrap());
+    if serde_json::from_slice::<Value>(&encoded).is_err() {
+        // Deeper than the parser goes: upstream's bytes of it could not be read at all.
+        return codex_litellm_bridge::lean::parse(&encoded, 3)
+            .is_ok()
+            .then(|| "the lean parse read what serde_json refuses".to_string());
+    }
+    let outcome = catch_unwind(AssertUnwindSafe(|| {
+        let (lean, splices) = codex_litellm_bridge::lean::parse(&encoded, 3).unwrap();
+        translate_request_owned(lean, &BridgeOptions::default()).map(|chat| {
+            let sent =
+                codex_litellm_bridge::encoded::EncodedBody::encode_owned(chat.body, Some(&splices))
+                    .unwrap();
+            (sent.to_vec(), chat.summary)
+        })
+    }));
+    match (outcome, borrowed) {
+        (Err(_), _) => Some("the lean translation panicked".to_string()),
+        (Ok(Ok((sent, summary))), Some(expected)) => {
+            let expected_bytes = serde_json::to_vec(&expected.body).unwrap();
+            (sent != expected_bytes || summary != expected.summary).then(|| {
+                format!(
+                    "lean translation differs: {} against {}",
+                    String::from_utf8_lossy(&sent),
+                    String::from_utf8_lossy(&expected_bytes)
+                )
+            })
+        }
+        (Ok(Err(_)), None) => None,
+        (Ok(_), _) => Some(
+            "the lean translation succeeded where the plain one failed or the other way round"
+                .to_string(),
+        ),
     }
 }
 
