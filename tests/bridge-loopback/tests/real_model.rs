@@ -103,7 +103,11 @@ struct Harness {
 fn harness(server: Server, options: BridgeOptions) -> Harness {
     let reports = Arc::new(Reports::default());
     let client = reqwest::Client::builder().no_proxy().build().unwrap();
-    let bridge = Bridge::new(client, options, "llamacpp").with_observer(reports.clone());
+    // Raw capture is telemetry level `full`: the report then keeps the whole chat body,
+    // which these tests inspect.
+    let bridge = Bridge::new(client, options, "llamacpp")
+        .with_observer(reports.clone())
+        .with_raw_capture(64 * 1024);
     Harness {
         server,
         bridge,

@@ -22,12 +22,14 @@ impl Usage {
     /// translated request's `messages` and `tools` (as JSON) for input, and of the answer's
     /// text, reasoning and tool calls (names and arguments) for output.
     pub fn estimate(request: &Value, answer: &ChatAnswer, calls: &[ToolCall]) -> Self {
-        let json_bytes = |key: &str| {
-            request
-                .get(key)
-                .map_or(0, |value| value.to_string().len() as u64)
-        };
-        let input = (json_bytes("messages") + json_bytes("tools")).div_ceil(4);
+        let json_bytes = |key: &str| request.get(key).map_or(0, crate::encoded::serialized_len);
+        Self::estimate_from_bytes(json_bytes("messages") + json_bytes("tools"), answer, calls)
+    }
+
+    /// [`Usage::estimate`] from the serialized length of the request's `messages` and
+    /// `tools` (`EncodedBody::prompt_bytes`).
+    pub fn estimate_from_bytes(prompt_bytes: u64, answer: &ChatAnswer, calls: &[ToolCall]) -> Self {
+        let input = prompt_bytes.div_ceil(4);
         let output_bytes = answer.text.len()
             + answer.reasoning.len()
             + calls

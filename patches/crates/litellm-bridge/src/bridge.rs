@@ -2,15 +2,17 @@
 
 use crate::answer::ChatAnswer;
 use crate::answer::Usage;
+use crate::encoded::EncodedBody;
 use crate::fault::FailureSignal;
 use crate::fault::Fault;
 use crate::fetch::ChunkSink;
 use crate::fetch::Target;
-use crate::fetch::fetch_once;
+use crate::fetch::fetch_encoded;
 use crate::fetch::is_empty_body;
 use crate::fetch::required_arguments_missing;
 use crate::fetch::retry_delay;
 use crate::fetch::unstreamed_body;
+use crate::lean::Splices;
 use crate::live::HoldBack;
 use crate::live::LiveOutput;
 use crate::options::AssistantPrefill;
@@ -24,7 +26,8 @@ use crate::report::ExchangeObserver;
 use crate::report::ExchangeReport;
 use crate::report::Outcome;
 use crate::request::ChatRequest;
-use crate::request::translate_request;
+use crate::request::RequestSummary;
+use crate::request::translate_request_owned;
 use crate::request::with_empty_tool_call_content;
 use crate::simulate::ResponseIdentity;
 use crate::simulate::encode_sse;
@@ -181,28 +184,58 @@ impl Bridge {
     }
 
     pub async fn respond(&self, request: BridgeRequest) -> BridgeReply {
-        register_header_secrets(&request.headers);
-        let mut guard = ReportGuard::new(self.new_report(&request), self.observer.clone());
+        let BridgeRequest { url, headers, body } = request;
+        // The path production takes (upstream's encoded body); a Value always serializes.
+        let encoded = serde_json::to_vec(&body).unwrap_or_default();
+        drop(body);
+        self.respond_encoded(url, headers, Bytes::from(encoded))
+            .await
+    }
+
+    /// [`Bridge::respond`] for the body as upstream encoded it. The bytes are shared, not
+    /// copied, and upstream keeps them while the turn runs: the bridge parses them with the
+    /// history's big texts as references into them (`lean.rs`), and again only when a
+    /// fallback model or a nudge needs the Responses body later.
+    pub async fn respond_encoded(
+        &self,
+        url: String,
+        headers: HeaderMap,
+        encoded: Bytes,
+    ) -> BridgeReply {
+        register_header_secrets(&headers);
+        let mut guard = ReportGuard::new(self.new_report(&url, &headers), self.observer.clone());
         let started = Instant::now();
-        let identity_model = request
-            .body
+        let (mut body, splices) = match crate::lean::parse(&encoded, crate::lean::MIN_SPLICE) {
+            Ok(parsed) => parsed,
+            Err(err) => {
+                let fault = Fault::BadRequest {
+                    detail: format!("the Responses request body is not JSON: {err}"),
+                };
+                let identity = ResponseIdentity::for_answer(&ChatAnswer::default(), "", now_secs());
+                return self.fail(&mut guard, fault, identity, 0, started);
+            }
+        };
+        let mut note = None;
+        let identity_model = body
             .get("model")
             .and_then(Value::as_str)
             .unwrap_or("")
             .to_string();
-        let mut body = request.body.clone();
         match crate::guards::loop_verdict(&self.options, &body) {
             crate::guards::LoopAction::Clear => {}
             crate::guards::LoopAction::Note { text, report } => {
                 guard.report.loop_guard = Some(report);
                 body = codex_litellm_guards::loop_guard::with_note(&body, &text);
+                // Fallbacks and nudges translate the noted body again.
+                note = Some(text);
             }
             crate::guards::LoopAction::Stop { message, report } => {
                 guard.report.loop_guard = Some(report);
                 return self.stop_turn(&mut guard, &message, &identity_model, started);
             }
         }
-        let chat = match translate_request(&body, &self.options) {
+        let used_tools = crate::guards::turn_used_tools(&body);
+        let chat = match translate_request_owned(body, &self.options) {
             Ok(chat) => chat,
             Err(err) => {
                 let fault = Fault::BadRequest {
@@ -217,19 +250,38 @@ impl Bridge {
             }
         };
         guard.report.request = chat.summary.clone();
-        guard.report.request_bytes = serde_json::to_vec(&chat.body)
-            .map(|b| b.len() as u64)
-            .unwrap_or(0);
-        guard.report.request_body = chat.body.clone();
+        let settings = report_body(&chat.body);
+        let chat = match Chat::encode(chat, Some(&splices)) {
+            Ok(chat) => chat,
+            Err(err) => {
+                let fault = Fault::BadRequest {
+                    detail: err.to_string(),
+                };
+                let identity = ResponseIdentity::for_answer(
+                    &ChatAnswer::default(),
+                    &identity_model,
+                    now_secs(),
+                );
+                return self.fail(&mut guard, fault, identity, 0, started);
+            }
+        };
+        // Telemetry level `full` records the whole body (the texts written back in).
+        guard.report.request_body = match self.capture_limit {
+            0 => settings,
+            _ => chat.body.decode().unwrap_or(settings),
+        };
+        guard.report.request_bytes = chat.body.len();
         guard.report.max_output_tokens = self.options.max_output_tokens;
         let target = Route {
             key: format!("{}/{}", self.provider, chat.summary.model),
             target: Target {
-                url: chat_completions_url(&request.url),
-                headers: forward_headers(&request.headers),
+                url: chat_completions_url(&url),
+                headers: forward_headers(&headers),
             },
             options: self.options.clone(),
-            body,
+            responses: encoded,
+            note,
+            used_tools,
         };
         let budget = TurnBudget::new(&self.options, started);
         match self.options.mode {
@@ -247,7 +299,7 @@ impl Bridge {
     async fn respond_buffered(
         &self,
         mut guard: ReportGuard,
-        mut chat: ChatRequest,
+        mut chat: Chat,
         mut target: Route,
         started: Instant,
         mut budget: TurnBudget,
@@ -288,7 +340,9 @@ impl Bridge {
             && continuations < self.options.auto_continue
             && answer.tool_calls.is_empty()
         {
-            let body = continuation_body(&chat.body, &answer);
+            let Some(body) = chat.derived(|body| continuation_body(body, &answer)) else {
+                break;
+            };
             match self
                 .fetch_with_retries(
                     &target,
@@ -350,7 +404,11 @@ impl Bridge {
             mark_truncated(&mut answer, self.options.max_output_tokens);
         }
         if answer.usage.is_none() {
-            answer.usage = Some(Usage::estimate(&chat.body, &answer, &answer.tool_calls));
+            answer.usage = Some(Usage::estimate_from_bytes(
+                chat.body.prompt_bytes(),
+                &answer,
+                &answer.tool_calls,
+            ));
             guard.report.usage_estimated = true;
         }
         let identity = ResponseIdentity::for_answer(&answer, &chat.summary.model, now_secs());
@@ -367,7 +425,7 @@ impl Bridge {
     async fn respond_live(
         &self,
         guard: ReportGuard,
-        mut chat: ChatRequest,
+        mut chat: Chat,
         mut target: Route,
         started: Instant,
         mut budget: TurnBudget,
@@ -493,7 +551,7 @@ impl Bridge {
         &self,
         live: &mut LiveOutput,
         mut answer: ChatAnswer,
-        chat: &ChatRequest,
+        chat: &Chat,
         target: &Route,
         report: &mut ExchangeReport,
         budget: &mut TurnBudget,
@@ -509,11 +567,19 @@ impl Bridge {
                 text: live.shown_text(),
                 ..ChatAnswer::default()
             };
-            let body = prefill_body(&chat.body, &shown.text, style);
-            match self
-                .fetch_with_retries(target, &body, &chat.tool_map, report, &mut (), budget)
-                .await
-            {
+            let fetched = match chat.derived(|body| prefill_body(body, &shown.text, style)) {
+                Some(body) => {
+                    self.fetch_with_retries(target, &body, &chat.tool_map, report, &mut (), budget)
+                        .await
+                }
+                None => Err(GaveUp {
+                    fault: Fault::BadRequest {
+                        detail: "the prefilled request could not be built".to_string(),
+                    },
+                    before_error: None,
+                }),
+            };
+            match fetched {
                 Ok(next) if continues(&shown.text, &next) => {
                     live.resume_after_shown();
                     end = live.end_fetch(&next);
@@ -550,7 +616,9 @@ impl Bridge {
             && answer.tool_calls.is_empty()
             && end.calls.is_empty()
         {
-            let body = continuation_body(&chat.body, &answer);
+            let Some(body) = chat.derived(|body| continuation_body(body, &answer)) else {
+                break;
+            };
             live.begin_continuation();
             match self
                 .fetch_with_retries(target, &body, &chat.tool_map, report, live, budget)
@@ -630,7 +698,11 @@ impl Bridge {
             }
         });
         if answer.usage.is_none() {
-            answer.usage = Some(Usage::estimate(&chat.body, &answer, &calls));
+            answer.usage = Some(Usage::estimate_from_bytes(
+                chat.body.prompt_bytes(),
+                &answer,
+                &calls,
+            ));
             report.usage_estimated = true;
         }
         live.complete(&answer, &calls, note.as_deref());
@@ -658,7 +730,7 @@ impl Bridge {
     async fn fetch_first(
         &self,
         route: &mut Route,
-        chat: &mut ChatRequest,
+        chat: &mut Chat,
         report: &mut ExchangeReport,
         sink: &mut dyn ChunkSink,
         budget: &mut TurnBudget,
@@ -749,7 +821,7 @@ impl Bridge {
     fn switch_to(
         &self,
         route: &mut Route,
-        chat: &mut ChatRequest,
+        chat: &mut Chat,
         primary: &Route,
         candidate: &crate::guards::Candidate,
     ) -> bool {
@@ -791,7 +863,10 @@ impl Bridge {
         };
         let mut options = options;
         options.model = Some(candidate.model.clone());
-        let Ok(translated) = translate_request(&route.body, &options) else {
+        let Some(translated) = route.responses_body().and_then(|(body, splices)| {
+            let translated = translate_request_owned(body, &options).ok()?;
+            Chat::encode(translated, Some(&splices)).ok()
+        }) else {
             return false;
         };
         *chat = translated;
@@ -823,7 +898,7 @@ impl Bridge {
         answer: &ChatAnswer,
         report: &ExchangeReport,
         budget: &TurnBudget,
-    ) -> Option<ChatRequest> {
+    ) -> Option<Chat> {
         // The answer as Codex gets it (live mode's raw text may still hold `<think>`).
         let mut said = ChatAnswer {
             text: answer.text.clone(),
@@ -834,7 +909,7 @@ impl Bridge {
             crate::postprocess::extract_think_tags(&mut said);
         }
         let decision = self.options.guards.continuation.decide(
-            crate::guards::turn_used_tools(&route.body),
+            route.used_tools,
             u8::try_from(report.nudges).unwrap_or(u8::MAX),
             &said.text,
             !answer.tool_calls.is_empty() || !said.tool_calls.is_empty(),
@@ -849,12 +924,16 @@ impl Bridge {
             cue = nudge.intent.cue.as_str(),
             "nudging after a stated next action"
         );
+        let (responses, splices) = route.responses_body()?;
         let body = codex_litellm_guards::continuation::nudged_body(
-            &route.body,
+            &responses,
             &said.text,
             nudge.tool_choice_required,
         );
-        translate_request(&body, &route.options).ok()
+        drop(responses);
+        translate_request_owned(body, &route.options)
+            .ok()
+            .and_then(|chat| Chat::encode(chat, Some(&splices)).ok())
     }
 
     /// The loop guard's stop: no backend call; one assistant message saying why and a
@@ -885,7 +964,7 @@ impl Bridge {
     async fn fetch_with_retries(
         &self,
         route: &Route,
-        body: &Value,
+        body: &EncodedBody,
         tools: &ToolMap,
         report: &mut ExchangeReport,
         sink: &mut dyn ChunkSink,
@@ -895,13 +974,13 @@ impl Bridge {
         // The body and options the attempts send when they differ from the route's: without
         // streaming after a streamed 2xx answer without a byte, with `content: ""` after the
         // backend refused `null` on a tool-call message.
-        let mut adapted: Option<(Value, BridgeOptions)> = None;
+        let mut adapted: Option<(EncodedBody, BridgeOptions)> = None;
         let mut unstreamed = false;
         let auto_content = route.options.tool_call_content == ToolCallContent::Auto;
         let mut emptied = false;
         if auto_content
             && null_content_refused_by(&route.target.url, false)
-            && let Some(empty) = with_empty_tool_call_content(body)
+            && let Some(empty) = emptied_tool_call_content(body)
         {
             adapted = Some((empty, route.options.as_ref().clone()));
             emptied = true;
@@ -913,7 +992,7 @@ impl Bridge {
                 Some((body, options)) => (body, options),
                 None => (body, route.options.as_ref()),
             };
-            let output = fetch_once(
+            let output = fetch_encoded(
                 &self.client,
                 &route.target,
                 body,
@@ -950,7 +1029,7 @@ impl Bridge {
                         && refuses_null_content(&fault)
                         && budget.attempts_left > 0
                         && Instant::now() < budget.deadline
-                        && let Some(empty) = with_empty_tool_call_content(body) =>
+                        && let Some(empty) = emptied_tool_call_content(body) =>
                 {
                     // The same request with `content: ""`, at once; kept for this backend.
                     debug!(attempt, "content: null refused; sending content \"\"");
@@ -982,13 +1061,20 @@ impl Bridge {
                     // streaming gets the answer or the server's real error (e.g. a 400
                     // `context_length_exceeded`).
                     debug!(attempt, "empty streamed answer; retrying without streaming");
+                    let Some(unstreamed_body) = derive(body, unstreamed_body) else {
+                        report.attempts.push(attempt_report);
+                        return Err(GaveUp {
+                            fault,
+                            before_error: output.before_error,
+                        });
+                    };
                     report.stream_fallback = true;
                     attempt_report.retry_wait_ms = Some(0);
                     attempt_report.retry_wait_reason =
                         Some("empty streamed answer: asking without streaming".to_string());
                     report.attempts.push(attempt_report);
                     adapted = Some((
-                        unstreamed_body(body),
+                        unstreamed_body,
                         BridgeOptions {
                             stream: false,
                             ..options.clone()
@@ -1129,15 +1215,15 @@ impl Bridge {
         reply
     }
 
-    fn new_report(&self, request: &BridgeRequest) -> ExchangeReport {
+    fn new_report(&self, url: &str, headers: &HeaderMap) -> ExchangeReport {
         ExchangeReport {
             started_at_ms: now_millis(),
             // The conversation: `thread-id` survives a resume (rust-v0.148.0); `session-id`
             // and the older `session_id` come next.
             session_id: ["thread-id", "session-id", "session_id"]
                 .into_iter()
-                .find_map(|name| header_text(&request.headers, name)),
-            turn_id: header_text(&request.headers, "x-codex-turn-metadata").and_then(|meta| {
+                .find_map(|name| header_text(headers, name)),
+            turn_id: header_text(headers, "x-codex-turn-metadata").and_then(|meta| {
                 serde_json::from_str::<Value>(&meta)
                     .ok()?
                     .get("turn_id")?
@@ -1146,7 +1232,7 @@ impl Bridge {
             }),
             provider: self.provider.clone(),
             provider_id: self.provider_id.clone(),
-            url: redact_url(&chat_completions_url(&request.url)),
+            url: redact_url(&chat_completions_url(url)),
             mode: self.options.mode,
             ..ExchangeReport::default()
         }
@@ -1162,6 +1248,65 @@ fn hold_back(options: &BridgeOptions) -> HoldBack {
     }
 }
 
+/// A translated request as the bridge keeps it: the chat body serialized once (sent as is
+/// by every attempt), never also as a `Value` (on a big history that doubled the memory).
+struct Chat {
+    body: EncodedBody,
+    tool_map: ToolMap,
+    summary: RequestSummary,
+}
+
+impl Chat {
+    fn encode(request: ChatRequest, splices: Option<&Splices>) -> Result<Self, serde_json::Error> {
+        Ok(Self {
+            body: EncodedBody::encode_owned(request.body, splices)?,
+            tool_map: request.tool_map,
+            summary: request.summary,
+        })
+    }
+
+    /// A request made from this one's body by `edit` (a continuation, a prefill).
+    fn derived(&self, edit: impl FnOnce(Value) -> Value) -> Option<EncodedBody> {
+        derive(&self.body, edit)
+    }
+}
+
+/// The body with `content: ""` on assistant tool-call messages without text; `None` when
+/// it has no such message (nothing to change) or cannot be rebuilt.
+fn emptied_tool_call_content(body: &EncodedBody) -> Option<EncodedBody> {
+    let value = body.decode().ok()?;
+    let emptied = with_empty_tool_call_content(&value)?;
+    EncodedBody::encode_owned(emptied, None).ok()
+}
+
+fn derive(body: &EncodedBody, edit: impl FnOnce(Value) -> Value) -> Option<EncodedBody> {
+    match body
+        .decode()
+        .and_then(|body| EncodedBody::encode_owned(edit(body), None))
+    {
+        Ok(body) => Some(body),
+        Err(err) => {
+            warn!("codex-litellm: a follow-up request could not be built: {err}");
+            None
+        }
+    }
+}
+
+/// What the report keeps of the chat body below telemetry level `full`: its settings
+/// without `messages` and `tools` (enough to explain an answer, e.g. its `max_tokens`,
+/// without a second copy of a big history).
+fn report_body(body: &Value) -> Value {
+    match body {
+        Value::Object(map) => Value::Object(
+            map.iter()
+                .filter(|(key, _)| *key != "messages" && *key != "tools")
+                .map(|(key, value)| (key.clone(), value.clone()))
+                .collect(),
+        ),
+        other => other.clone(),
+    }
+}
+
 /// Where the turn's requests go: the chat endpoint, the options, and the Responses body
 /// they are translated from (with the loop guard's note, if any).
 #[derive(Clone)]
@@ -1170,7 +1315,30 @@ struct Route {
     key: String,
     target: Target,
     options: Arc<BridgeOptions>,
-    body: Value,
+    /// The Responses body as encoded (upstream's bytes, shared), parsed again only when
+    /// a fallback or a nudge translates it anew, with the loop guard's note if it gave one.
+    responses: Bytes,
+    note: Option<String>,
+    /// Whether the turn so far called a tool (the continuation guard's input).
+    used_tools: bool,
+}
+
+impl Route {
+    fn responses_body(&self) -> Option<(Value, Splices)> {
+        match crate::lean::parse(&self.responses, crate::lean::MIN_SPLICE) {
+            Ok((body, splices)) => Some(match &self.note {
+                Some(note) => (
+                    codex_litellm_guards::loop_guard::with_note(&body, note),
+                    splices,
+                ),
+                None => (body, splices),
+            }),
+            Err(err) => {
+                warn!("codex-litellm: the Responses body could not be read again: {err}");
+                None
+            }
+        }
+    }
 }
 
 /// The report names the model (and provider) the request went to from now on: it is
@@ -1179,7 +1347,7 @@ fn record_switch(
     report: &mut ExchangeReport,
     primary: &str,
     route: &Route,
-    chat: &ChatRequest,
+    chat: &Chat,
     reason: &str,
     detail: String,
 ) {
@@ -1274,8 +1442,7 @@ fn mark_truncated(answer: &mut ChatAnswer, max_output_tokens: Option<u64>) {
 }
 
 /// The chat request that asks for the rest of a cut-off answer.
-fn continuation_body(original: &Value, answer: &ChatAnswer) -> Value {
-    let mut body = original.clone();
+fn continuation_body(mut body: Value, answer: &ChatAnswer) -> Value {
     if let Some(messages) = body.get_mut("messages").and_then(Value::as_array_mut) {
         messages.push(json!({"role": "assistant", "content": answer.text}));
         messages.push(json!({
@@ -1288,8 +1455,7 @@ fn continuation_body(original: &Value, answer: &ChatAnswer) -> Value {
 
 /// The chat request that asks for the rest of `shown` as a prefilled assistant message,
 /// the way `style` says the backend takes one.
-fn prefill_body(original: &Value, shown: &str, style: AssistantPrefill) -> Value {
-    let mut body = original.clone();
+fn prefill_body(mut body: Value, shown: &str, style: AssistantPrefill) -> Value {
     let mut prefill = json!({"role": "assistant", "content": shown});
     match style {
         AssistantPrefill::Prefix => prefill["prefix"] = json!(true),
@@ -1590,7 +1756,7 @@ mod tests {
     #[test]
     fn prefill_requests_and_the_continuation_check() {
         let original = json!({"model": "m", "messages": [{"role": "user", "content": "q"}]});
-        let last = |style| prefill_body(&original, "The ans", style)["messages"][1].clone();
+        let last = |style| prefill_body(original.clone(), "The ans", style)["messages"][1].clone();
         assert_eq!(
             last(AssistantPrefill::Trailing),
             json!({"role": "assistant", "content": "The ans"})
@@ -1599,7 +1765,11 @@ mod tests {
             last(AssistantPrefill::Prefix),
             json!({"role": "assistant", "content": "The ans", "prefix": true})
         );
-        let vllm = prefill_body(&original, "The ans", AssistantPrefill::ContinueFinalMessage);
+        let vllm = prefill_body(
+            original.clone(),
+            "The ans",
+            AssistantPrefill::ContinueFinalMessage,
+        );
         assert_eq!(
             (
                 &vllm["continue_final_message"],

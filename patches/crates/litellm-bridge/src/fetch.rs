@@ -6,6 +6,7 @@ use crate::answer::ChunkAccumulator;
 use crate::answer::arguments_cut_short;
 use crate::chat_sse::ChatSseParser;
 use crate::chat_sse::SseItem;
+use crate::encoded::EncodedBody;
 use crate::fault::Fault;
 use crate::fault::error_code_from_value;
 use crate::fault::error_text_from_body;
@@ -39,8 +40,7 @@ pub fn is_empty_body(fault: &Fault) -> bool {
 }
 
 /// `body` asked without streaming (and so without `stream_options`).
-pub fn unstreamed_body(body: &Value) -> Value {
-    let mut body = body.clone();
+pub fn unstreamed_body(mut body: Value) -> Value {
     if let Some(object) = body.as_object_mut() {
         object.insert("stream".into(), Value::Bool(false));
         object.remove("stream_options");
@@ -84,6 +84,48 @@ pub async fn fetch_once(
     client: &reqwest::Client,
     target: &Target,
     body: &Value,
+    options: &BridgeOptions,
+    capture_limit: usize,
+    attempt: u32,
+    turn_deadline: Instant,
+    sink: &mut dyn ChunkSink,
+) -> AttemptOutput {
+    let body = match EncodedBody::encode(body) {
+        Ok(body) => body,
+        Err(err) => {
+            let fault = Fault::BadRequest {
+                detail: err.to_string(),
+            };
+            return AttemptOutput {
+                result: Err(fault.clone()),
+                report: AttemptReport {
+                    attempt,
+                    fault: Some(fault),
+                    ..AttemptReport::default()
+                },
+                before_error: None,
+            };
+        }
+    };
+    fetch_encoded(
+        client,
+        target,
+        &body,
+        options,
+        capture_limit,
+        attempt,
+        turn_deadline,
+        sink,
+    )
+    .await
+}
+
+/// [`fetch_once`] with the body already serialized (retries send the same bytes).
+#[allow(clippy::too_many_arguments)]
+pub async fn fetch_encoded(
+    client: &reqwest::Client,
+    target: &Target,
+    body: &EncodedBody,
     options: &BridgeOptions,
     capture_limit: usize,
     attempt: u32,
@@ -161,7 +203,7 @@ impl Capture {
 async fn fetch_inner(
     client: &reqwest::Client,
     target: &Target,
-    body: &Value,
+    body: &EncodedBody,
     options: &BridgeOptions,
     started: Instant,
     deadline: Instant,
@@ -172,9 +214,6 @@ async fn fetch_inner(
 ) -> Result<ChatAnswer, Fault> {
     let idle = options.idle_timeout();
     let total = deadline.saturating_duration_since(started);
-    let body_bytes = serde_json::to_vec(body).map_err(|err| Fault::BadRequest {
-        detail: err.to_string(),
-    })?;
     let mut headers = target.headers.clone();
     headers.insert(
         header::CONTENT_TYPE,
@@ -188,7 +227,11 @@ async fn fetch_inner(
             "application/json"
         }),
     );
-    let request = client.post(&target.url).headers(headers).body(body_bytes);
+    headers.insert(header::CONTENT_LENGTH, HeaderValue::from(body.len()));
+    let request = client
+        .post(&target.url)
+        .headers(headers)
+        .body(body.to_request_body());
 
     let response = match tokio::time::timeout(idle.min(total), request.send()).await {
         Err(_) => {

@@ -15,12 +15,14 @@ pub mod answer;
 mod bridge;
 pub mod chat_sse;
 pub mod conformance;
+pub mod encoded;
 pub mod fault;
 pub mod fetch;
 mod guards;
 pub mod harmony;
 pub mod history;
 pub mod json_shape;
+pub mod lean;
 mod live;
 pub mod options;
 pub mod postprocess;
@@ -61,6 +63,7 @@ pub use report::FallbackReport;
 pub use report::LoopGuardReport;
 pub use report::Outcome;
 pub use request::translate_request;
+pub use request::translate_request_owned;
 pub use simulate::simulate;
 
 /// Name of the Chat Completions endpoint the bridge talks to, relative to a provider's base URL.

@@ -77,6 +77,46 @@ pub fn translate_request(
     options: &BridgeOptions,
 ) -> Result<ChatRequest, TranslateError> {
     let request = body.as_object().ok_or(TranslateError::NotAnObject)?;
+    translate(request, Input::Borrowed(request.get("input")), options)
+}
+
+/// [`translate_request`] taking the body: each input item is dropped once translated, so
+/// the Responses history and the chat history are never both whole in memory.
+pub fn translate_request_owned(
+    body: Value,
+    options: &BridgeOptions,
+) -> Result<ChatRequest, TranslateError> {
+    let Value::Object(mut request) = body else {
+        return Err(TranslateError::NotAnObject);
+    };
+    let input = request.remove("input");
+    translate(&request, Input::Owned(input), options)
+}
+
+enum Input<'a> {
+    Borrowed(Option<&'a Value>),
+    Owned(Option<Value>),
+}
+
+enum Items<'a> {
+    Borrowed(&'a [Value]),
+    Owned(Vec<Value>),
+}
+
+impl Items<'_> {
+    fn len(&self) -> usize {
+        match self {
+            Items::Borrowed(items) => items.len(),
+            Items::Owned(items) => items.len(),
+        }
+    }
+}
+
+fn translate(
+    request: &Map<String, Value>,
+    input: Input<'_>,
+    options: &BridgeOptions,
+) -> Result<ChatRequest, TranslateError> {
     let requested_model = request
         .get("model")
         .and_then(Value::as_str)
@@ -86,20 +126,22 @@ pub fn translate_request(
         (None, Some(model)) => model.to_string(),
         (None, None) => return Err(TranslateError::NoModel),
     };
-    let input_storage;
-    let input: &Vec<Value> = match request.get("input") {
-        None | Some(Value::Null) => {
-            input_storage = Vec::new();
-            &input_storage
+    // The Responses API also takes a bare string as one user message.
+    let text_message =
+        |text: &str| vec![json!({"type": "message", "role": "user", "content": text})];
+    let input = match input {
+        Input::Borrowed(None | Some(Value::Null)) | Input::Owned(None | Some(Value::Null)) => {
+            Items::Owned(Vec::new())
         }
-        Some(Value::Array(items)) => items,
-        // The Responses API also takes a bare string as one user message.
-        Some(Value::String(text)) => {
-            input_storage = vec![json!({"type": "message", "role": "user", "content": text})];
-            &input_storage
+        Input::Borrowed(Some(Value::Array(items))) => Items::Borrowed(items),
+        Input::Owned(Some(Value::Array(items))) => Items::Owned(items),
+        Input::Borrowed(Some(Value::String(text))) => Items::Owned(text_message(text)),
+        Input::Owned(Some(Value::String(text))) => Items::Owned(text_message(&text)),
+        Input::Borrowed(Some(_)) | Input::Owned(Some(_)) => {
+            return Err(TranslateError::BadInput);
         }
-        Some(_) => return Err(TranslateError::BadInput),
     };
+    let input_items = input.len();
     let tools = request
         .get("tools")
         .and_then(Value::as_array)
@@ -113,8 +155,17 @@ pub fn translate_request(
     {
         builder.push_system(instructions.to_string());
     }
-    for item in input {
-        builder.push_item(item);
+    match input {
+        Items::Borrowed(items) => {
+            for item in items {
+                builder.push_item(item);
+            }
+        }
+        Items::Owned(items) => {
+            for item in items {
+                builder.push_item(&item);
+            }
+        }
     }
     let (mut messages, dropped_items, mut history_repairs) = builder.finish();
     let reasoning_not_sent_back =
@@ -196,7 +247,7 @@ pub fn translate_request(
         requested_model: requested_model
             .filter(|requested| *requested != model)
             .map(str::to_string),
-        input_items: input.len(),
+        input_items,
         messages: message_count,
         tools: tool_count,
         dropped_tools: translated_tools.dropped,

@@ -27,6 +27,7 @@ use codex_litellm_bridge::simulate::encode_sse;
 use codex_litellm_bridge::simulate::simulate_failure;
 use codex_litellm_bridge::tools::ToolMap;
 use codex_litellm_bridge::translate_request;
+use codex_litellm_bridge::translate_request_owned;
 use serde_json::Value;
 use serde_json::json;
 use std::panic::AssertUnwindSafe;
@@ -500,6 +501,73 @@ fn mutated_answers_never_panic_and_always_conform() {
     assert!(tally.wrong_arguments_passed > 0);
 }
 
+/// The bridge translates the body it owns (`translate_request_owned`, which drops each item
+/// once translated): it must give exactly what `translate_request` gives.
+fn owned_differs(body: &Value) -> Option<String> {
+    let options = BridgeOptions::default();
+    let borrowed = catch_unwind(AssertUnwindSafe(|| translate_request(body, &options))).ok()?;
+    let owned = catch_unwind(AssertUnwindSafe(|| {
+        translate_request_owned(body.clone(), &options)
+    }));
+    if let Some(difference) = lean_differs(body, borrowed.as_ref().ok()) {
+        return Some(difference);
+    }
+    match (borrowed, owned) {
+        (_, Err(_)) => Some("the owned translation panicked".to_string()),
+        (Ok(a), Ok(Ok(b))) if a.body == b.body && a.summary == b.summary => None,
+        (Err(a), Ok(Err(b))) if a == b => None,
+        (a, Ok(b)) => Some(format!(
+            "owned translation differs: {:?} against {:?}",
+            a.map(|c| c.body),
+            b.map(|c| c.body)
+        )),
+    }
+}
+
+/// What `Bridge::respond_encoded` sends: the body read with its texts as references into
+/// the encoded bytes (every non-empty one eligible here, not only big ones), translated,
+/// serialized with the texts written back in. It must be byte for byte what the plain
+/// translation serializes to.
+fn lean_differs(
+    body: &Value,
+    borrowed: Option<&codex_litellm_bridge::request::ChatRequest>,
+) -> Option<String> {
+    let encoded = bytes::Bytes::from(serde_json::to_vec(body).unwrap());
+    if serde_json::from_slice::<Value>(&encoded).is_err() {
+        // Deeper than the parser goes: upstream's bytes of it could not be read at all.
+        return codex_litellm_bridge::lean::parse(&encoded, 3)
+            .is_ok()
+            .then(|| "the lean parse read what serde_json refuses".to_string());
+    }
+    let outcome = catch_unwind(AssertUnwindSafe(|| {
+        let (lean, splices) = codex_litellm_bridge::lean::parse(&encoded, 3).unwrap();
+        translate_request_owned(lean, &BridgeOptions::default()).map(|chat| {
+            let sent =
+                codex_litellm_bridge::encoded::EncodedBody::encode_owned(chat.body, Some(&splices))
+                    .unwrap();
+            (sent.to_vec(), chat.summary)
+        })
+    }));
+    match (outcome, borrowed) {
+        (Err(_), _) => Some("the lean translation panicked".to_string()),
+        (Ok(Ok((sent, summary))), Some(expected)) => {
+            let expected_bytes = serde_json::to_vec(&expected.body).unwrap();
+            (sent != expected_bytes || summary != expected.summary).then(|| {
+                format!(
+                    "lean translation differs: {} against {}",
+                    String::from_utf8_lossy(&sent),
+                    String::from_utf8_lossy(&expected_bytes)
+                )
+            })
+        }
+        (Ok(Err(_)), None) => None,
+        (Ok(_), _) => Some(
+            "the lean translation succeeded where the plain one failed or the other way round"
+                .to_string(),
+        ),
+    }
+}
+
 #[test]
 fn mutated_requests_never_panic() {
     let base = codex_request();
@@ -521,6 +589,9 @@ fn mutated_requests_never_panic() {
             Err(_) => problems.push(format!("panic on {body}")),
             Ok(Ok(Err(violation))) => problems.push(format!("{violation} in {body}")),
             Ok(_) => {}
+        }
+        if let Some(difference) = owned_differs(body) {
+            problems.push(format!("{difference} for {body}"));
         }
     };
     for _ in 0..2500 {
@@ -716,6 +787,11 @@ fn mutated_histories_keep_each_call_next_to_its_result() {
         body["input"] = Value::Array(items);
         inputs += 1;
         let chat = translate_request(&body, &BridgeOptions::default()).unwrap();
+        if inputs % 10 == 0
+            && let Some(difference) = owned_differs(&body)
+        {
+            problems.push(format!("{difference}: {}", body["input"]));
+        }
         if !chat.summary.history_repairs.is_empty() {
             repaired += 1;
         }

@@ -5,13 +5,13 @@
 use codex_http_client::HttpTransport;
 use codex_http_client::Request;
 use codex_http_client::RequestBody;
+use codex_http_client::RequestCompression;
 use codex_http_client::ReqwestTransport;
 use codex_http_client::Response;
 use codex_http_client::StreamResponse;
 use codex_http_client::TransportError;
 use codex_litellm_bridge::Bridge;
 use codex_litellm_bridge::BridgeReply;
-use codex_litellm_bridge::BridgeRequest;
 use codex_model_provider_info::ModelProviderInfo;
 use futures::StreamExt;
 use http::StatusCode;
@@ -109,10 +109,31 @@ impl ProviderTransport {
         if !is_responses_request(&request) {
             return direct.stream(request).await;
         }
-        let body = match request.body {
-            Some(RequestBody::Json(value)) => value,
-            Some(RequestBody::EncodedJson(encoded)) => json_from_slice(encoded.as_bytes())?,
-            Some(RequestBody::Raw(bytes)) => json_from_slice(&bytes)?,
+        // Upstream's encoded bytes go to the bridge shared, not copied: on a big history a
+        // parsed copy kept beside them cost the size of the history again.
+        let encoded = match &request.body {
+            Some(RequestBody::EncodedJson(_))
+                if request.compression == RequestCompression::None =>
+            {
+                request
+                    .prepare_body_for_send()
+                    .map_err(|err| {
+                        TransportError::Build(format!(
+                            "codex-litellm: the Responses request body: {err}"
+                        ))
+                    })?
+                    .body
+                    .unwrap_or_default()
+            }
+            Some(RequestBody::EncodedJson(encoded)) => encoded.as_bytes().to_vec().into(),
+            Some(RequestBody::Raw(bytes)) => bytes.clone(),
+            Some(RequestBody::Json(value)) => serde_json::to_vec(value)
+                .map_err(|err| {
+                    TransportError::Build(format!(
+                        "codex-litellm: the Responses request body: {err}"
+                    ))
+                })?
+                .into(),
             None => {
                 return Err(TransportError::Build(
                     "codex-litellm: the Responses request has no body".to_string(),
@@ -120,11 +141,7 @@ impl ProviderTransport {
             }
         };
         let reply = bridge
-            .respond(BridgeRequest {
-                url: request.url.clone(),
-                headers: request.headers,
-                body,
-            })
+            .respond_encoded(request.url.clone(), request.headers, encoded)
             .await;
         match reply {
             BridgeReply::Stream { headers, body } => Ok(StreamResponse {
@@ -148,12 +165,4 @@ impl ProviderTransport {
             }),
         }
     }
-}
-
-fn json_from_slice(bytes: &[u8]) -> Result<serde_json::Value, TransportError> {
-    serde_json::from_slice(bytes).map_err(|err| {
-        TransportError::Build(format!(
-            "codex-litellm: the Responses request body is not JSON: {err}"
-        ))
-    })
 }
