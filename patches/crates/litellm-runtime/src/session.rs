@@ -376,7 +376,11 @@ mod tests {
         for n in 0..(MAX_PENDING_NOTICES + 3) {
             queue_notice(&queue, &format!("notice {n}\u{1b}[2J"));
         }
-        let kept: Vec<String> = queue.lock().unwrap().drain(..).collect();
+        let kept: Vec<String> = queue
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .drain(..)
+            .collect();
         assert_eq!(kept.len(), MAX_PENDING_NOTICES);
         assert_eq!(kept.first().map(String::as_str), Some("notice 3[2J"));
         assert!(kept.iter().all(|n| !n.contains('\u{1b}')));

@@ -59,7 +59,9 @@ pub enum ConfigError {
         "refusing to listen on {0} without an API key: anyone who can reach it could run the agent. Set the environment variable CODEX_LITELLM_SERVE_API_KEY (clients then send it as a bearer key) or listen on 127.0.0.1"
     )]
     NonLoopbackWithoutKey(SocketAddr),
-    #[error("CODEX_LITELLM_SERVE_API_KEY is empty; set a non-empty key, or unset it (loopback only)")]
+    #[error(
+        "CODEX_LITELLM_SERVE_API_KEY is empty; set a non-empty key, or unset it (loopback only)"
+    )]
     EmptyKey,
     #[error("--max-concurrent must be at least 1")]
     ZeroConcurrency,

@@ -1112,7 +1112,9 @@ async fn chat_completions(
 pub enum ServeError {
     #[error(transparent)]
     Config(#[from] ConfigError),
-    #[error("cannot listen on {addr}: {source} (another server on that port? choose one with --port)")]
+    #[error(
+        "cannot listen on {addr}: {source} (another server on that port? choose one with --port)"
+    )]
     Bind {
         addr: SocketAddr,
         source: std::io::Error,
