@@ -96,12 +96,3 @@ pub fn resolved_context_windows() -> Option<Vec<(String, u64, String)>> {
         })
 }
 
-/// The backend catalog of the most recently resolved chat provider, if one was made.
-pub fn resolved_catalog() -> Option<std::sync::Arc<codex_protocol::openai_models::ModelsResponse>> {
-    RESOLVED
-        .lock()
-        .unwrap_or_else(PoisonError::into_inner)
-        .iter()
-        .rev()
-        .find_map(|entry| entry.provider.models.as_ref().map(|m| m.catalog.clone()))
-}
