@@ -95,4 +95,3 @@ pub fn resolved_context_windows() -> Option<Vec<(String, u64, String)>> {
                 .map(|m| m.context_windows.clone())
         })
 }
-
