@@ -900,6 +900,72 @@ async fn an_empty_streamed_200_is_retried_once_without_streaming() {
     }
 }
 
+/// Once a model's streamed request came back empty, the next request to it goes without
+/// streaming from the start: no empty attempt per request, and the notice said once.
+#[tokio::test(flavor = "multi_thread")]
+async fn after_an_empty_streamed_200_the_model_is_asked_without_streaming() {
+    let empty = Response::empty(200).when_body_contains("\"stream\":true");
+    let answer = || {
+        Response::tool_call("call_ls", "shell", json!({"command": ["ls"]}))
+            .when_body_contains("\"stream\":false")
+    };
+    let h = harness(vec![empty, answer(), answer()], fast_options()).await;
+    let (events, first, _) = h.run().await;
+    assert_eq!(terminal(&events.unwrap())["type"], "response.completed");
+    assert_eq!(fault_kinds(&first), ["stream_cut", "ok"]);
+
+    let reply = tokio::time::timeout(Duration::from_secs(30), h.bridge.respond(h.request()))
+        .await
+        .expect("the bridge must answer within bounded time");
+    let bytes = reply.into_bytes().await.unwrap();
+    let events = sse_payloads(&bytes).unwrap();
+    assert_eq!(terminal(&events)["type"], "response.completed");
+    let reports = h.reports.0.lock().unwrap().clone();
+    assert_eq!(
+        fault_kinds(&reports[1]),
+        ["ok"],
+        "one attempt, no empty one"
+    );
+    assert!(reports[1].stream_fallback);
+    let bodies: Vec<Value> = h
+        .mock
+        .chat_requests()
+        .iter()
+        .map(|r| r.body["stream"].clone())
+        .collect();
+    assert_eq!(bodies, [json!(true), json!(false), json!(false)]);
+    let notices = h.reports.1.lock().unwrap().clone();
+    assert_eq!(notices.len(), 1, "said once: {notices:?}");
+}
+
+/// An empty stream whose non-streamed retry got an error (a prompt over the window) teaches
+/// nothing: the next request streams again.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_empty_stream_hiding_an_error_does_not_stop_streaming() {
+    let empty = Response::empty(200).when_body_contains("\"stream\":true");
+    let too_long = Response::json(json!({"error": {
+        "message": "Requested tokens (12288) exceed context window of 8192",
+        "type": "invalid_request_error", "code": "context_length_exceeded"}}))
+    .with_status(400)
+    .when_body_contains("\"stream\":false");
+    let text = Response::text("streamed again").when_body_contains("\"stream\":true");
+    let h = harness(vec![empty, too_long, text], fast_options()).await;
+    let (_events, first, _) = h.run().await;
+    assert_eq!(fault_kinds(&first), ["stream_cut", "http_status"]);
+    let reply = tokio::time::timeout(Duration::from_secs(30), h.bridge.respond(h.request()))
+        .await
+        .expect("the bridge must answer within bounded time");
+    let events = sse_payloads(&reply.into_bytes().await.unwrap()).unwrap();
+    assert_eq!(terminal(&events)["type"], "response.completed");
+    let streamed: Vec<Value> = h
+        .mock
+        .chat_requests()
+        .iter()
+        .map(|r| r.body["stream"].clone())
+        .collect();
+    assert_eq!(streamed, [json!(true), json!(false), json!(true)]);
+}
+
 /// The same empty 200 for a streamed prompt over the window: the non-streamed retry gets
 /// the server's 400 `context_length_exceeded`, which becomes Codex's context error.
 #[tokio::test(flavor = "multi_thread")]

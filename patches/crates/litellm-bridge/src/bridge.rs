@@ -985,6 +985,27 @@ impl Bridge {
             adapted = Some((empty, route.options.as_ref().clone()));
             emptied = true;
         }
+        // A backend that answered this model's streamed request with nothing before is
+        // asked without streaming from the start (said once, when it was learned).
+        let stream_key = format!("{} {}", route.target.url, route.key);
+        let mut retried_unstreamed = false;
+        if route.options.stream && empty_stream_seen(&stream_key, false) {
+            let (base, options) = match &adapted {
+                Some((body, options)) => (body, options.clone()),
+                None => (body, route.options.as_ref().clone()),
+            };
+            if let Some(unstreamed_body) = derive(base, unstreamed_body) {
+                adapted = Some((
+                    unstreamed_body,
+                    BridgeOptions {
+                        stream: false,
+                        ..options
+                    },
+                ));
+                unstreamed = true;
+                report.stream_fallback = true;
+            }
+        }
         loop {
             budget.attempts_left = budget.attempts_left.saturating_sub(1);
             sink.attempt_started();
@@ -1014,9 +1035,11 @@ impl Bridge {
             match result {
                 Ok(answer) => {
                     report.attempts.push(attempt_report);
-                    if unstreamed {
+                    // Learned only from a retry that answered: an empty stream that hid a
+                    // real error (a prompt over the window) says nothing about the model.
+                    if retried_unstreamed && !empty_stream_seen(&stream_key, true) {
                         self.notify(&format!(
-                            "codex-litellm ({}): the streamed request got an empty answer (HTTP 200, no bytes); asked without streaming, it answered. Set `stream = false` in litellm.toml [providers.{}.bridge] to skip the empty attempt.",
+                            "codex-litellm ({}): the streamed request got an empty answer (HTTP 200, no bytes); asked without streaming, it answered, and this model is asked without streaming from now on. Set `stream = false` in litellm.toml [providers.{}.bridge] to skip the empty attempt.",
                             self.provider,
                             report.provider_table()
                         ));
@@ -1069,6 +1092,7 @@ impl Bridge {
                         });
                     };
                     report.stream_fallback = true;
+                    retried_unstreamed = true;
                     attempt_report.retry_wait_ms = Some(0);
                     attempt_report.retry_wait_reason =
                         Some("empty streamed answer: asking without streaming".to_string());
@@ -1697,6 +1721,22 @@ fn null_content_refused_by(url: &str, learn: bool) -> bool {
         !refused.insert(url.to_string())
     } else {
         refused.contains(url)
+    }
+}
+
+/// `<chat URL> <provider>/<model>` pairs whose streamed request got HTTP 200 and no byte in
+/// this process (they are asked without streaming from then on). With `learn`, records
+/// `key`; returns whether it was already known.
+fn empty_stream_seen(key: &str, learn: bool) -> bool {
+    static SEEN: std::sync::LazyLock<std::sync::Mutex<std::collections::HashSet<String>>> =
+        std::sync::LazyLock::new(Default::default);
+    let mut seen = SEEN
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    if learn {
+        !seen.insert(key.to_string())
+    } else {
+        seen.contains(key)
     }
 }
 
