@@ -216,7 +216,7 @@ pub fn print_exec_start_line() {
 /// The product name and version shown in the TUI: upstream's when run as `codex`.
 pub fn product_title(upstream_name: &str, upstream_version: &str) -> (String, String) {
     if crate::is_codex_litellm() {
-        // `v0.148.0+litellm.2` names the upstream release and the series and fits the
+        // `v0.148.0+litellm.3` names the upstream release and the series and fits the
         // header's 56 columns; `--version` adds the upstream tag and commit.
         (BINARY_NAME.to_string(), format!("v{}", series().version()))
     } else {
