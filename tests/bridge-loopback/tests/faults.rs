@@ -926,7 +926,10 @@ async fn after_an_empty_streamed_200_the_model_is_asked_without_streaming() {
         ["ok"],
         "one attempt, no empty one"
     );
-    assert!(reports[1].stream_fallback);
+    assert!(
+        !reports[1].stream_fallback,
+        "no empty stream in this request, so its diagnosis names none"
+    );
     let bodies: Vec<Value> = h
         .mock
         .chat_requests()

@@ -238,15 +238,7 @@ impl Bridge {
         let chat = match translate_request_owned(body, &self.options) {
             Ok(chat) => chat,
             Err(err) => {
-                let fault = Fault::BadRequest {
-                    detail: err.to_string(),
-                };
-                let identity = ResponseIdentity::for_answer(
-                    &ChatAnswer::default(),
-                    &identity_model,
-                    now_secs(),
-                );
-                return self.fail(&mut guard, fault, identity, 0, started);
+                return self.refuse(&mut guard, err.to_string(), &identity_model, started);
             }
         };
         guard.report.request = chat.summary.clone();
@@ -254,15 +246,7 @@ impl Bridge {
         let chat = match Chat::encode(chat, Some(&splices)) {
             Ok(chat) => chat,
             Err(err) => {
-                let fault = Fault::BadRequest {
-                    detail: err.to_string(),
-                };
-                let identity = ResponseIdentity::for_answer(
-                    &ChatAnswer::default(),
-                    &identity_model,
-                    now_secs(),
-                );
-                return self.fail(&mut guard, fault, identity, 0, started);
+                return self.refuse(&mut guard, err.to_string(), &identity_model, started);
             }
         };
         // Telemetry level `full` records the whole body (the texts written back in).
@@ -1002,8 +986,8 @@ impl Bridge {
                         ..options
                     },
                 ));
+                // Not this request's empty stream: its report says nothing about one.
                 unstreamed = true;
-                report.stream_fallback = true;
             }
         }
         loop {
@@ -1181,6 +1165,19 @@ impl Bridge {
         }
         // Codex may log or persist this text: the same redaction as telemetry.
         (code, crate::redact::redact_text(&message))
+    }
+
+    /// A request that cannot be sent as it is (bad Responses input, or a chat body that
+    /// cannot be encoded): the turn fails before any attempt.
+    fn refuse(
+        &self,
+        guard: &mut ReportGuard,
+        detail: String,
+        model: &str,
+        started: Instant,
+    ) -> BridgeReply {
+        let identity = ResponseIdentity::for_answer(&ChatAnswer::default(), model, now_secs());
+        self.fail(guard, Fault::BadRequest { detail }, identity, 0, started)
     }
 
     fn fail(
