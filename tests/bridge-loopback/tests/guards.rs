@@ -66,6 +66,26 @@ async fn harness(scenario: Scenario, options: BridgeOptions) -> Harness {
     }
 }
 
+/// A bridge named like the binary names it: the provider's display name, and its id.
+async fn harness_named(
+    scenario: Scenario,
+    options: BridgeOptions,
+    name: &str,
+    id: &str,
+) -> Harness {
+    let mock = MockLlm::start(scenario).await.unwrap();
+    let reports = Arc::new(Reports::default());
+    let client = reqwest::Client::builder().no_proxy().build().unwrap();
+    let bridge = Bridge::new(client, options, name)
+        .with_provider_id(id)
+        .with_observer(reports.clone());
+    Harness {
+        mock,
+        bridge,
+        reports,
+    }
+}
+
 impl Harness {
     async fn send(&self, model: &str, input: Vec<Value>) -> Run {
         let mut headers = HeaderMap::new();
@@ -487,15 +507,17 @@ async fn a_context_length_error_switches_to_a_larger_discovered_window() {
         "code": "context_length_exceeded"}}))
     .with_status(400);
     let reported = |provider: &str, model: &str| match (provider, model) {
-        ("mock", "small-ctx" | "small-ctx-2") => Some(8192),
+        ("mock", "small-ctx" | "small-ctx-2" | "small-ctx-3") => Some(8192),
         ("mock", "big-ctx") => Some(131_072),
         ("mock", "same-ctx") => Some(8192),
         _ => None,
     };
-    // Primaries of their own: the circuit breaker is process-wide.
-    for (primary, backup, switches) in [
-        ("small-ctx", "big-ctx", true),
-        ("small-ctx-2", "same-ctx", false),
+    // Primaries of their own: the circuit breaker is process-wide. The third case is the
+    // binary's: the bridge named by the provider's display name, discovery keyed by its id.
+    for (primary, backup, switches, display_name) in [
+        ("small-ctx", "big-ctx", true, None),
+        ("small-ctx-2", "same-ctx", false, None),
+        ("small-ctx-3", "big-ctx", true, Some("Mock Gateway")),
     ] {
         let scenario = Scenario {
             fallback: too_long.clone(),
@@ -505,7 +527,10 @@ async fn a_context_length_error_switches_to_a_larger_discovered_window() {
         };
         let mut options = with_fallback(primary, backup);
         options.fallback.discovered_windows = DiscoveredWindows::new(reported);
-        let h = harness(scenario, options).await;
+        let h = match display_name {
+            None => harness(scenario, options).await,
+            Some(name) => harness_named(scenario, options, name, "mock").await,
+        };
         let run = h.send(primary, vec![user("hi")]).await;
         if switches {
             assert_eq!(models_asked(&h.mock), [primary, backup]);
@@ -515,7 +540,8 @@ async fn a_context_length_error_switches_to_a_larger_discovered_window() {
                 h.notices(),
                 [format!(
                     "codex-litellm: {backup} answered instead of {primary} ({primary}: the conversation is over its 8192-token context window (131072 on the fallback))"
-                )]
+                )],
+                "{display_name:?}"
             );
         } else {
             assert_eq!(models_asked(&h.mock), [primary]);

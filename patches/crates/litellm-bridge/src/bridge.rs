@@ -863,6 +863,11 @@ impl Bridge {
     /// The window of the model a `<provider>/<model>` key names, when known.
     fn context_window(&self, key: &str) -> Option<u64> {
         let (provider, model) = key.split_once('/')?;
+        // Keys name this bridge's provider as it is shown; discovery knows it by its id.
+        let provider = match &self.provider_id {
+            Some(id) if provider == self.provider => id.as_str(),
+            _ => provider,
+        };
         self.options.fallback.context_window(provider, model)
     }
 
