@@ -829,6 +829,22 @@ fn smoke_14c_fallback_503() {
     has(&run.stderr, &["2 answers as fallback"]);
 }
 
+#[test]
+fn smoke_14d_fallback_context_window() {
+    let s = or_skip!(smoke("14d-fallback-context-window"));
+    let run = s.exec(&["Say hello"]);
+    run.assert_success();
+    assert_eq!(run.stdout.trim(), "Answered by the bigger model.");
+    let models = each(&s.bodies(), "/model");
+    assert_eq!(models, json!(["mock-model", "mock-big"]));
+    // Both windows come from /model/info: litellm.toml names none.
+    let notice = "codex-litellm: mock-big answered instead of mock-model (mock-model: the \
+                  conversation is over its 16384-token context window (128000 on the fallback))";
+    has(&run.stderr, &[notice]);
+    let tele = s.tele();
+    assert_eq!(each(&tele, "/fallback/reason"), json!(["context_length"]));
+}
+
 /// 15a/15b: the chat requests that asked for a compaction, and those the backend refused
 /// for their size.
 fn compactions_and_refusals(s: &Smoke) -> (usize, usize) {
