@@ -144,6 +144,12 @@ impl Bridge {
             .unwrap_or_default()
     }
 
+    /// How fallback keys, `fallback = ["<provider>/<model>"]` entries and discovered windows
+    /// name this bridge's provider: its id, else the name it is shown by.
+    fn provider_key(&self) -> &str {
+        self.provider_id.as_deref().unwrap_or(&self.provider)
+    }
+
     /// The provider's id in litellm.toml, named in advice such as `[providers.<id>.bridge]`.
     pub fn with_provider_id(mut self, id: impl Into<String>) -> Self {
         self.provider_id = Some(id.into());
@@ -257,7 +263,7 @@ impl Bridge {
         guard.report.request_bytes = chat.body.len();
         guard.report.max_output_tokens = self.options.max_output_tokens;
         let target = Route {
-            key: format!("{}/{}", self.provider, chat.summary.model),
+            key: format!("{}/{}", self.provider_key(), chat.summary.model),
             target: Target {
                 url: chat_completions_url(&url),
                 headers: forward_headers(&headers),
@@ -719,7 +725,7 @@ impl Bridge {
         sink: &mut dyn ChunkSink,
         budget: &mut TurnBudget,
     ) -> Result<ChatAnswer, GaveUp> {
-        let chain = crate::guards::chain(&self.options, &self.provider, &chat.summary.model);
+        let chain = crate::guards::chain(&self.options, self.provider_key(), &chat.summary.model);
         if chain.is_empty() {
             return self
                 .fetch_with_retries(route, &chat.body, &chat.tool_map, report, sink, budget)
@@ -863,11 +869,6 @@ impl Bridge {
     /// The window of the model a `<provider>/<model>` key names, when known.
     fn context_window(&self, key: &str) -> Option<u64> {
         let (provider, model) = key.split_once('/')?;
-        // Keys name this bridge's provider as it is shown; discovery knows it by its id.
-        let provider = match &self.provider_id {
-            Some(id) if provider == self.provider => id.as_str(),
-            _ => provider,
-        };
         self.options.fallback.context_window(provider, model)
     }
 
@@ -1714,31 +1715,38 @@ fn refuses_null_content(fault: &Fault) -> bool {
 /// "auto"` sends them `""` from then on). With `learn`, records `url`; returns whether it
 /// was already known.
 fn null_content_refused_by(url: &str, learn: bool) -> bool {
-    static REFUSED: std::sync::LazyLock<std::sync::Mutex<std::collections::HashSet<String>>> =
-        std::sync::LazyLock::new(Default::default);
-    let mut refused = REFUSED
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner);
-    if learn {
-        !refused.insert(url.to_string())
-    } else {
-        refused.contains(url)
-    }
+    static REFUSED: Learned = Learned::new();
+    REFUSED.check(url, learn)
 }
 
 /// `<chat URL> <provider>/<model>` pairs whose streamed request got HTTP 200 and no byte in
 /// this process (they are asked without streaming from then on). With `learn`, records
 /// `key`; returns whether it was already known.
 fn empty_stream_seen(key: &str, learn: bool) -> bool {
-    static SEEN: std::sync::LazyLock<std::sync::Mutex<std::collections::HashSet<String>>> =
-        std::sync::LazyLock::new(Default::default);
-    let mut seen = SEEN
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner);
-    if learn {
-        !seen.insert(key.to_string())
-    } else {
-        seen.contains(key)
+    static SEEN: Learned = Learned::new();
+    SEEN.check(key, learn)
+}
+
+/// What the bridge learned about a backend for the rest of the process.
+struct Learned(std::sync::Mutex<Option<std::collections::HashSet<String>>>);
+
+impl Learned {
+    const fn new() -> Self {
+        Self(std::sync::Mutex::new(None))
+    }
+
+    /// With `learn`, records `key`; returns whether it was already known.
+    fn check(&self, key: &str, learn: bool) -> bool {
+        let mut known = self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let known = known.get_or_insert_with(Default::default);
+        if learn {
+            !known.insert(key.to_string())
+        } else {
+            known.contains(key)
+        }
     }
 }
 
